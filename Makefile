@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make lab` and `make test`.
+# Both create .venv when it is missing or older than pyproject.toml.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.gradflow-ready
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: lab test setup build notebooks clean
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/01_chain_rule.ipynb $(LAB_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(READY)
+
+# The stamp is newer than pyproject.toml once the install succeeded; a changed
+# pyproject.toml makes it stale, and the environment is brought up to date.
+$(READY): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@mkdir -p $(dir $(LAB_OVERRIDES))
+	@# No "news" pop-up in JupyterLab: the course is about backprop, not updates.
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_OVERRIDES)
+	@touch $@
+
+# Authoring: regenerate exercises/ from solutions/.
+build: setup
+	$(BIN)/python -m course build
+
+clean:
+	rm -rf $(VENV)
+
+# Authoring: rerun every lesson and master, save outputs, rebuild exercises/.
+notebooks: setup
+	$(BIN)/python -m course execute notebooks/*.ipynb solutions/*.ipynb
+	$(BIN)/python -m course build

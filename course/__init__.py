@@ -1,0 +1,44 @@
+"""Gradflow: backpropagation by hand.
+
+The helper package of the course's notebooks, in four layers, each importing
+only the ones before it:
+
+- ``course.compute``: the scalar graph node, vectorized layers, gradient checks
+  (numpy and plain Python only);
+- ``course.present``: circuit drawings, plots and the lessons' widgets
+  (matplotlib and ipywidgets, imported only when a picture is asked for);
+- ``course.assess``: the exercise registry, ``check`` and the grader;
+- ``course.cli``: ``python -m course build | grade | progress``.
+
+The names below are what notebooks use; they are imported on first use so
+that ``import course`` stays fast.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Node": "course.compute.graph",
+    "sigmoid": "course.compute.graph",
+    "numerical_gradient": "course.compute.gradcheck",
+    "gradcheck": "course.compute.gradcheck",
+    "compare_gradients": "course.compute.gradcheck",
+    "GradCheckResult": "course.compute.gradcheck",
+    "draw_circuit": "course.present.circuit",
+    "check": "course.assess.check",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'course' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

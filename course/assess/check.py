@@ -1,0 +1,66 @@
+"""``check(exercise_id, answer)``: the call in every check cell of an exercise notebook.
+
+On success it prints one line that is the same on every run (nbval compares
+it). On failure it raises ``CheckFailed`` whose message names what is wrong;
+in a notebook the message is shown on its own, without a long traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from course.assess.diagnose import Verdict, evaluate
+from course.assess.hints import describe
+from course.assess.registry import get_exercise
+
+# Public cases are fixed in each exercise; hidden cases come from this seed,
+# which the grader replaces with one the learner's notebook cannot know.
+DEFAULT_HIDDEN_SEED = 20240521
+SEED_VARIABLE = "GRADFLOW_HIDDEN_SEED"
+# When set, every verdict is appended to this file as one JSON line (the grader reads it).
+RESULTS_VARIABLE = "GRADFLOW_RESULTS_FILE"
+
+
+class CheckFailed(AssertionError):
+    """An exercise's answer is not right yet; the message says why."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        super().__init__(format_failure(verdict))
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback into the course package.
+        return format_failure(self.verdict).splitlines()
+
+
+def format_failure(verdict: Verdict) -> str:
+    return f"✘ {verdict.exercise} is not right yet ({describe(verdict.code)}).\n{verdict.message}"
+
+
+def format_success(verdict: Verdict, title: str) -> str:
+    return (f"✔ {verdict.exercise} {title}: passed {verdict.public_cases} worked"
+            f" example{'s' if verdict.public_cases != 1 else ''} and {verdict.hidden_cases} hidden cases.")
+
+
+def hidden_seed() -> int:
+    value = os.environ.get(SEED_VARIABLE, "")
+    return int(value) if value.strip().isdigit() else DEFAULT_HIDDEN_SEED
+
+
+def _record(verdict: Verdict) -> None:
+    path = os.environ.get(RESULTS_VARIABLE)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(verdict.to_dict()) + "\n")
+
+
+def check(exercise_id: str, answer: Any) -> None:
+    """Check ``answer`` (your function) for exercise ``exercise_id``."""
+    exercise = get_exercise(exercise_id)
+    verdict = evaluate(exercise, answer, hidden_seed())
+    _record(verdict)
+    if not verdict.passed:
+        raise CheckFailed(verdict)
+    print(format_success(verdict, exercise.title))

@@ -1,0 +1,68 @@
+"""What an exercise is: a reference answer, test cases and known wrong answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of the learner's function: ``fn(*args)``.
+
+    ``note`` says in words which example this is; it is shown in hints, so it
+    describes the inputs and never the expected answer.
+    """
+
+    args: tuple
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A wrong answer learners often give, and what to tell them.
+
+    ``wrong`` has the reference's signature and computes the *wrong* answer;
+    when the learner's outputs match it where they miss the reference, the
+    hint is shown. ``code`` is the category the grader counts (see
+    ``course.assess.hints.CATEGORIES``).
+    """
+
+    code: str
+    hint: str
+    wrong: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded exercise.
+
+    - ``reference``: the correct implementation (never shown to learners).
+    - ``public``: the worked examples that the notebook also shows.
+    - ``hidden``: makes fresh cases from a random generator; the grader seeds it.
+    - ``outputs``: names of the returned values, in order (one name: a single
+      value is returned, not a tuple).
+    - ``upstream``: index of the argument that carries the upstream gradient,
+      if there is one, so that a missing upstream factor can be recognised.
+    - ``agree``: optional custom comparison ``agree(got, expected, case)`` for
+      answers that are right in more than one way; by default every output
+      must be close to the reference's.
+    """
+
+    id: str
+    concept: str
+    title: str
+    function: str
+    reference: Callable[..., Any]
+    public: tuple[Case, ...]
+    hidden: Callable[[np.random.Generator], list[Case]]
+    outputs: tuple[str, ...]
+    misconceptions: tuple[Misconception, ...] = ()
+    upstream: int | None = None
+    agree: Callable[[Any, Any, Case], bool] | None = None
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    time_limit: float = 10.0
+    tags: tuple[str, ...] = field(default_factory=tuple)

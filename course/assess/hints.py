@@ -1,0 +1,40 @@
+"""The categories of mistakes the checks recognise, with their generic hints.
+
+Exercise-specific misconceptions carry their own hint text but use one of
+these codes, so that the grader and the instructor guide count mistakes by
+category. Hints say what is wrong and where to look, never the answer.
+"""
+
+CATEGORIES: dict[str, str] = {
+    "not_done": "the exercise still raises NotImplementedError",
+    "error": "the function raised an exception",
+    "timeout": "the function did not finish in time (an endless loop?)",
+    "none": "returned None",
+    "nan": "returned NaN or infinity",
+    "dtype": "returned the wrong type or dtype",
+    "count": "returned the wrong number of values",
+    "shape": "a result has the wrong shape",
+    "transpose": "a transpose is missing or misplaced",
+    "sum_axis": "summed over the wrong axis",
+    "keepdims": "summed without keepdims (or with it where it does not belong)",
+    "mutated": "changed its inputs in place",
+    "sign": "a sign is flipped",
+    "upstream": "the upstream gradient factor is missing",
+    "output_for_input": "used the output where the input was needed, or the reverse",
+    "fork_overwrite": "overwrote a gradient at a fork instead of adding (= instead of +=)",
+    "one_over_n": "the 1/N of the mean is missing or doubled",
+    "wrong_class": "the -1 is at the wrong class",
+    "p_not_p_minus_onehot": "used P where P - onehot was needed",
+    "overflow": "an unstable softmax that overflows for large scores",
+    "mask_resampled": "the dropout mask was not reused in the backward pass",
+    "keep_prob_scale": "the keep probability or the dropout scale is wrong",
+    "test_time_scale": "dropout scaled (or dropped) at test time",
+    "tie": "the max gate's tie is not handled as the course states",
+    "order": "results returned in the wrong order",
+    "step": "the numerical difference or its step size is not the central one",
+    "wrong_value": "a result has the wrong value",
+}
+
+
+def describe(code: str) -> str:
+    return CATEGORIES.get(code, code)

@@ -1,0 +1,1 @@
+"""authoring layer of the course package (see course/__init__.py)."""

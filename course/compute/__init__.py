@@ -1,0 +1,1 @@
+"""compute layer of the course package (see course/__init__.py)."""

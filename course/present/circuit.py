@@ -1,0 +1,201 @@
+"""Circuit diagrams of a scalar graph, drawn with matplotlib (no Graphviz).
+
+Nodes are laid out left to right by depth (inputs of the circuit on the left,
+the output on the right). Each wire carries its forward value above it and
+the gradient of the output with respect to it below it, in a second colour.
+The layout is a plain function of the graph, so the same graph always gives
+the same picture; tests call ``circuit_layout`` directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from course.compute.graph import Node, topological_order
+from course.present.palette import GRADIENT, HIGHLIGHT, INK, NODE_FACE, VALUE
+
+MIN_GAP = 1.0  # vertical distance between two nodes of one column
+OP_SYMBOLS = {"*": "×"}  # how an operation is written inside its gate
+
+
+@dataclass(frozen=True)
+class Wire:
+    source: int  # index into CircuitLayout.nodes
+    target: int  # index of the consumer, or -1 for the circuit's output wire
+    slot: int  # which input of the consumer this wire feeds
+
+
+@dataclass
+class CircuitLayout:
+    nodes: list[Node]
+    positions: list[tuple[float, float]]
+    wires: list[Wire]
+    names: list[str] = field(default_factory=list)
+
+    def index(self, node: Node) -> int:
+        return next(i for i, n in enumerate(self.nodes) if n is node)
+
+
+def node_name(node: Node) -> str:
+    """What a node is called in the picture: its label, else its operation."""
+    return node.label or node.op or "?"
+
+
+def circuit_layout(root: Node) -> CircuitLayout:
+    """Place every node of the graph that ends at ``root``.
+
+    x is the depth (longest path from an input of the circuit); leaves are
+    spread top to bottom in the order the graph first meets them, and each
+    gate sits at the mean height of its inputs, pushed apart from its
+    neighbours in the column when they would overlap.
+    """
+    order = topological_order(root)
+    index = {id(n): i for i, n in enumerate(order)}
+    depth = [0] * len(order)
+    for i, node in enumerate(order):
+        if node.inputs:
+            depth[i] = 1 + max(depth[index[id(c)]] for c in node.inputs)
+
+    y = [0.0] * len(order)
+    leaves = [i for i, n in enumerate(order) if not n.inputs]
+    for rank, i in enumerate(leaves):
+        y[i] = -rank * MIN_GAP
+    for i, node in enumerate(order):
+        if node.inputs:
+            y[i] = sum(y[index[id(c)]] for c in node.inputs) / len(node.inputs)
+
+    for column in range(1, max(depth) + 1):
+        members = sorted((i for i in range(len(order)) if depth[i] == column), key=lambda i: (-y[i], i))
+        for above, below in zip(members, members[1:]):
+            if y[above] - y[below] < MIN_GAP:
+                y[below] = y[above] - MIN_GAP
+
+    wires = [
+        Wire(index[id(child)], i, slot)
+        for i, node in enumerate(order)
+        for slot, child in enumerate(node.inputs)
+    ]
+    wires.append(Wire(len(order) - 1, -1, 0))
+    positions = [(float(depth[i]) * 2.0, y[i]) for i in range(len(order))]
+    return CircuitLayout(order, positions, wires, [node_name(n) for n in order])
+
+
+def _fmt(v: float) -> str:
+    """Short, stable number text: 3 decimals, no '-0.000'."""
+    text = f"{v:.3f}"
+    return "0.000" if text == "-0.000" else text
+
+
+class CircuitPicture:
+    """A drawn circuit whose numbers can be updated without drawing it again.
+
+    Build it once for a graph; call ``update`` with a graph of the same shape
+    (same expression, new input values) to change only the texts and colours,
+    which is what keeps the widgets responsive.
+    """
+
+    RADIUS = 0.32
+
+    def __init__(self, root: Node, ax=None, show_gradients: bool = True, title: str | None = None,
+                 scale: float = 1.0):
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Circle, FancyBboxPatch
+
+        self.layout = circuit_layout(root)
+        self.show_gradients = show_gradients
+        xs = [p[0] for p in self.layout.positions]
+        ys = [p[1] for p in self.layout.positions]
+        if ax is None:
+            # Inches per unit of the layout, the same on both axes so that
+            # gates stay round.
+            inch = 0.95 * scale
+            size = (inch * (max(xs) + 2.9), inch * (max(ys) - min(ys) + 1.45) + 0.5 * scale)
+            self.figure, ax = plt.subplots(figsize=size, layout="constrained")
+        else:
+            self.figure = ax.figure
+            ax.clear()
+        self.ax = ax
+        ax.set_axis_off()
+        ax.set_xlim(-1.0, max(xs) + 1.9)
+        ax.set_ylim(min(ys) - 0.75, max(ys) + 0.7)
+        ax.set_aspect("equal", adjustable="box")
+
+        r = self.RADIUS
+        self.value_texts, self.gradient_texts = [], []
+        for wire in self.layout.wires:
+            source = self.layout.nodes[wire.source]
+            x0, y0 = self.layout.positions[wire.source]
+            if wire.target == -1:
+                x1, y1 = x0 + 1.6, y0
+            else:
+                x1, y1 = self.layout.positions[wire.target]
+                n_in = len(self.layout.nodes[wire.target].inputs)
+                # Spread the wires entering one gate so a node used twice
+                # (x * x) shows two distinct wires.
+                y1 += (0.5 * (n_in - 1) - wire.slot) * 0.22
+            start = x0 + (r if source.inputs else 0.35)
+            end = x1 - (r if wire.target != -1 else 0.0)
+            ax.annotate("", xy=(end, y1), xytext=(start, y0),
+                        arrowprops=dict(arrowstyle="-|>", color=INK, lw=1.1, shrinkA=0, shrinkB=0))
+            mx, my = (start + end) / 2, (y0 + y1) / 2
+            # A white halo keeps the numbers readable where they cross a wire.
+            halo = dict(facecolor="white", edgecolor="none", pad=0.6, alpha=0.85)
+            self.value_texts.append(ax.text(mx, my + 0.07, "", color=VALUE, ha="center", va="bottom",
+                                            fontsize=10, fontweight="bold", bbox=halo))
+            self.gradient_texts.append(ax.text(mx, my - 0.07, "", color=GRADIENT, ha="center", va="top",
+                                               fontsize=10, fontweight="bold", bbox=halo))
+
+        self.shapes = []
+        for node, name, (x, y) in zip(self.layout.nodes, self.layout.names, self.layout.positions):
+            if node.inputs:
+                shape = Circle((x, y), r, facecolor=NODE_FACE, edgecolor=INK, lw=1.2, zorder=3)
+                ax.text(x, y, OP_SYMBOLS.get(node.op, node.op), ha="center", va="center", fontsize=12, zorder=4, color=INK)
+                if node.label:
+                    ax.text(x, y + r + 0.05, node.label, ha="center", va="bottom", fontsize=10, color=INK,
+                            style="italic")
+            else:
+                shape = FancyBboxPatch((x - 0.35, y - 0.2), 0.7, 0.4, boxstyle="round,pad=0.02",
+                                       facecolor=NODE_FACE, edgecolor=INK, lw=1.2, zorder=3)
+                ax.text(x, y, name, ha="center", va="center", fontsize=11, zorder=4, color=INK, style="italic")
+            ax.add_patch(shape)
+            self.shapes.append(shape)
+
+        keys = [Line2D([], [], color=VALUE, marker="s", ls="", label="value (above a wire)")]
+        if show_gradients:
+            keys.append(Line2D([], [], color=GRADIENT, marker="s", ls="", label="gradient of the output (below)"))
+        ax.legend(handles=keys, loc="lower left", bbox_to_anchor=(0.0, -0.02), frameon=False, fontsize=8.5,
+                  ncols=2)
+        if title:
+            ax.set_title(title, fontsize=11, color=INK)
+        self.update(root)
+
+    def update(self, root: Node, highlight: frozenset[str] | set[str] = frozenset(),
+               values_shown: set[str] | None = None, gradients_shown: set[str] | None = None) -> None:
+        """Show the numbers of ``root``'s graph (same shape as the drawn one).
+
+        ``highlight``: names of nodes to emphasise. ``values_shown`` and
+        ``gradients_shown``: names of the nodes whose wire numbers are shown
+        (None: all), for pictures that reveal a computation step by step.
+        """
+        layout = circuit_layout(root)
+        if layout.names != self.layout.names:
+            raise ValueError("update() needs a graph of the same shape as the one drawn")
+        self.layout = layout
+        for wire, vtext, gtext in zip(layout.wires, self.value_texts, self.gradient_texts):
+            node, name = layout.nodes[wire.source], layout.names[wire.source]
+            vtext.set_text(_fmt(node.value) if values_shown is None or name in values_shown else "")
+            show_grad = self.show_gradients and (gradients_shown is None or name in gradients_shown)
+            gtext.set_text(_fmt(node.grad) if show_grad else "")
+        for name, shape in zip(layout.names, self.shapes):
+            on = name in highlight
+            shape.set_edgecolor(HIGHLIGHT if on else INK)
+            shape.set_linewidth(3.0 if on else 1.2)
+
+
+def draw_circuit(root: Node, ax=None, show_gradients: bool = True, title: str | None = None):
+    """Draw the circuit that computes ``root``; returns the matplotlib Figure.
+
+    Call ``root.backward()`` first for the gradients to mean anything.
+    """
+    return CircuitPicture(root, ax=ax, show_gradients=show_gradients, title=title).figure
