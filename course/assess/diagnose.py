@@ -95,7 +95,7 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
 def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, Any]:
     given = copy.deepcopy(case.args)
     try:
-        got = answer(*given)
+        got = exercise.run(answer, given) if exercise.run is not None else answer(*given)
     except NotImplementedError:
         raise _Stop("not_done", f"`{exercise.function}` is not written yet: replace the line"
                                 " `raise NotImplementedError` with your code, run that cell, then run this one.")

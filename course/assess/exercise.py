@@ -46,6 +46,10 @@ class Exercise:
       value is returned, not a tuple).
     - ``upstream``: index of the argument that carries the upstream gradient,
       if there is one, so that a missing upstream factor can be recognised.
+    - ``run``: optional adapter ``run(answer, args) -> result`` for answers
+      that are not "call and return": a ``backward()`` that fills ``.grad``
+      on a graph, a test the learner writes, ... The reference and the
+      misconceptions always return the result directly.
     - ``agree``: optional custom comparison ``agree(got, expected, case)`` for
       answers that are right in more than one way; by default every output
       must be close to the reference's.
@@ -61,6 +65,7 @@ class Exercise:
     outputs: tuple[str, ...]
     misconceptions: tuple[Misconception, ...] = ()
     upstream: int | None = None
+    run: Callable[[Callable[..., Any], tuple], Any] | None = None
     agree: Callable[[Any, Any, Case], bool] | None = None
     rtol: float = 1e-6
     atol: float = 1e-9
