@@ -33,6 +33,8 @@ CATEGORIES: dict[str, str] = {
     "order": "results returned in the wrong order",
     "step": "the numerical difference or its step size is not the central one",
     "wrong_value": "a result has the wrong value",
+    "recursion": "a recursive graph walk that fails on deep graphs (Python's recursion limit)",
+    "topo_order": "nodes visited in an order that is not reverse topological",
 }
 
 

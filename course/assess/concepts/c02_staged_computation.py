@@ -1,0 +1,579 @@
+"""Exercises of concept 02, staged computation (SYLLABUS §02).
+
+The expressions here are not the lesson's: the lesson works through
+f(x, y) = (x + σ(y)) / (σ(x) + (x + y)²); the exercises ask for the same
+skills on other functions and on graphs the learner has never seen.
+
+Known wrong answers are made systematically from the staged description of
+each expression (``course.compute.staged``): every way of keeping one branch
+at a fork (``=`` instead of ``+=``), every stage without its upstream factor,
+and the local partials people get wrong.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+
+import numpy as np
+
+from course.assess.exercise import Case, Exercise, Misconception
+from course.compute.graph import sigmoid
+from course.compute.local_graph import GraphSpec, build_graph, leaf_gradients, reverse_topological
+from course.compute.staged import (
+    StagedComputation,
+    add_constant_stage,
+    add_stage,
+    inverse_stage,
+    mul_stage,
+    sigmoid_stage,
+    square_stage,
+    sub_stage,
+)
+
+CONCEPT = "02_staged_computation"
+
+
+def _num(rng: np.random.Generator, low: float = -3.0, high: float = 3.0) -> float:
+    # Two decimals: readable in hints; never exactly 0, which hides missing factors.
+    v = round(float(rng.uniform(low, high)), 2)
+    return v if v != 0.0 else 0.5
+
+
+# ----- wrong answers made from a staged description ---------------------------------
+
+def _answer(computation: StagedComputation, **how):
+    """A function (inputs..., upstream) -> gradients, computed the way ``how`` says."""
+    def answer(*args):
+        *inputs, upstream = args
+        grads = computation.gradients(*inputs, upstream=upstream, **how)
+        return grads[0] if len(grads) == 1 else grads
+    return answer
+
+
+def _one_branch_answers(computation: StagedComputation) -> list:
+    """Every answer that keeps a single branch's contribution at one or more forked inputs.
+
+    With ``=`` instead of ``+=`` only one consumer's share survives at a fork
+    (which one depends on the order the learner wrote the lines), so all of
+    them are tried.
+    """
+    uses = [sum(name in s.inputs for s in computation.stages) for name in computation.inputs]
+    options = [[None] + list(range(n)) if n > 1 else [None] for n in uses]
+    answers = []
+    for choice in itertools.product(*options):
+        if all(c is None for c in choice):
+            continue
+
+        def answer(*args, choice=choice):
+            *inputs, upstream = args
+            found = computation.contributions(*inputs, upstream=upstream)
+            grads = tuple(sum(found[name]) if c is None else found[name][c]
+                          for name, c in zip(computation.inputs, choice))
+            return grads[0] if len(grads) == 1 else grads
+        answers.append(answer)
+    return answers
+
+
+def _fork_misconceptions(computation: StagedComputation, hint: str) -> tuple[Misconception, ...]:
+    return tuple(Misconception("fork_overwrite", hint, wrong) for wrong in _one_branch_answers(computation))
+
+
+def _unchained_misconceptions(computation: StagedComputation) -> tuple[Misconception, ...]:
+    return tuple(
+        Misconception("upstream", f"In the backward stage of `{s.name} = {s.formula}` you passed back the local"
+                                  f" derivative alone. Multiply it by d{s.name}, the gradient that arrived at"
+                                  f" `{s.name}` from the stages after it: local times upstream.",
+                      _answer(computation, unchained=frozenset({s.name})))
+        for s in computation.stages
+    )
+
+
+# ----- 1. a new staged expression --------------------------------------------------------
+
+#: g(a, b) = (a·b + σ(b)) / (1 + (a - b)²), eight stages like the lesson's function.
+STAGED_G = StagedComputation(
+    inputs=("a", "b"),
+    stages=(
+        mul_stage("ab", "a", "b"),
+        sigmoid_stage("sigb", "b"),
+        add_stage("top", "ab", "sigb"),
+        sub_stage("amb", "a", "b"),
+        square_stage("sq", "amb"),
+        add_constant_stage("bottom", 1.0, "sq"),
+        inverse_stage("inv", "bottom"),
+        mul_stage("g", "top", "inv"),
+    ),
+)
+
+
+def staged_backward(a, b, dg):
+    # forward, keeping every stage
+    ab = a * b
+    sigb = sigmoid(b)
+    top = ab + sigb
+    amb = a - b
+    sq = amb**2
+    bottom = 1.0 + sq
+    inv = 1.0 / bottom
+    # backward, stages in reverse; a and b are forks, so their gradients add
+    dtop = inv * dg
+    dinv = top * dg
+    dbottom = (-1.0 / bottom**2) * dinv
+    dsq = dbottom
+    damb = 2.0 * amb * dsq
+    da = damb
+    db = -damb
+    dab = dtop
+    dsigb = dtop
+    db += sigb * (1.0 - sigb) * dsigb
+    da += b * dab
+    db += a * dab
+    return da, db
+
+
+def _ab_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(20):
+        a, b, dg = _num(rng), _num(rng), _num(rng, -2, 2)
+        cases.append(Case((a, b, dg), f"a = {a:g}, b = {b:g}, dg = {dg:g}"))
+    return cases
+
+
+STAGED = Exercise(
+    id="02.staged_backward",
+    concept=CONCEPT,
+    title="a staged backward pass",
+    function="staged_backward",
+    reference=staged_backward,
+    public=(Case((2.0, -1.0, 1.0), "a = 2, b = -1, dg = 1"),
+            Case((-1.5, 0.5, 2.0), "a = -1.5, b = 0.5, dg = 2")),
+    hidden=_ab_cases,
+    outputs=("da", "db"),
+    upstream=2,
+    misconceptions=(
+        _fork_misconceptions(STAGED_G, "a and b are forks: a feeds `ab` and `amb`, b feeds `ab`, `sigb` and"
+                                       " `amb`. Your gradient keeps only one branch's share for at least one of"
+                                       " them, as `=` does when it replaces an earlier line. Use `+=`: the"
+                                       " shares of all consumers add up.")
+        + _unchained_misconceptions(STAGED_G)
+        + (
+            Misconception("output_for_input", "The sigmoid's local derivative is sigb·(1 - sigb), written with"
+                                              " its *output* sigb; you put its input b into that formula.",
+                          _answer(STAGED_G.with_local("sigb", lambda u, out: (u * (1.0 - u),)))),
+            Misconception("output_for_input", "The square's local derivative is 2 times its *input* amb; you"
+                                              " used its output sq.",
+                          _answer(STAGED_G.with_local("sq", lambda u, out: (2.0 * out,)))),
+            Misconception("output_for_input", "The local derivative of inv = 1/bottom is -1/bottom², written"
+                                              " with its input bottom; you used its output inv there.",
+                          _answer(STAGED_G.with_local("inv", lambda u, out: (-1.0 / (out * out),)))),
+            Misconception("sign", "The local derivative of 1/bottom is negative: dividing by a larger number"
+                                  " gives a smaller result.",
+                          _answer(STAGED_G.with_local("inv", lambda u, out: (1.0 / (u * u),)))),
+            Misconception("sign", "amb = a - b: its local derivative with respect to b is -1, not +1.",
+                          _answer(STAGED_G.with_local("amb", lambda u, v, out: (1.0, 1.0)))),
+        )
+    ),
+)
+
+
+# ----- 2. a fork: one variable used twice ---------------------------------------------------
+
+#: h(x) = x·σ(x) (the SiLU activation): x feeds the sigmoid *and* the product.
+SILU = StagedComputation(inputs=("x",), stages=(sigmoid_stage("s", "x"), mul_stage("h", "x", "s")))
+
+
+def silu_backward(x, dout):
+    s = sigmoid(x)
+    # h = x * s: x reaches h directly and through s, so dx collects two shares.
+    dx = s * dout
+    ds = x * dout
+    dx += s * (1.0 - s) * ds
+    return dx
+
+
+def _x_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(20):
+        x, dout = _num(rng, -4, 4), _num(rng, -2, 2)
+        cases.append(Case((x, dout), f"x = {x:g}, dout = {dout:g}"))
+    return cases
+
+
+FORK = Exercise(
+    id="02.fork",
+    concept=CONCEPT,
+    title="a fork: x used twice",
+    function="silu_backward",
+    reference=silu_backward,
+    public=(Case((1.5, 1.0), "x = 1.5, dout = 1"), Case((-2.0, 0.5), "x = -2, dout = 0.5")),
+    hidden=_x_cases,
+    outputs=("dx",),
+    upstream=1,
+    misconceptions=(
+        _fork_misconceptions(SILU, "x is used twice: as the first factor of h = x·s, and inside s = σ(x). Your"
+                                   " dx keeps the share of only one of these paths, as `=` does when it replaces"
+                                   " the line before it. Add the two shares (`+=`).")
+        + _unchained_misconceptions(SILU)
+        + (
+            Misconception("output_for_input", "σ'(x) is s·(1 - s) with s = σ(x), the sigmoid's output; you put"
+                                              " x itself into that formula.",
+                          _answer(SILU.with_local("s", lambda u, out: (u * (1.0 - u),)))),
+        )
+    ),
+)
+
+
+# ----- 3. caching: a backward pass that only sees the cache ------------------------------------
+
+def gated_forward(x, u, w, b):
+    """out = tanh(w·x + b) · σ(u·x), a gated unit. Returns (out, cache).
+
+    The cache keeps what the backward pass needs and nothing it can do
+    without: the inputs of the multiply gates and the outputs of tanh and σ.
+    """
+    z = w * x + b
+    t = math.tanh(z)
+    g = u * x
+    s = sigmoid(g)
+    out = t * s
+    cache = {"x": x, "u": u, "w": w, "z": z, "t": t, "g": g, "s": s}
+    return out, cache
+
+
+def gated_backward(dout, cache):
+    x, u, w, t, s = cache["x"], cache["u"], cache["w"], cache["t"], cache["s"]
+    dt = s * dout
+    ds = t * dout
+    dz = (1.0 - t * t) * dt  # tanh' from the cached output
+    dg = s * (1.0 - s) * ds  # σ' from the cached output
+    dx = w * dz + u * dg  # x is a fork: it feeds both w·x and u·x
+    return dx, x * dg, x * dz, dz
+
+
+def _gated_variant(tanh_local=None, sigmoid_local=None, keep=None, skip_gate=False):
+    """gated_backward with one thing done wrong (for the misconceptions)."""
+    def wrong(dout, cache):
+        x, u, w, z, t, g, s = (cache[k] for k in ("x", "u", "w", "z", "t", "g", "s"))
+        dt = dout if skip_gate else s * dout
+        ds = dout if skip_gate else t * dout
+        dz = (tanh_local(z, t) if tanh_local else 1.0 - t * t) * dt
+        dg = (sigmoid_local(g, s) if sigmoid_local else s * (1.0 - s)) * ds
+        shares = (w * dz, u * dg)
+        dx = sum(shares) if keep is None else shares[keep]
+        return dx, x * dg, x * dz, dz
+    return wrong
+
+
+def _gated_case(x, u, w, b, dout) -> Case:
+    _, cache = gated_forward(x, u, w, b)
+    return Case((dout, cache), f"x = {x:g}, u = {u:g}, w = {w:g}, b = {b:g}, dout = {dout:g}")
+
+
+def _gated_cases(rng: np.random.Generator) -> list[Case]:
+    return [_gated_case(_num(rng, -2, 2), _num(rng), _num(rng), _num(rng, -1, 1), _num(rng, -2, 2))
+            for _ in range(20)]
+
+
+CACHED = Exercise(
+    id="02.cached_backward",
+    concept=CONCEPT,
+    title="a backward pass from the cache",
+    function="gated_backward",
+    reference=gated_backward,
+    public=(_gated_case(0.5, -1.2, 2.0, 0.3, 1.0), _gated_case(-1.0, 0.8, -0.5, 0.1, 2.0)),
+    hidden=_gated_cases,
+    outputs=("dx", "du", "dw", "db"),
+    upstream=0,
+    misconceptions=(
+        Misconception("fork_overwrite", "x feeds two gates, w·x and u·x: dx is the sum of both shares. Yours keeps"
+                                        " only one of them (an `=` where `+=` belongs?).",
+                      _gated_variant(keep=0)),
+        Misconception("fork_overwrite", "x feeds two gates, w·x and u·x: dx is the sum of both shares. Yours keeps"
+                                        " only one of them (an `=` where `+=` belongs?).",
+                      _gated_variant(keep=1)),
+        Misconception("output_for_input", "tanh's local derivative is 1 - t² with t = tanh(z), the cached"
+                                          " *output*; you used z, its input, in that formula.",
+                      _gated_variant(tanh_local=lambda z, t: 1.0 - z * z)),
+        Misconception("output_for_input", "σ's local derivative is s·(1 - s) with s the cached *output*; you"
+                                          " used g, its input, in that formula.",
+                      _gated_variant(sigmoid_local=lambda g, s: g * (1.0 - g))),
+        Misconception("upstream", "The gradient reaching t (and s) has passed through the multiply gate"
+                                  " out = t·s: it is dout times the *other* factor, not dout alone.",
+                      _gated_variant(skip_gate=True)),
+    ),
+)
+
+
+# ----- 4. fixing a backward pass that overwrites -----------------------------------------------
+
+#: h(x, y) = q·σ(q) + x with q = x·y: q feeds two stages, x feeds two stages.
+FIXABLE = StagedComputation(
+    inputs=("x", "y"),
+    stages=(mul_stage("q", "x", "y"), sigmoid_stage("s", "q"), mul_stage("p", "q", "s"), add_stage("h", "p", "x")),
+)
+
+
+def buggy_backward(x, y, dh):
+    """The backward pass of h = q·σ(q) + x, q = x·y, *with the bugs left in* (shown to learners)."""
+    q = x * y
+    s = sigmoid(q)
+    dp = dh
+    dx = dh
+    dq = s * dp
+    ds = q * dp
+    dq = s * (1.0 - s) * ds
+    dx = y * dq
+    dy = x * dq
+    return dx, dy
+
+
+def fixed_backward(x, y, dh):
+    q = x * y
+    s = sigmoid(q)
+    dp = dh
+    dx = dh
+    dq = s * dp
+    ds = q * dp
+    dq += s * (1.0 - s) * ds
+    dx += y * dq
+    dy = x * dq
+    return dx, dy
+
+
+def _half_fixed(fix_q: bool, fix_x: bool):
+    def wrong(x, y, dh):
+        q = x * y
+        s = sigmoid(q)
+        dq_direct = s * dh
+        dq_sigmoid = s * (1.0 - s) * q * dh
+        dq = dq_direct + dq_sigmoid if fix_q else dq_sigmoid
+        dx = dh + y * dq if fix_x else y * dq
+        return dx, x * dq
+    return wrong
+
+
+def _xy_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(20):
+        x, y, dh = _num(rng), _num(rng), _num(rng, -2, 2)
+        cases.append(Case((x, y, dh), f"x = {x:g}, y = {y:g}, dh = {dh:g}"))
+    return cases
+
+
+FIX = Exercise(
+    id="02.fix_overwrite",
+    concept=CONCEPT,
+    title="fix a backward pass that overwrites",
+    function="fixed_backward",
+    reference=fixed_backward,
+    public=(Case((1.0, 2.0, 1.0), "x = 1, y = 2, dh = 1"), Case((-1.5, 0.5, 2.0), "x = -1.5, y = 0.5, dh = 2")),
+    hidden=_xy_cases,
+    outputs=("dx", "dy"),
+    upstream=2,
+    misconceptions=(
+        Misconception("fork_overwrite", "Both forks still overwrite: q feeds p = q·s and s = σ(q), and x feeds"
+                                        " q = x·y and h = p + x. Each needs the shares of all its consumers.",
+                      _half_fixed(False, False)),
+        Misconception("fork_overwrite", "dq is fixed, but x is a fork too: it feeds q = x·y *and* h = p + x."
+                                        " Its second share replaces the first.",
+                      _half_fixed(True, False)),
+        Misconception("fork_overwrite", "dx is fixed, but q is a fork too: it feeds p = q·s *and* s = σ(q)."
+                                        " Its second share replaces the first.",
+                      _half_fixed(False, True)),
+    ),
+)
+
+
+# ----- 5. backward(root) on graphs never seen before --------------------------------------------
+
+DEEP = 5000  # nodes in the chain case: far past Python's default recursion limit (1000)
+
+
+def _collect(spec: GraphSpec, run) -> np.ndarray:
+    root, leaves = build_graph(spec)
+    run(root)
+    return np.array([leaf.grad for leaf in leaves], dtype=np.float64)
+
+
+def run_on_fresh_graph(answer, args) -> np.ndarray:
+    """How a learner's ``backward(root)`` is run: on a new graph, then read the leaves' grads.
+
+    A walk that recurses once per node stops at Python's recursion limit on
+    the deep chain; that run has produced no gradients, so it is reported as
+    all zeros, which the ``recursion`` misconception recognises.
+    """
+    (spec,) = args
+    root, leaves = build_graph(spec)
+    try:
+        answer(root)
+    except RecursionError:
+        return np.zeros(len(leaves))
+    return np.array([leaf.grad for leaf in leaves])
+
+
+def backward_reference(spec: GraphSpec) -> np.ndarray:
+    return leaf_gradients(spec)
+
+
+def _overwriting(root) -> None:
+    root.grad = 1.0
+    for node in reverse_topological(root):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad = local * node.grad
+
+
+def _breadth_first(root) -> None:
+    # Each node passes its gradient on when first reached, possibly before all
+    # of its consumers have added their shares.
+    root.grad = 1.0
+    queue, seen = deque([root]), {id(root)}
+    while queue:
+        node = queue.popleft()
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local * node.grad
+            if id(child) not in seen:
+                seen.add(id(child))
+                queue.append(child)
+
+
+def _forward_order(root) -> None:
+    root.grad = 1.0
+    for node in reversed(reverse_topological(root)):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local * node.grad
+
+
+def _no_seed(root) -> None:
+    for node in reverse_topological(root):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local * node.grad
+
+
+def _local_only(root) -> None:
+    root.grad = 1.0
+    for node in reverse_topological(root):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local
+
+
+def _recursion_stopped(spec: GraphSpec) -> np.ndarray:
+    return np.zeros(len(spec.leaves)) if _depth(spec) > 1000 else leaf_gradients(spec)
+
+
+def _depth(spec: GraphSpec) -> int:
+    n = len(spec.leaves)
+    depth = [0] * n
+    for _, *args in spec.gates:
+        depth.append(1 + max(depth[i] for i in args))
+    return depth[-1]
+
+
+def _pick(rng: np.random.Generator, size: int) -> int:
+    # Mostly a recent node, so the graph is deep as well as forked; sometimes any node.
+    if rng.random() < 0.7:
+        return max(0, size - int(rng.geometric(0.35)))
+    return int(rng.integers(0, size))
+
+
+def random_graph(rng: np.random.Generator, n_leaves: int, n_gates: int) -> GraphSpec:
+    """A random graph with forks; every node feeds the root; values stay moderate."""
+    while True:
+        leaves = tuple(_num(rng, -2, 2) for _ in range(n_leaves))
+        gates: list[tuple] = []
+        size = n_leaves
+        for _ in range(n_gates):
+            op = str(rng.choice(["add", "mul", "sigmoid", "square"], p=[0.35, 0.3, 0.25, 0.1]))
+            gates.append((op, _pick(rng, size), _pick(rng, size)) if op in ("add", "mul") else (op, _pick(rng, size)))
+            size += 1
+        used = {i for _, *args in gates for i in args}
+        last = size - 1
+        for i in [i for i in range(size - 1) if i not in used]:
+            # Fold every unused node into the root, so that all of the graph matters.
+            gates.append(("add", last, i))
+            last = size
+            size += 1
+        spec = GraphSpec(leaves, tuple(gates), f"a graph of {n_leaves} leaves and {len(gates)} gates, with forks")
+        root, _ = build_graph(spec)
+        if abs(root.value) < 1e3 and np.all(np.abs(leaf_gradients(spec)) < 1e4):
+            return spec
+
+
+def deep_chain(rng: np.random.Generator, length: int = DEEP) -> GraphSpec:
+    """x, then `length` gates in a row: multiply by a leaf, add a leaf, alternately."""
+    leaves = [_num(rng, -2, 2)] + [round(float(rng.uniform(0.97, 1.03)), 3) if k % 2 == 0 else _num(rng, -1, 1)
+                                   for k in range(length)]
+    gates = [("mul" if k % 2 == 0 else "add", 0 if k == 0 else len(leaves) + k - 1, k + 1) for k in range(length)]
+    return GraphSpec(tuple(leaves), tuple(gates), f"a chain of {length:,} gates (a deep graph)")
+
+
+def wide_graph(rng: np.random.Generator, width: int = 1000) -> GraphSpec:
+    """`width` leaves, each used by two products; the shares are summed by a balanced tree."""
+    leaves = tuple(_num(rng, -2, 2) for _ in range(width))
+    gates: list[tuple] = []
+    level = []
+    for i in range(width):
+        gates.append(("mul", i, (i + 1) % width))
+        gates.append(("sigmoid", width + len(gates) - 1))
+        level.append(width + len(gates) - 1)
+    while len(level) > 1:
+        nxt = []
+        for a, b in zip(level[0::2], level[1::2]):
+            gates.append(("add", a, b))
+            nxt.append(width + len(gates) - 1)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return GraphSpec(leaves, tuple(gates), f"a wide graph: {width:,} leaves, each used twice")
+
+
+def _graph_cases(rng: np.random.Generator) -> list[Case]:
+    specs = [random_graph(rng, int(rng.integers(2, 6)), int(rng.integers(6, 30))) for _ in range(6)]
+    specs += [deep_chain(rng), wide_graph(rng)]
+    return [Case((spec,), spec.note) for spec in specs]
+
+
+PUBLIC_GRAPHS = (
+    GraphSpec((2.0, -3.0), (("mul", 0, 1), ("add", 2, 0)), "x·y + x with x = 2, y = -3"),
+    GraphSpec((1.5, -0.5), (("mul", 0, 1), ("sigmoid", 2), ("add", 2, 3), ("mul", 4, 0)),
+              "(a·b + σ(a·b))·a with a = 1.5, b = -0.5"),
+)
+
+BACKWARD = Exercise(
+    id="02.backward_graph",
+    concept=CONCEPT,
+    title="backward() for any graph",
+    function="backward",
+    reference=backward_reference,
+    public=tuple(Case((spec,), spec.note) for spec in PUBLIC_GRAPHS),
+    hidden=_graph_cases,
+    outputs=("leaf gradients",),
+    run=run_on_fresh_graph,
+    misconceptions=(
+        Misconception("recursion", "On the deep chain your backward stopped with RecursionError: it calls itself"
+                                   " once per node, and Python allows only about 1,000 nested calls. Walk the"
+                                   " graph with a list used as a stack (append and pop) instead of recursion.",
+                      _recursion_stopped),
+        Misconception("fork_overwrite", "A node used by several gates gets the share of only one of them: an `=`"
+                                        " where `+=` belongs. Every consumer adds its share.",
+                      lambda spec: _collect(spec, _overwriting)),
+        Misconception("topo_order", "Your nodes pass their gradient on in breadth-first order, sometimes before"
+                                    " every consumer has added its share. A node may pass its gradient on only"
+                                    " when it is complete: visit the nodes in reverse topological order (a node"
+                                    " after everything that uses it).",
+                      lambda spec: _collect(spec, _breadth_first)),
+        Misconception("topo_order", "Your backward visits the nodes from the inputs towards the root, so the"
+                                    " gradients have not arrived yet when a node passes its own on. Reverse the"
+                                    " order: the root first, a node after everything that uses it.",
+                      lambda spec: _collect(spec, _forward_order)),
+        Misconception("upstream", "Everything stays 0: the root's own gradient d root / d root must be set to 1"
+                                  " before anything can flow back.",
+                      lambda spec: _collect(spec, _no_seed)),
+        Misconception("upstream", "Each input receives the local derivative alone; multiply it by the gradient"
+                                  " of the node that uses it (local times upstream).",
+                      lambda spec: _collect(spec, _local_only)),
+    ),
+)
+
+EXERCISES = [STAGED, FORK, CACHED, FIX, BACKWARD]
