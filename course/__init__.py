@@ -27,6 +27,9 @@ _EXPORTS = {
     "GradCheckResult": "course.compute.gradcheck",
     "draw_circuit": "course.present.circuit",
     "check": "course.assess.check",
+    "topological_order": "course.compute.graph",
+    "Var": "course.compute.local_graph",
+    "staged_widget": "course.present.widgets.staged",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -5,7 +5,7 @@ f(x, y) = (x + σ(y)) / (σ(x) + (x + y)²); the exercises ask for the same
 skills on other functions and on graphs the learner has never seen.
 
 Known wrong answers are made systematically from the staged description of
-each expression (``course.compute.staged``): every way of keeping one branch
+each expression (``course.compute.staged``): every way of losing some branches' shares
 at a fork (``=`` instead of ``+=``), every stage without its upstream factor,
 and the local partials people get wrong.
 """
@@ -52,32 +52,37 @@ def _answer(computation: StagedComputation, **how):
     return answer
 
 
-def _one_branch_answers(computation: StagedComputation) -> list:
-    """Every answer that keeps a single branch's contribution at one or more forked inputs.
+def _subsets(n: int) -> list[tuple[int, ...]]:
+    """Every non-empty set of share positions out of n, the full set first."""
+    return [c for k in range(n, 0, -1) for c in itertools.combinations(range(n), k)]
 
-    With ``=`` instead of ``+=`` only one consumer's share survives at a fork
-    (which one depends on the order the learner wrote the lines), so all of
-    them are tried.
+
+def _lost_share_answers(computation: StagedComputation) -> list:
+    """Every answer in which a forked input lost some of its shares.
+
+    An ``=`` where ``+=`` belongs wipes out the shares written before it and
+    keeps the ones after it; which ones those are depends on the order the
+    learner wrote the lines, so every non-empty subset is tried.
     """
     uses = [sum(name in s.inputs for s in computation.stages) for name in computation.inputs]
-    options = [[None] + list(range(n)) if n > 1 else [None] for n in uses]
+    options = [_subsets(n) for n in uses]
+    full = tuple(tuple(range(n)) for n in uses)
     answers = []
     for choice in itertools.product(*options):
-        if all(c is None for c in choice):
+        if choice == full:
             continue
 
         def answer(*args, choice=choice):
             *inputs, upstream = args
             found = computation.contributions(*inputs, upstream=upstream)
-            grads = tuple(sum(found[name]) if c is None else found[name][c]
-                          for name, c in zip(computation.inputs, choice))
+            grads = tuple(sum(found[name][k] for k in kept) for name, kept in zip(computation.inputs, choice))
             return grads[0] if len(grads) == 1 else grads
         answers.append(answer)
     return answers
 
 
 def _fork_misconceptions(computation: StagedComputation, hint: str) -> tuple[Misconception, ...]:
-    return tuple(Misconception("fork_overwrite", hint, wrong) for wrong in _one_branch_answers(computation))
+    return tuple(Misconception("fork_overwrite", hint, wrong) for wrong in _lost_share_answers(computation))
 
 
 def _unchained_misconceptions(computation: StagedComputation) -> tuple[Misconception, ...]:
@@ -154,8 +159,8 @@ STAGED = Exercise(
     upstream=2,
     misconceptions=(
         _fork_misconceptions(STAGED_G, "a and b are forks: a feeds `ab` and `amb`, b feeds `ab`, `sigb` and"
-                                       " `amb`. Your gradient keeps only one branch's share for at least one of"
-                                       " them, as `=` does when it replaces an earlier line. Use `+=`: the"
+                                       " `amb`. Your gradient is missing the share of at least one branch for"
+                                       " one of them, as happens when an `=` replaces the lines before it. Use `+=`: the"
                                        " shares of all consumers add up.")
         + _unchained_misconceptions(STAGED_G)
         + (
