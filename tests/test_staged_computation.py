@@ -18,7 +18,15 @@ from course.assess.hints import CATEGORIES
 from course.assess.registry import exercises_of, get_exercise
 from course.compute.gradcheck import compare_gradients, numerical_gradient
 from course.compute.graph import Node, sigmoid
-from course.compute.local_graph import GraphSpec, build_graph, evaluate_graph, golden_rule_backward, leaf_gradients
+from course.compute.local_graph import (
+    GraphSpec,
+    build_graph,
+    depth_of,
+    evaluate_graph,
+    golden_rule_backward,
+    leaf_gradients,
+    leaves_of,
+)
 from course.compute.staged import LESSON, lesson_function, lesson_graph
 from course.present.widgets.staged import LAST_STEP, StagedPicture, staged_state, state_table_html
 
@@ -229,13 +237,12 @@ def test_graph_reference_on_deep_and_wide_graphs():
         probe = [0, 1, len(spec.leaves) // 2, len(spec.leaves) - 1]
         result = compare_gradients(ours[probe], graph_numeric(spec, probe), name=spec.note, tolerance=1e-5)
         assert result.passed, result.summary()
-    assert c02._depth(c02.deep_chain(rng)) == c02.DEEP
+    assert depth_of(build_graph(c02.deep_chain(rng))[0]) == c02.DEEP
 
 
 def test_every_reference_passes_its_own_check():
     for ex in exercises_of("02_staged_computation"):
-        answer = golden_rule_backward if ex.run is not None else ex.reference
-        verdict = evaluate(ex, answer, SEED)
+        verdict = evaluate(ex, ex.reference, SEED)
         assert verdict.passed, (ex.id, verdict.message)
 
 
@@ -388,6 +395,17 @@ def test_backward_graph_runs_on_fresh_graphs():
     assert evaluate(c02.BACKWARD, spy, SEED).passed
     assert len({id(r) for r in calls}) == len(calls)  # never the same graph twice
     assert all(r.grad == 1.0 for r in calls)
+
+
+def test_graphs_copy_without_recursion_and_keep_their_shape():
+    import copy
+
+    spec = c02.deep_chain(np.random.default_rng(1))
+    root = build_graph(spec)[0]
+    twin = copy.deepcopy(root)
+    assert twin is not root and depth_of(twin) == c02.DEEP
+    assert [leaf.value for leaf in leaves_of(twin)] == [leaf.value for leaf in leaves_of(root)]
+    assert c02.backward_reference(twin) == pytest.approx(leaf_gradients(spec), rel=1e-12)
 
 
 def test_hints_never_print_the_answer():

@@ -39,6 +39,17 @@ class Var:
         name = f"{self.label!r}, " if self.label else ""
         return f"Var({name}value={self.value:.6g}, grad={self.grad:.6g})"
 
+    def __deepcopy__(self, memo: dict) -> "Var":
+        # Copy the whole graph node by node, inputs first: copy.deepcopy's own
+        # recursion would stop at Python's recursion limit on a deep chain.
+        for node in reversed(reverse_topological(self)):
+            if id(node) not in memo:
+                twin = Var(node.value, tuple(memo[id(c)] for c in node.inputs), node.local_grads, node.op,
+                           node.label)
+                twin.grad = node.grad
+                memo[id(node)] = twin
+        return memo[id(self)]
+
     def __add__(self, other: "Var") -> "Var":
         return Var(self.value + other.value, (self, other), (1.0, 1.0), "+")
 
@@ -139,6 +150,19 @@ def golden_rule_backward(root: Var) -> None:
     for node in order:
         for child, local in zip(node.inputs, node.local_grads):
             child.grad += local * node.grad
+
+
+def leaves_of(root: Var) -> list[Var]:
+    """The leaves (nodes without inputs) of root's graph, in a fixed order."""
+    return [node for node in reversed(reverse_topological(root)) if not node.inputs]
+
+
+def depth_of(root: Var) -> int:
+    """The longest path from a leaf to ``root``, counted in gates."""
+    depth: dict[int, int] = {}
+    for node in reversed(reverse_topological(root)):
+        depth[id(node)] = 1 + max((depth[id(c)] for c in node.inputs), default=-1)
+    return depth[id(root)]
 
 
 def leaf_gradients(spec: GraphSpec) -> np.ndarray:

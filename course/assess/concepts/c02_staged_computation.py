@@ -20,7 +20,15 @@ import numpy as np
 
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.graph import sigmoid
-from course.compute.local_graph import GraphSpec, build_graph, leaf_gradients, reverse_topological
+from course.compute.local_graph import (
+    GraphSpec,
+    build_graph,
+    depth_of,
+    golden_rule_backward,
+    leaf_gradients,
+    leaves_of,
+    reverse_topological,
+)
 from course.compute.staged import (
     StagedComputation,
     add_constant_stage,
@@ -86,13 +94,27 @@ def _fork_misconceptions(computation: StagedComputation, hint: str) -> tuple[Mis
 
 
 def _unchained_misconceptions(computation: StagedComputation) -> tuple[Misconception, ...]:
-    return tuple(
-        Misconception("upstream", f"In the backward stage of `{s.name} = {s.formula}` you passed back the local"
-                                  f" derivative alone. Multiply it by d{s.name}, the gradient that arrived at"
-                                  f" `{s.name}` from the stages after it: local times upstream.",
-                      _answer(computation, unchained=frozenset({s.name})))
-        for s in computation.stages
-    )
+    """One misconception per way of forgetting the upstream factor in one stage.
+
+    Stages whose mistake gives the very same numbers (forgetting it at
+    ``bottom = 1 + sq`` or at ``sq = amb²`` does) share one hint naming both.
+    """
+    rng = np.random.default_rng(0)
+    probes = [tuple(rng.uniform(-2, 2, size=len(computation.inputs) + 1)) for _ in range(4)]
+    groups: dict[tuple, list] = {}
+    for s in computation.stages:
+        wrong = _answer(computation, unchained=frozenset({s.name}))
+        key = tuple(np.round(np.ravel([wrong(*p) for p in probes]), 9))
+        groups.setdefault(key, []).append((s, wrong))
+    found = []
+    for members in groups.values():
+        where = " or ".join(f"`{s.name} = {s.formula}`" for s, _ in members)
+        found.append(Misconception(
+            "upstream", f"In the backward stage of {where} you passed back the local derivative alone."
+                        " Multiply it by the gradient that arrived at that stage's output from the stages"
+                        " after it: local times upstream.",
+            members[0][1]))
+    return tuple(found)
 
 
 # ----- 1. a new staged expression --------------------------------------------------------
@@ -396,30 +418,31 @@ FIX = Exercise(
 DEEP = 5000  # nodes in the chain case: far past Python's default recursion limit (1000)
 
 
-def _collect(spec: GraphSpec, run) -> np.ndarray:
-    root, leaves = build_graph(spec)
-    run(root)
-    return np.array([leaf.grad for leaf in leaves], dtype=np.float64)
+def _collect(root, walk) -> np.ndarray:
+    """Run ``walk(root)`` (a backward pass, right or wrong) and read the leaves' gradients."""
+    walk(root)
+    return np.array([leaf.grad for leaf in leaves_of(root)], dtype=np.float64)
 
 
 def run_on_fresh_graph(answer, args) -> np.ndarray:
-    """How a learner's ``backward(root)`` is run: on a new graph, then read the leaves' grads.
+    """How a learner's ``backward(root)`` is run: on its own copy of the graph, then the
+    leaves' gradients are read.
 
     A walk that recurses once per node stops at Python's recursion limit on
     the deep chain; that run has produced no gradients, so it is reported as
     all zeros, which the ``recursion`` misconception recognises.
     """
-    (spec,) = args
-    root, leaves = build_graph(spec)
+    (root,) = args
     try:
         answer(root)
     except RecursionError:
-        return np.zeros(len(leaves))
-    return np.array([leaf.grad for leaf in leaves])
+        return np.zeros(len(leaves_of(root)))
+    return np.array([leaf.grad for leaf in leaves_of(root)])
 
 
-def backward_reference(spec: GraphSpec) -> np.ndarray:
-    return leaf_gradients(spec)
+def backward_reference(root) -> np.ndarray:
+    """Fills the gradients like a learner's backward() would, and returns the leaves' ones."""
+    return _collect(root, golden_rule_backward)
 
 
 def _overwriting(root) -> None:
@@ -463,16 +486,11 @@ def _local_only(root) -> None:
             child.grad += local
 
 
-def _recursion_stopped(spec: GraphSpec) -> np.ndarray:
-    return np.zeros(len(spec.leaves)) if _depth(spec) > 1000 else leaf_gradients(spec)
-
-
-def _depth(spec: GraphSpec) -> int:
-    n = len(spec.leaves)
-    depth = [0] * n
-    for _, *args in spec.gates:
-        depth.append(1 + max(depth[i] for i in args))
-    return depth[-1]
+def _recursion_stopped(root) -> np.ndarray:
+    """What a recursive walk leaves behind: nothing on a deep graph, the right answer elsewhere."""
+    if depth_of(root) > 1000:
+        return np.zeros(len(leaves_of(root)))
+    return backward_reference(root)
 
 
 def _pick(rng: np.random.Generator, size: int) -> int:
@@ -536,7 +554,7 @@ def wide_graph(rng: np.random.Generator, width: int = 1000) -> GraphSpec:
 def _graph_cases(rng: np.random.Generator) -> list[Case]:
     specs = [random_graph(rng, int(rng.integers(2, 6)), int(rng.integers(6, 30))) for _ in range(6)]
     specs += [deep_chain(rng), wide_graph(rng)]
-    return [Case((spec,), spec.note) for spec in specs]
+    return [Case((build_graph(spec)[0],), spec.note) for spec in specs]
 
 
 PUBLIC_GRAPHS = (
@@ -551,7 +569,7 @@ BACKWARD = Exercise(
     title="backward() for any graph",
     function="backward",
     reference=backward_reference,
-    public=tuple(Case((spec,), spec.note) for spec in PUBLIC_GRAPHS),
+    public=tuple(Case((build_graph(spec)[0],), spec.note) for spec in PUBLIC_GRAPHS),
     hidden=_graph_cases,
     outputs=("leaf gradients",),
     run=run_on_fresh_graph,
@@ -562,22 +580,22 @@ BACKWARD = Exercise(
                       _recursion_stopped),
         Misconception("fork_overwrite", "A node used by several gates gets the share of only one of them: an `=`"
                                         " where `+=` belongs. Every consumer adds its share.",
-                      lambda spec: _collect(spec, _overwriting)),
+                      lambda root: _collect(root, _overwriting)),
         Misconception("topo_order", "Your nodes pass their gradient on in breadth-first order, sometimes before"
                                     " every consumer has added its share. A node may pass its gradient on only"
                                     " when it is complete: visit the nodes in reverse topological order (a node"
                                     " after everything that uses it).",
-                      lambda spec: _collect(spec, _breadth_first)),
+                      lambda root: _collect(root, _breadth_first)),
         Misconception("topo_order", "Your backward visits the nodes from the inputs towards the root, so the"
                                     " gradients have not arrived yet when a node passes its own on. Reverse the"
                                     " order: the root first, a node after everything that uses it.",
-                      lambda spec: _collect(spec, _forward_order)),
+                      lambda root: _collect(root, _forward_order)),
         Misconception("upstream", "Everything stays 0: the root's own gradient d root / d root must be set to 1"
                                   " before anything can flow back.",
-                      lambda spec: _collect(spec, _no_seed)),
+                      lambda root: _collect(root, _no_seed)),
         Misconception("upstream", "Each input receives the local derivative alone; multiply it by the gradient"
                                   " of the node that uses it (local times upstream).",
-                      lambda spec: _collect(spec, _local_only)),
+                      lambda root: _collect(root, _local_only)),
     ),
 )
 
