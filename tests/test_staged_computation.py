@@ -416,3 +416,23 @@ def test_hints_never_print_the_answer():
         _, message = verdict_code("02.staged_backward", answer)
         assert f"{da:.3f}" not in message and f"{db:.3f}" not in message
     assert math.isfinite(da)
+
+
+def test_widget_buttons_step_and_the_toggle_replays_with_overwrite():
+    from course.present.widgets.staged import staged_widget
+
+    box = staged_widget()
+    (x_slider, y_slider, toggle), (play, back, forward, stepper) = box.children[0].children, box.children[1].children
+    summary, image, table = box.children[2], box.children[3], box.children[4]
+    for _ in range(3):
+        forward.click()
+    back.click()
+    assert stepper.value == 2 and "Forward stage 2 of 8" in summary.value
+    back.click(), back.click(), back.click()
+    assert stepper.value == 0  # never below the first step
+    stepper.value = LAST_STEP
+    assert "df/dx = 2.060" in summary.value and "2.060" in table.value
+    toggle.value = True
+    assert "With <code>=</code> at the forks: dx = 0.512" in summary.value
+    x_slider.value = 1.0
+    assert bytes(image.value).startswith(b"\x89PNG") and play.max == LAST_STEP
