@@ -290,3 +290,7 @@ def test_lesson_worked_numbers_are_right():
     np.testing.assert_allclose(_numbers(lines["D"]), (W @ X).ravel(), atol=1e-9)
     np.testing.assert_allclose(_numbers(lines["dW"]), dW.ravel(), atol=1e-6)
     np.testing.assert_allclose(_numbers(lines["dX"]), dX.ravel(), atol=1e-6)
+    # the entry worked by hand in the text below the cell
+    assert lines["dW"].strip().startswith("[[-1.0,")
+    assert "dW agrees with the numerical gradient: True" in text
+    assert "dX agrees with the numerical gradient: True" in text

@@ -156,7 +156,7 @@ RELU = Exercise(
     misconceptions=(
         Misconception("output_for_input", "Your gradient passes through everywhere, also where x was negative."
                                           " Testing relu's output with `>= 0` is always true, since the output"
-                                          " is never negative. Decide with the input: does x > 0?",
+                                          " is never negative. Take the decision from the input x instead.",
                       lambda x, dout: dout * (np.maximum(0.0, x) >= 0)),
         Misconception("wrong_value", "You multiplied dout by relu's output. The local derivative of relu is"
                                      " 1 where the input is positive and 0 where it is negative, whatever its"
