@@ -130,6 +130,7 @@ WRONG = [
     (c03.FULLY_CONNECTED, lambda x, w, dout: (dout @ w.T, dout.T @ x), "transpose"),
     (c03.FULLY_CONNECTED, lambda x, w, dout: (dout @ w, x.T @ dout), "transpose"),
     (c03.FULLY_CONNECTED, lambda x, w, dout: (dout @ w.T, x @ dout), "transpose"),
+    (c03.FULLY_CONNECTED, lambda x, w, dout: (dout.dot(w), x.T.dot(dout)), "transpose"),
     (c03.EXP_LAYER, lambda X, W, b, dH: (np.exp(X @ W + b) * dH @ W.T,
                                           (np.exp(X @ W + b) * dH).T @ X,
                                           (np.exp(X @ W + b) * dH).sum(axis=0, keepdims=True)), "transpose"),

@@ -9,8 +9,8 @@ a shape error, a result of the wrong shape, or the variable's shape. With
 three different sizes exactly one arrangement fits; when sizes coincide the
 shapes alone cannot decide, and the state says which impostors fit too.
 
-The product is called Y here (the notes this course builds on call it D),
-because D already names the number of input features.
+The product is called Y here, not D: D already names the number of input
+features.
 """
 
 from __future__ import annotations
