@@ -33,6 +33,10 @@ CATEGORIES: dict[str, str] = {
     "order": "results returned in the wrong order",
     "step": "the numerical difference or its step size is not the central one",
     "wrong_value": "a result has the wrong value",
+    "reverse_order": "the backward pass ran the modules in forward order instead of in reverse",
+    "intermediate": "skipped an intermediate (such as S = XW + b) whose value the local derivative needs",
+    "index_order": "the flat index runs over the axes in the wrong order (row-major puts the last axis fastest)",
+    "integer_division": "divided with / where the integer division // is needed",
 }
 
 
