@@ -339,3 +339,24 @@ def test_lesson_worked_cell_prints_the_worked_numbers():
     text = "".join(o.get("text", "") for o in cells[0].outputs if o.output_type == "stream")
     for line in WORKED_NUMBERS:
         assert line in text
+
+
+def test_blitted_picture_looks_like_a_full_redraw():
+    import io
+
+    from PIL import Image
+
+    from course.present.widgets.softmax import SoftmaxPicture
+
+    picture = SoftmaxPicture(softmax_state([2.0, 1.0, -1.0, 0.5], 0, 1.0))
+    picture.png()  # saves the background at T = 1
+    picture.update(softmax_state([-3.0, 4.0, 0.5, 1.0], 2, 1.0))
+    blitted = np.asarray(Image.open(io.BytesIO(picture.png())).convert("RGB"), dtype=float)
+    for artist in picture.dynamic:
+        artist.set_animated(False)
+    buffer = io.BytesIO()
+    picture.figure.savefig(buffer, format="png", dpi=picture.figure.dpi)
+    full = np.asarray(Image.open(buffer).convert("RGB"), dtype=float)
+    assert blitted.shape == full.shape
+    # Only the stacking of the zero line and the bars may differ.
+    assert np.mean(np.abs(blitted - full)) < 0.5

@@ -84,8 +84,10 @@ class SoftmaxPicture:
         self.dynamic = [*self.p_bars, *self.g_bars, *self.p_labels, *self.g_labels, self.title]
         for artist in self.dynamic:
             artist.set_animated(True)
-        self._background = None
-        self._background_bound = None
+        # One saved background per gradient-axis range (the range follows the
+        # temperature): each temperature costs a full draw only the first time.
+        self._backgrounds: dict[float, object] = {}
+        self._bound = None
         self.update(state)
 
     def update(self, state: SoftmaxState) -> None:
@@ -93,10 +95,9 @@ class SoftmaxPicture:
         # The gradient never leaves [-1/T, 1/T]; fixing the axis there lets the
         # eye compare bar heights between slider moves.
         bound = 1.05 / state.temperature
-        if bound != self._background_bound:
+        if bound != self._bound:
             self.ax_g.set_ylim(-bound, bound)
-            self._background = None  # the tick labels changed: save a new background
-            self._background_bound = bound
+            self._bound = bound
         for i, (bar, label, p) in enumerate(zip(self.p_bars, self.p_labels, state.probabilities)):
             bar.set_height(p)
             bar.set_color(pal.CORRECT if i == state.correct else pal.VALUE)
@@ -115,16 +116,18 @@ class SoftmaxPicture:
         from PIL import Image
 
         canvas = self.figure.canvas
-        if self._background is None:
+        if self._bound not in self._backgrounds:
             canvas.draw()  # animated artists are left out of a full draw
-            self._background = canvas.copy_from_bbox(self.figure.bbox)
-        canvas.restore_region(self._background)
+            self._backgrounds[self._bound] = canvas.copy_from_bbox(self.figure.bbox)
+        canvas.restore_region(self._backgrounds[self._bound])
         for artist in self.dynamic:
             self.figure.draw_artist(artist)
         width, height = canvas.get_width_height()
         buffer = io.BytesIO()
-        # Fast compression: the picture is sent on every slider move.
-        Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba()).save(buffer, format="png", compress_level=1)
+        # RGB (the figure is opaque) and light compression: the picture is
+        # encoded and sent on every slider move.
+        picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba()).convert("RGB")
+        picture.save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
 
