@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 
-_MODEL_ID = re.compile(r"\b[0-9a-f]{32}\b")
+# Also inside "IPY_MODEL_<id>", where \b would not see the start of the id.
+_MODEL_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 
 
 def stable_widget_ids(text: str) -> str:
