@@ -33,6 +33,9 @@ CATEGORIES: dict[str, str] = {
     "order": "results returned in the wrong order",
     "step": "the numerical difference or its step size is not the central one",
     "wrong_value": "a result has the wrong value",
+    "missing_scale": "the dropout scale 1/keep_prob is missing (in the forward or the backward pass)",
+    "mean_only_test": "a dropout test that checks only the mean, which a swapped keep probability passes",
+    "keep_half_test": "a dropout test run only at keep_prob = 0.5, where a swapped keep probability is invisible",
 }
 
 
