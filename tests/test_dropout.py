@@ -325,3 +325,39 @@ def test_a_learner_test_at_one_half_only_is_recognised():
 def test_a_learner_test_without_return_is_told():
     verdict = evaluate(get_exercise("05.catch_the_swap"), lambda f, kp: None, seed=7)
     assert verdict.code == "none"
+
+
+# ----- the lesson's worked numbers ---------------------------------------------------
+
+def _worked_text(name: str) -> str:
+    from pathlib import Path
+
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "notebooks" / "05_dropout.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("gradflow", {}).get("worked") == name)
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
+def test_worked_numbers_in_the_lesson():
+    import re
+
+    lines = {line.split()[0]: line for line in _worked_text("dropout").splitlines()}
+    pattern = r"kept fraction ([\d.]+), mean ([\d.]+), variance ([\d.]+)"
+    correct = [float(v) for v in re.search(pattern, lines["correct"]).groups()]
+    article = [float(v) for v in re.search(pattern, lines["article"]).groups()]
+    units, p = 100_000, 0.8
+    # Correct: keeps ~80 % of the units, mean ~1, variance ~(1 - p) / p = 0.25.
+    assert abs(correct[0] - p) < kept_fraction_tolerance(p, units) + 5e-4
+    assert abs(correct[1] - 1.0) < 5 * np.sqrt((1 - p) / p / units) + 5e-4
+    assert correct[2] == pytest.approx((1 - p) / p, rel=0.05)
+    # The article's: keeps ~20 %, the SAME mean ~1, variance ~p / (1 - p) = 4.
+    assert abs(article[0] - (1 - p)) < kept_fraction_tolerance(1 - p, units) + 5e-4
+    assert abs(article[1] - 1.0) < 5 * np.sqrt(p / (1 - p) / units) + 5e-4
+    assert article[2] == pytest.approx(p / (1 - p), rel=0.05)
+    # And they are what the course's functions give for the lesson's seed.
+    x = np.ones((200, 500))
+    for values, forward in [(correct, dropout_forward), (article, swapped_dropout_forward)]:
+        out, cache = forward(x, p, np.random.default_rng(0))
+        s = measured_statistics(x, out, cache.mask)
+        assert values == [round(s["kept"], 3), round(s["mean"], 3), round(s["variance"], 3)]
