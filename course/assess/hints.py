@@ -8,7 +8,7 @@ category. Hints say what is wrong and where to look, never the answer.
 CATEGORIES: dict[str, str] = {
     "not_done": "the exercise still raises NotImplementedError",
     "error": "the function raised an exception",
-    "timeout": "the function did not finish in time (an endless loop?)",
+    "timeout": "the function did not finish in time; an endless loop?",
     "none": "returned None",
     "nan": "returned NaN or infinity",
     "dtype": "returned the wrong type or dtype",

@@ -1,0 +1,101 @@
+"""The authoring build: exercises/ is exactly what solutions/ make (contract)."""
+
+import nbformat
+import pytest
+from conftest import EXERCISES, SOLUTIONS, code_cells, gradflow, notebooks_in, read
+
+from course.assess.registry import all_exercises
+from course.authoring.build import STUB, BuildError, build, exercise_notebook, stale, strip_solutions
+
+
+def test_a_region_becomes_an_indented_stub():
+    source = "def f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n    y = 2 * x\n    return y\n    ### END SOLUTION\n"
+    assert strip_solutions(source) == f"def f(x):\n    '''doc'''\n    {STUB}\n"
+
+
+def test_several_regions_and_text_around_them_are_kept():
+    source = "a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION\nc = 3\n  ### BEGIN SOLUTION\n  d\n  ### END SOLUTION"
+    assert strip_solutions(source) == f"a = 1\n{STUB}\nc = 3\n  {STUB}"
+
+
+@pytest.mark.parametrize("source,problem", [
+    ("### BEGIN SOLUTION\nx\n", "never closed"),
+    ("x\n### END SOLUTION\n", "without a"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another"),
+])
+def test_malformed_markers_are_refused(source, problem):
+    with pytest.raises(BuildError, match=problem):
+        strip_solutions(source)
+
+
+def master():
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    answer = new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION",
+                           metadata={"gradflow": {"exercise": "t.f"}, "execution": {"iopub.execute_input": "2024-01-01T00:00:00Z"}})
+    answer.outputs = [new_output("stream", text="hi\n")]
+    answer.execution_count = 3
+    checker = new_code_cell('check("t.f", f)', metadata={"gradflow": {"check": "t.f"}, "tags": ["nbval-check-output"]})
+    only = new_markdown_cell("solved master", metadata={"tags": ["solution-only"]})
+    return new_notebook(cells=[only, answer, checker], metadata={"widgets": {"state": {}}})
+
+
+def test_exercise_notebook_clears_outputs_locks_checks_and_drops_solution_only_cells():
+    nb = exercise_notebook(master())
+    assert len(nb.cells) == 2
+    answer, checker = nb.cells
+    assert answer.outputs == [] and answer.execution_count is None
+    assert "BEGIN SOLUTION" not in answer.source and STUB in answer.source
+    assert "execution" not in answer.metadata
+    assert checker.metadata["editable"] is False and checker.metadata["deletable"] is False
+    assert "widgets" not in nb.metadata
+
+
+def test_committed_exercises_are_what_the_build_makes():
+    built = build(SOLUTIONS, EXERCISES)
+    assert built, "solutions/ has no notebooks"
+    assert stale(built, EXERCISES) == [], "run `make build` (python -m course build) and commit exercises/"
+
+
+@pytest.mark.parametrize("path", notebooks_in(SOLUTIONS), ids=lambda p: p.name)
+def test_every_exercise_cell_is_followed_by_its_check_cell(path):
+    cells = code_cells(read(path))
+    for i, cell in enumerate(cells):
+        exercise = gradflow(cell).get("exercise")
+        if exercise:
+            following = [gradflow(c).get("check") for c in cells[i + 1:] if gradflow(c).get("check")]
+            assert following and following[0] == exercise, f"{path.name}: no check cell after {exercise}"
+
+
+@pytest.mark.parametrize("path", notebooks_in(SOLUTIONS), ids=lambda p: p.name)
+def test_check_cells_are_canonical(path):
+    registry = all_exercises()
+    for cell in code_cells(read(path)):
+        exercise = gradflow(cell).get("check")
+        if exercise:
+            assert exercise in registry, f"{path.name}: {exercise} is not in the registry"
+            function = registry[exercise].function
+            assert cell.source == f'check("{exercise}", {function})'
+            assert "nbval-check-output" in cell.metadata.get("tags", [])
+
+
+def test_every_registered_exercise_has_a_check_cell_in_its_concept():
+    checks = {}
+    for path in notebooks_in(SOLUTIONS):
+        for cell in code_cells(read(path)):
+            if gradflow(cell).get("check"):
+                checks[gradflow(cell)["check"]] = path.stem
+    for exercise in all_exercises().values():
+        assert checks.get(exercise.id) == exercise.concept, f"{exercise.id} has no check cell in {exercise.concept}"
+
+
+def test_build_check_command_reports_stale_exercises(tmp_path):
+    from course.cli import main
+
+    assert main(["build", "--exercises", str(EXERCISES), "--check"]) == 0
+    out = tmp_path / "exercises"
+    assert main(["build", "--exercises", str(out), "--check"]) == 1
+    assert main(["build", "--exercises", str(out)]) == 0
+    assert main(["build", "--exercises", str(out), "--check"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in notebooks_in(SOLUTIONS))
+    nbformat.validate(nbformat.read(next(out.iterdir()), as_version=4))

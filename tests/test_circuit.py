@@ -1,0 +1,87 @@
+"""Circuit pictures: deterministic layout, left to right by depth, numbers on wires."""
+
+import pytest
+
+from course.compute.graph import Node
+from course.present.circuit import CircuitPicture, circuit_layout, draw_circuit
+
+
+def compound():
+    x, y, z = Node(-2.0, "x"), Node(5.0, "y"), Node(-4.0, "z")
+    f = ((x + y).named("q") * z).named("f")
+    f.backward()
+    return f
+
+
+def test_layout_is_the_same_on_every_build():
+    a, b = circuit_layout(compound()), circuit_layout(compound())
+    assert a.names == b.names == ["x", "y", "q", "z", "f"]
+    assert a.positions == b.positions
+
+
+def test_inputs_on_the_left_output_on_the_right():
+    layout = circuit_layout(compound())
+    x = dict(zip(layout.names, (p[0] for p in layout.positions)))
+    assert x["x"] == x["y"] == x["z"] < x["q"] < x["f"]
+
+
+def test_nodes_of_one_column_do_not_overlap():
+    a, b = Node(1.0, "a"), Node(2.0, "b")
+    f = ((a * b).named("p") + (a + b).named("s") + a.max(b).named("m")).named("f")
+    layout = circuit_layout(f)
+    columns = {}
+    for x, y in layout.positions:
+        columns.setdefault(x, []).append(y)
+    for ys in columns.values():
+        ys.sort()
+        assert all(b - a >= 1.0 - 1e-9 for a, b in zip(ys, ys[1:]))
+
+
+def test_one_wire_per_input_plus_the_output():
+    layout = circuit_layout(compound())
+    assert len(layout.wires) == 4 + 1
+    assert layout.wires[-1].target == -1
+
+
+def texts(picture):
+    return [t.get_text() for t in picture.value_texts], [t.get_text() for t in picture.gradient_texts]
+
+
+def test_values_above_and_gradients_below_each_wire(close_figures):
+    picture = CircuitPicture(compound())
+    values, grads = texts(picture)
+    # wires in order: x->q, y->q, q->f, z->f, f->out
+    assert values == ["-2.000", "5.000", "3.000", "-4.000", "-12.000"]
+    assert grads == ["-4.000", "-4.000", "-4.000", "3.000", "1.000"]
+
+
+def test_update_changes_only_the_numbers(close_figures):
+    picture = CircuitPicture(compound())
+    x, y, z = Node(1.0, "x"), Node(2.0, "y"), Node(3.0, "z")
+    f = ((x + y).named("q") * z).named("f")
+    f.backward()
+    picture.update(f, highlight={"q"}, gradients_shown={"f"})
+    values, grads = texts(picture)
+    assert values == ["1.000", "2.000", "3.000", "3.000", "9.000"]
+    assert grads == ["", "", "", "", "1.000"]
+    widths = [s.get_linewidth() for s in picture.shapes]
+    assert widths[picture.layout.names.index("q")] > widths[0]
+
+
+def test_update_refuses_a_graph_of_another_shape(close_figures):
+    picture = CircuitPicture(compound())
+    with pytest.raises(ValueError, match="same shape"):
+        picture.update(Node(1.0, "x") * Node(2.0, "y"))
+
+
+def test_no_negative_zero_in_labels(close_figures):
+    x = Node(0.0, "x")
+    f = (x * -1.0).named("f")
+    f.backward()
+    values, _ = texts(CircuitPicture(f))
+    assert "-0.000" not in values
+
+
+def test_draw_circuit_returns_a_figure(close_figures):
+    fig = draw_circuit(compound(), title="f")
+    assert fig.axes and fig.axes[0].get_title() == "f"
