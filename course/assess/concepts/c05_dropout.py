@@ -179,6 +179,23 @@ def _forward_no_scale(x, keep_prob, rng):
     return x * mask, mask
 
 
+def _forward_binomial(x, keep_prob, rng):
+    mask = rng.binomial(1, keep_prob, size=x.shape).astype(np.float64)
+    return x * mask / keep_prob, mask
+
+
+def _forward_upper(x, keep_prob, rng):
+    mask = (rng.random(x.shape) >= 1.0 - keep_prob).astype(np.float64)
+    return x * mask / keep_prob, mask
+
+
+# Correct dropouts whose masks differ from the checker's only because they
+# turn the generator's numbers into a mask another way.
+_OTHER_DRAWS = (_forward_binomial, _forward_upper)
+_CONVENTION_HINT = ("Your mask keeps units with the right probability as far as the checker can tell, but it is"
+                    " drawn another way than the course's, so it differs from the checker's mask for the same"
+                    " generator. Draw it as (rng.random(x.shape) < keep_prob).astype(float).")
+
 _SWAPPED_HINT = ("Your dropout keeps each unit with probability 1 − keep_prob and divides by 1 − keep_prob:"
                  " keep and drop are swapped. Its mean is still right (kept fraction times scale is 1), which is"
                  " why this slip is easy to miss; count the units it keeps.")
@@ -201,6 +218,7 @@ DROPOUT_FORWARD = Exercise(
                                          " fraction of units that is kept.", _forward_wrong_divisor),
         Misconception("missing_scale", "The kept units are not amplified: without the factor 1/keep_prob the"
                                        " expected output is keep_prob · x instead of x.", _forward_no_scale),
+        *(Misconception("mask_convention", _CONVENTION_HINT, draw) for draw in _OTHER_DRAWS),
     ),
 )
 
@@ -315,6 +333,7 @@ DROPOUT_LAYER = Exercise(
         Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(_swapped_forward_ge)),
         Misconception("missing_scale", "In training mode the kept units are not amplified by 1/keep_prob.",
                       _layer_with_train(_forward_no_scale)),
+        *(Misconception("mask_convention", _CONVENTION_HINT, _layer_with_train(draw)) for draw in _OTHER_DRAWS),
     ),
 )
 
