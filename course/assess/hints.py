@@ -37,6 +37,10 @@ CATEGORIES: dict[str, str] = {
     "intermediate": "skipped an intermediate (such as S = XW + b) whose value the local derivative needs",
     "index_order": "the flat index runs over the axes in the wrong order (row-major puts the last axis fastest)",
     "integer_division": "divided with / where the integer division // is needed",
+    "missing_scale": "the dropout scale 1/keep_prob is missing (in the forward or the backward pass)",
+    "mean_only_test": "a dropout test that checks only the mean, which a swapped keep probability passes",
+    "keep_half_test": "a dropout test run only at keep_prob = 0.5, where a swapped keep probability is invisible",
+    "mask_convention": "a dropout mask drawn another way than the course's, so it differs from the checker's",
 }
 
 
