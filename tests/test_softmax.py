@@ -256,7 +256,7 @@ LEARNER_MISTAKES = [
     ("04.stable_loss", "one_over_n", lambda s, y: _loop_loss(s, y, divide=False)),
     ("04.stable_loss", "mutated", lambda s, y: _in_place_shift(s, y)),
     ("04.stable_loss", "shape", lambda s, y: (softmax_loss(s, y)[0], softmax_loss(s, y)[1].ravel())),
-    ("04.fix_dot", "error", lambda s, y: (1.0 / np.exp(s).sum(axis=1, keepdims=True)).dot(np.exp(s))),
+    ("04.fix_dot", "transpose", lambda s, y: (1.0 / np.exp(s).sum(axis=1, keepdims=True)).dot(np.exp(s))),
     ("04.fix_dot", "p_not_p_minus_onehot", lambda s, y: stable_softmax(s) / s.shape[0]),
     ("04.score_gradients", "transpose", lambda ds, x, w, b: (ds @ w.T, ds.T @ x, ds.sum(axis=0, keepdims=True))),
     ("04.score_gradients", "keepdims", lambda ds, x, w, b: (ds @ w.T, x.T @ ds, ds.sum(axis=0))),
