@@ -15,3 +15,25 @@ def test_ids_are_renamed_in_order_of_appearance_everywhere():
 def test_longer_hex_runs_are_left_alone():
     text = "a" * 40
     assert stable_widget_ids(text) == text
+
+
+def test_numbering_follows_the_outputs_not_the_saved_order():
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from course.authoring.execute import WIDGET_STATE, widget_order
+
+    def notebook(state_items):
+        view = new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": A}})
+        cell = new_code_cell("w")
+        cell.outputs = [view]
+        nb = new_notebook(cells=[cell])
+        nb.metadata["widgets"] = {WIDGET_STATE: {"state": dict(state_items)}}
+        return nb
+
+    items = [(A, {"state": {"children": [f"IPY_MODEL_{B}"]}}), (B, {"state": {}})]
+    for ordering in (items, items[::-1]):
+        nb = notebook(ordering)
+        assert widget_order(nb) == [A, B]
+        text = stable_widget_ids(nbformat.writes(nb), widget_order(nb))
+        assert f'"model_id": "{1:032x}"' in text and f"IPY_MODEL_{2:032x}" in text
