@@ -37,3 +37,14 @@ def test_numbering_follows_the_outputs_not_the_saved_order():
         assert widget_order(nb) == [A, B]
         text = stable_widget_ids(nbformat.writes(nb), widget_order(nb))
         assert f'"model_id": "{1:032x}"' in text and f"IPY_MODEL_{2:032x}" in text
+
+
+def test_stream_chunks_are_joined():
+    from nbformat.v4 import new_output
+
+    from course.authoring.execute import coalesce_streams
+
+    outs = [new_output("stream", name="stdout", text="a\n"), new_output("stream", name="stdout", text="b\n"),
+            new_output("stream", name="stderr", text="c\n"), new_output("stream", name="stdout", text="d\n")]
+    assert [(o.name, o.text) for o in coalesce_streams(outs)] == [("stdout", "a\nb\n"), ("stderr", "c\n"),
+                                                                 ("stdout", "d\n")]

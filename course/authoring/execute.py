@@ -33,6 +33,18 @@ def stable_widget_ids(text: str, order: list[str] | None = None) -> str:
     return _MODEL_ID.sub(rename, text)
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks: how the kernel splits them varies."""
+    merged: list = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == out.get("name")):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
@@ -73,6 +85,8 @@ def execute(path: Path, timeout: int = 600) -> None:
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     text = nbformat.writes(nb) + "\n"
     # Re-serialise after renaming so the JSON stays canonical.
     nb = nbformat.reads(stable_widget_ids(text, widget_order(nb)), as_version=4)
