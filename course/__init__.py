@@ -27,6 +27,8 @@ _EXPORTS = {
     "GradCheckResult": "course.compute.gradcheck",
     "draw_circuit": "course.present.circuit",
     "check": "course.assess.check",
+    "dropout_forward": "course.compute.dropout",
+    "dropout_backward": "course.compute.dropout",
     "topological_order": "course.compute.graph",
     "Var": "course.compute.local_graph",
     "staged_widget": "course.present.widgets.staged",

@@ -36,6 +36,7 @@ EXPRESSIONS = {
     "sigmoid": (lambda a: a.sigmoid(), [-0.8]),
     "relu_pos": (lambda a: a.relu(), [0.8]),
     "relu_neg": (lambda a: a.relu(), [-0.8]),
+    "relu_at_zero": (lambda a: a.relu(), [0.0]),
     "max": (lambda a, b: a.max(b), [0.3, 1.1]),
     "max_tie": (lambda a, b: a.max(b), [0.7, 0.7]),
     "constants": (lambda a: 2 * a + 1 - 3 / a, [1.7]),

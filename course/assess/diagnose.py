@@ -102,6 +102,8 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, An
     except TimeLimitExceeded:
         raise
     except Exception as exc:
+        if _is_product_mismatch(exc):
+            raise _Stop("transpose", _describe_exception(exercise, exc, case) + _PRODUCT_HINT)
         raise _Stop("error", _describe_exception(exercise, exc, case))
     expected = exercise.reference(*copy.deepcopy(case.args))
     _check_form(exercise, got, expected, case)
@@ -123,6 +125,19 @@ def _describe_exception(exercise: Exercise, exc: Exception, case: Case) -> str:
         where = f" at line {last.lineno} of `{last.name}`{code_line}"
     return (f"`{exercise.function}` raised {type(exc).__name__}: {exc}{where}, on the example {case.note}."
             " Read the error, fix the function, run its cell, then run this check again.")
+
+
+_PRODUCT_HINT = (" The sizes of a matrix product do not line up: a transpose is missing or misplaced, or the"
+                 " factors are in the wrong order. Write each factor's shape under it; exactly one arrangement"
+                 " gives the shape of the variable.")
+
+
+def _is_product_mismatch(exc: Exception) -> bool:
+    """numpy's complaint that the inner sizes of ``a @ b`` or ``a.dot(b)`` differ."""
+    text = str(exc)
+    return isinstance(exc, ValueError) and (
+        (text.startswith("matmul:") and "mismatch in its core dimension" in text)
+        or ("shapes" in text and "not aligned" in text))
 
 
 def _argument_names(reference: Callable, args: tuple) -> list[str]:
@@ -185,6 +200,9 @@ def _check_one(exercise: Exercise, name: str, got: Any, expected: Any, case: Cas
         raise _Stop("none", f"`{name}` is None. Every result must be computed and returned.")
     if isinstance(expected, np.ndarray):
         if not isinstance(got, np.ndarray):
+            if _is_real_number(got) and expected.ndim == 2 and expected.shape[0] == 1:
+                raise _Stop("sum_axis", f"`{name}` is a single number, but it should have shape {expected.shape}:"
+                                        " you summed over every entry. Sum over the batch rows only (axis 0).")
             kind = type(got).__name__
             raise _Stop("dtype", f"`{name}` should be a numpy array of shape {expected.shape}; it is a {kind}."
                                  " Build it with numpy operations (or wrap it in np.array).")

@@ -111,8 +111,10 @@ class Node:
         out = self._result(max(0.0, self.value), (self,), "relu")
 
         def _backward() -> None:
-            # At exactly 0 the course takes the derivative to be 0.
-            self.grad += (self.value > 0.0) * out.grad
+            # relu(x) = max(x, 0): at exactly 0 it is a tie, and like the max
+            # gate it passes half the gradient (what the central difference
+            # measures there).
+            self.grad += max_gate_shares(self.value, 0.0)[0] * out.grad
 
         out._backward = _backward
         return out

@@ -38,6 +38,15 @@ def chain_rule_state(expression: str, x: float, y: float, z: float) -> ChainRule
     return ChainRuleState(expression, root, root.value, {n.label: n.grad for n in nodes})
 
 
+def summary_html(state: ChainRuleState) -> str:
+    """The numbers line of the widget: f in blue, the gradients in vermillion."""
+    from course.present.palette import GRADIENT, VALUE
+
+    cells = [f'<span style="color:{VALUE}"><b>f</b> = {state.f:.3f}</span>']
+    cells += [f'<span style="color:{GRADIENT}">∂f/∂{k} = {v:.3f}</span>' for k, v in state.grads.items()]
+    return '<div style="font-family:monospace;display:flex;gap:2em">' + "".join(cells) + "</div>"
+
+
 def chain_rule_widget(expression: str = "(x + y) · z", x: float = -2.0, y: float = 5.0, z: float = -4.0):
     """Sliders for x, y, z and a choice of expression above a live circuit."""
     import ipywidgets as widgets
@@ -67,7 +76,7 @@ def chain_rule_widget(expression: str = "(x + y) · z", x: float = -2.0, y: floa
             view.figure = picture.figure
         picture.update(s.root)
         view.refresh()
-        numbers.value = f"<code>{s.summary()}</code>"
+        numbers.value = summary_html(s)
 
     for control in (choice, *sliders.values()):
         control.observe(redraw, names="value")

@@ -28,7 +28,10 @@ class FigureView:
         # The figure lives only in this widget: keep pyplot from also showing
         # it as a static picture at the end of the cell.
         plt.close(figure)
-        self.widget = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+        # Shown at its natural size (never stretched), shrunk on narrow screens.
+        width = int(figure.get_figwidth() * dpi)
+        self.widget = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", max_width="100%",
+                                                                          height="auto"))
         self.refresh()
 
     def refresh(self) -> None:

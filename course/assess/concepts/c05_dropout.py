@@ -1,0 +1,471 @@
+"""Exercises of concept 05, dropout (SYLLABUS §05).
+
+Masks are random, so every exercise takes either the mask itself or a seeded
+generator ``rng`` as an argument: each call of the reference, the learner's
+function and a misconception gets its own copy of the case's generator (the
+checker deep-copies the arguments), so they all draw the same numbers. The
+course's convention for drawing a mask is ``rng.random(x.shape) < keep_prob``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course.assess.exercise import Case, Exercise, Misconception
+from course.compute.dropout import kept_fraction_tolerance
+
+CONCEPT = "05_dropout"
+
+# keep_prob values for hidden cases: never 0.5, where keeping with keep_prob
+# and with 1 - keep_prob cannot be told apart.
+KEEP_PROBS = (0.2, 0.25, 0.3, 0.4, 0.6, 0.7, 0.75, 0.8, 0.9)
+
+
+def _matrix(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    # Two decimals and no zeros: a zero input would hide a unit that was
+    # wrongly dropped or kept.
+    x = np.round(rng.uniform(-3.0, 3.0, size=shape), 2)
+    return np.where(x == 0.0, 0.5, x)
+
+
+def _mask(rng: np.random.Generator, shape: tuple[int, int], keep_prob: float) -> np.ndarray:
+    mask = (rng.random(shape) < keep_prob).astype(np.float64)
+    # An all-kept or all-dropped mask would hide an inverted or ignored mask.
+    mask.flat[0], mask.flat[-1] = 1.0, 0.0
+    return mask
+
+
+def _shape(rng: np.random.Generator) -> tuple[int, int]:
+    return int(rng.integers(2, 7)), int(rng.integers(3, 9))
+
+
+def _keep_prob(rng: np.random.Generator) -> float:
+    return float(rng.choice(KEEP_PROBS))
+
+
+def _draw(x: np.ndarray, keep_prob: float, rng: np.random.Generator) -> np.ndarray:
+    return (rng.random(x.shape) < keep_prob).astype(np.float64)
+
+
+# ----- 1. the mask module ---------------------------------------------------------
+
+def mask_module(x, mask, dout):
+    out = x * mask
+    dx = dout * mask  # diag(mask) is its own transpose
+    return out, dx
+
+
+def _mask_module_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(12):
+        shape, keep_prob = _shape(rng), _keep_prob(rng)
+        x, dout, mask = _matrix(rng, shape), _matrix(rng, shape), _mask(rng, shape, keep_prob)
+        cases.append(Case((x, mask, dout), f"x, mask and dout of shape {shape}, {int(mask.sum())} units kept"))
+    return cases
+
+
+_X = np.array([[1.0, -2.0, 3.0, 0.5], [-1.5, 2.5, -0.5, 4.0]])
+_DOUT = np.array([[0.5, 1.0, -1.0, 2.0], [3.0, -0.5, 1.5, -2.0]])
+_MASK = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
+
+MASK_MODULE = Exercise(
+    id="05.mask_module",
+    concept=CONCEPT,
+    title="the mask module, forward and backward",
+    function="mask_module",
+    reference=mask_module,
+    public=(Case((_X, _MASK, _DOUT), "the 2 × 4 example of the lesson"),),
+    hidden=_mask_module_cases,
+    outputs=("out", "dx"),
+    upstream=2,
+    misconceptions=(
+        Misconception("mask_resampled", "Your dx lets the gradient through every unit, also the ones the mask"
+                                        " dropped in the forward pass. A dropped unit had no effect on the output,"
+                                        " so its gradient is 0: the backward pass must use the forward pass's mask.",
+                      lambda x, mask, dout: (x * mask, dout.copy())),
+        Misconception("wrong_value", "Your dx flows through the dropped units and is blocked at the kept ones:"
+                                     " the mask is the wrong way round in the backward pass.",
+                      lambda x, mask, dout: (x * mask, dout * (1.0 - mask))),
+        Misconception("output_for_input", "The local derivative of x * mask with respect to x is the mask, not"
+                                          " the module's output x * mask.",
+                      lambda x, mask, dout: (x * mask, x * mask * dout)),
+    ),
+)
+
+
+# ----- 2. the amplify module ------------------------------------------------------
+
+def amplify_module(x, keep_prob, dout):
+    scale = 1.0 / keep_prob
+    return x * scale, dout * scale
+
+
+def _amplify_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(12):
+        shape, keep_prob = _shape(rng), _keep_prob(rng)
+        x, dout = _matrix(rng, shape), _matrix(rng, shape)
+        cases.append(Case((x, keep_prob, dout), f"x and dout of shape {shape}, keep_prob = {keep_prob:g}"))
+    return cases
+
+
+AMPLIFY_MODULE = Exercise(
+    id="05.amplify_module",
+    concept=CONCEPT,
+    title="the amplify module, forward and backward",
+    function="amplify_module",
+    reference=amplify_module,
+    public=(Case((_X, 0.8, _DOUT), "the 2 × 4 example of the lesson, keep_prob = 0.8"),),
+    hidden=_amplify_cases,
+    outputs=("out", "dx"),
+    upstream=2,
+    misconceptions=(
+        Misconception("keep_prob_scale", "You divided by 1 − keep_prob, the probability of *dropping* a unit."
+                                         " The kept units make up a fraction keep_prob of all units, and that is"
+                                         " the fraction the scale must make up for.",
+                      lambda x, kp, dout: (x / (1.0 - kp), dout / (1.0 - kp))),
+        Misconception("keep_prob_scale", "You scaled *down* by keep_prob. Amplify makes the kept units louder,"
+                                         " so that the average over kept and dropped units stays the same.",
+                      lambda x, kp, dout: (x * kp, dout * kp)),
+        Misconception("missing_scale", "Your forward pass scales, but your backward pass passes dout on"
+                                       " unchanged. Multiplying by a constant in the forward pass multiplies the"
+                                       " gradient by the same constant in the backward pass.",
+                      lambda x, kp, dout: (x / kp, dout.copy())),
+        Misconception("missing_scale", "Nothing is scaled: out and dx are returned as they came in.",
+                      lambda x, kp, dout: (x.copy(), dout.copy())),
+    ),
+)
+
+
+# ----- 3. the joined layer, forward -----------------------------------------------
+
+def dropout_forward(x, keep_prob, rng):
+    mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    out = x * mask / keep_prob
+    return out, mask
+
+
+def _forward_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(12):
+        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+        cases.append(Case((_matrix(rng, shape), keep_prob, np.random.default_rng(seed)),
+                          f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed})"))
+    # A large case: on a few units a wrong keep probability can hide by chance.
+    cases.append(Case((_matrix(rng, (50, 40)), 0.8, np.random.default_rng(7)),
+                      "x of shape (50, 40), keep_prob = 0.8, rng = default_rng(7)"))
+    return cases
+
+
+def _swapped_forward(x, keep_prob, rng):
+    # The article's version: draws the mask with the drop probability.
+    mask = (rng.random(x.shape) < 1.0 - keep_prob).astype(np.float64)
+    return x * mask / (1.0 - keep_prob), mask
+
+
+def _swapped_forward_ge(x, keep_prob, rng):
+    # The same slip written as "keep where u >= keep_prob".
+    mask = (rng.random(x.shape) >= keep_prob).astype(np.float64)
+    return x * mask / (1.0 - keep_prob), mask
+
+
+def _forward_wrong_divisor(x, keep_prob, rng):
+    mask = _draw(x, keep_prob, rng)
+    return x * mask / (1.0 - keep_prob), mask
+
+
+def _forward_no_scale(x, keep_prob, rng):
+    mask = _draw(x, keep_prob, rng)
+    return x * mask, mask
+
+
+def _forward_binomial(x, keep_prob, rng):
+    mask = rng.binomial(1, keep_prob, size=x.shape).astype(np.float64)
+    return x * mask / keep_prob, mask
+
+
+def _forward_upper(x, keep_prob, rng):
+    mask = (rng.random(x.shape) >= 1.0 - keep_prob).astype(np.float64)
+    return x * mask / keep_prob, mask
+
+
+# Correct dropouts whose masks differ from the checker's only because they
+# turn the generator's numbers into a mask another way.
+_OTHER_DRAWS = (_forward_binomial, _forward_upper)
+_CONVENTION_HINT = ("Your mask keeps units with the right probability as far as the checker can tell, but it is"
+                    " drawn another way than the course's, so it differs from the checker's mask for the same"
+                    " generator. Draw it as (rng.random(x.shape) < keep_prob).astype(float).")
+
+_SWAPPED_HINT = ("Your dropout keeps each unit with probability 1 − keep_prob and divides by 1 − keep_prob:"
+                 " keep and drop are swapped. Its mean is still right (kept fraction times scale is 1), which is"
+                 " why this slip is easy to miss; count the units it keeps.")
+
+DROPOUT_FORWARD = Exercise(
+    id="05.dropout_forward",
+    concept=CONCEPT,
+    title="inverted dropout, forward",
+    function="dropout_forward",
+    reference=dropout_forward,
+    public=(Case((_X, 0.8, np.random.default_rng(0)), "the 2 × 4 example, keep_prob = 0.8, rng = default_rng(0)"),
+            Case((_X, 0.3, np.random.default_rng(1)), "the 2 × 4 example, keep_prob = 0.3, rng = default_rng(1)")),
+    hidden=_forward_cases,
+    outputs=("out", "mask"),
+    misconceptions=(
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _swapped_forward),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _swapped_forward_ge),
+        Misconception("keep_prob_scale", "Your mask keeps units with probability keep_prob, but you divide by"
+                                         " 1 − keep_prob, the drop probability: the scale must make up for the"
+                                         " fraction of units that is kept.", _forward_wrong_divisor),
+        Misconception("missing_scale", "The kept units are not amplified: without the factor 1/keep_prob the"
+                                       " expected output is keep_prob · x instead of x.", _forward_no_scale),
+        *(Misconception("mask_convention", _CONVENTION_HINT, draw) for draw in _OTHER_DRAWS),
+    ),
+)
+
+
+# ----- 4. the joined layer, backward ----------------------------------------------
+
+def dropout_backward(dout, mask, keep_prob, rng):
+    # The mask of the forward pass, never a new one: rng is not used here.
+    return dout * mask / keep_prob
+
+
+def _backward_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for _ in range(12):
+        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+        mask = _mask(rng, shape, keep_prob)
+        cases.append(Case((_matrix(rng, shape), mask, keep_prob, np.random.default_rng(seed)),
+                          f"dout of shape {shape}, {int(mask.sum())} units kept, keep_prob = {keep_prob:g},"
+                          f" rng = default_rng({seed})"))
+    return cases
+
+
+_RESAMPLED_HINT = ("Your backward pass draws a new mask. The gradient must flow back through exactly the"
+                   " units that the forward pass kept, so use the mask saved by the forward pass; the backward"
+                   " pass draws nothing.")
+
+DROPOUT_BACKWARD = Exercise(
+    id="05.dropout_backward",
+    concept=CONCEPT,
+    title="inverted dropout, backward",
+    function="dropout_backward",
+    reference=dropout_backward,
+    public=(Case((_DOUT, _MASK, 0.8, np.random.default_rng(5)),
+                 "the 2 × 4 example of the lesson, keep_prob = 0.8, rng = default_rng(5)"),),
+    hidden=_backward_cases,
+    outputs=("dx",),
+    upstream=0,
+    misconceptions=(
+        Misconception("mask_resampled", _RESAMPLED_HINT,
+                      lambda dout, mask, kp, rng: dout * (rng.random(dout.shape) < kp) / kp),
+        Misconception("mask_resampled", _RESAMPLED_HINT,
+                      lambda dout, mask, kp, rng: dout * rng.binomial(1, kp, dout.shape) / kp),
+        Misconception("mask_resampled", "Your dx ignores the mask: the units dropped in the forward pass must get"
+                                        " no gradient, so multiply by the forward pass's mask too.",
+                      lambda dout, mask, kp, rng: dout / kp),
+        Misconception("missing_scale", "The forward pass multiplied the kept units by 1/keep_prob; the backward"
+                                       " pass needs the same factor.",
+                      lambda dout, mask, kp, rng: dout * mask),
+        Misconception("keep_prob_scale", "You divided by 1 − keep_prob, the drop probability; the forward pass"
+                                         " scaled by 1/keep_prob, and the gradient gets that same factor.",
+                      lambda dout, mask, kp, rng: dout * mask / (1.0 - kp)),
+    ),
+)
+
+
+# ----- 5. train and test mode -----------------------------------------------------
+
+def dropout_layer(x, keep_prob, rng, train):
+    if not train:
+        return x.copy()  # inverted dropout already scaled during training
+    mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    return x * mask / keep_prob
+
+
+def _layer_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for k in range(12):
+        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+        train = k % 2 == 0
+        cases.append(Case((_matrix(rng, shape), keep_prob, np.random.default_rng(seed), train),
+                          f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed}),"
+                          f" train = {train}"))
+    return cases
+
+
+def _layer_with_test(test_mode):
+    def wrong(x, keep_prob, rng, train):
+        return dropout_layer(x, keep_prob, rng, True) if train else test_mode(x, keep_prob, rng)
+    return wrong
+
+
+def _layer_with_train(train_mode):
+    def wrong(x, keep_prob, rng, train):
+        return train_mode(x, keep_prob, rng)[0] if train else x.copy()
+    return wrong
+
+
+DROPOUT_LAYER = Exercise(
+    id="05.dropout_layer",
+    concept=CONCEPT,
+    title="dropout in train and test mode",
+    function="dropout_layer",
+    reference=dropout_layer,
+    public=(Case((_X, 0.8, np.random.default_rng(0), True), "the 2 × 4 example, keep_prob = 0.8, train = True"),
+            Case((_X, 0.8, np.random.default_rng(0), False), "the 2 × 4 example, keep_prob = 0.8, train = False")),
+    hidden=_layer_cases,
+    outputs=("out",),
+    misconceptions=(
+        Misconception("test_time_scale", "At test time you multiply by keep_prob. That is the test-time rule of"
+                                         " the *original*, non-inverted dropout; inverted dropout already scaled"
+                                         " during training, so its expected training output is x itself.",
+                      _layer_with_test(lambda x, kp, rng: x * kp)),
+        Misconception("test_time_scale", "At test time you divide by keep_prob. Nothing is dropped at test time,"
+                                         " so there is nothing to make up for.",
+                      _layer_with_test(lambda x, kp, rng: x / kp)),
+        Misconception("test_time_scale", "Your layer still drops units at test time. Dropout is a training"
+                                         " device: a trained network should answer the same way every time.",
+                      _layer_with_test(lambda x, kp, rng: dropout_layer(x, kp, rng, True))),
+        Misconception("test_time_scale", "Your layer still drops units at test time (without scaling them).",
+                      _layer_with_test(lambda x, kp, rng: x * _draw(x, kp, rng))),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(_swapped_forward)),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(_swapped_forward_ge)),
+        Misconception("missing_scale", "In training mode the kept units are not amplified by 1/keep_prob.",
+                      _layer_with_train(_forward_no_scale)),
+        *(Misconception("mask_convention", _CONVENTION_HINT, _layer_with_train(draw)) for draw in _OTHER_DRAWS),
+    ),
+)
+
+
+# ----- 6. a test that catches the swapped keep probability ------------------------
+
+class Candidate:
+    """A dropout forward pass ``candidate(x, keep_prob, rng) -> out`` handed to the learner's test."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, x, keep_prob, rng):
+        x = np.asarray(x, dtype=np.float64)
+        if self.kind == "correct":
+            return x * (rng.random(x.shape) < keep_prob) / keep_prob
+        if self.kind == "correct_binomial":
+            return x * rng.binomial(1, keep_prob, size=x.shape) / keep_prob
+        if self.kind == "swapped":
+            return x * (rng.random(x.shape) < 1.0 - keep_prob) / (1.0 - keep_prob)
+        if self.kind == "no_scale":
+            return x * (rng.random(x.shape) < keep_prob)
+        if self.kind == "wrong_divisor":
+            return x * (rng.random(x.shape) < keep_prob) / (1.0 - keep_prob)
+        raise ValueError(self.kind)
+
+    def __repr__(self) -> str:
+        return "<a dropout forward pass>"
+
+
+# Which candidates are a correct dropout at a given keep_prob. Keeping with
+# 1 - keep_prob is the same random process as keeping with keep_prob exactly
+# when keep_prob = 0.5, so there the "swapped" and "wrong divisor" versions
+# are correct.
+_CORRECT_AT = {
+    "correct": lambda kp: True,
+    "correct_binomial": lambda kp: True,
+    "swapped": lambda kp: kp == 0.5,
+    "no_scale": lambda kp: False,
+    "wrong_divisor": lambda kp: kp == 0.5,
+}
+
+_DESCRIPTIONS = {
+    "correct": "a correct inverted dropout",
+    "correct_binomial": "a correct inverted dropout that draws its mask with rng.binomial",
+    "swapped": "a dropout that keeps units with probability 1 − keep_prob and divides by 1 − keep_prob",
+    "no_scale": "a dropout that keeps units with probability keep_prob but never amplifies them",
+    "wrong_divisor": "a dropout that keeps units with probability keep_prob and divides by 1 − keep_prob",
+}
+
+
+def dropout_is_correct(dropout_forward, keep_prob):
+    """The truth the learner's test must find (the learner's test measures it instead)."""
+    return _CORRECT_AT[dropout_forward.kind](keep_prob)
+
+
+def _candidate_case(kind: str, keep_prob: float) -> Case:
+    return Case((Candidate(kind), keep_prob), f"{_DESCRIPTIONS[kind]}, keep_prob = {keep_prob:g}")
+
+
+def _learner_test_cases(rng: np.random.Generator) -> list[Case]:
+    cases = []
+    for kind in sorted(_CORRECT_AT):
+        for keep_prob in rng.choice(KEEP_PROBS, size=2, replace=False):
+            cases.append(_candidate_case(kind, float(keep_prob)))
+    return cases
+
+
+def run_learner_test(answer, args):
+    """Run the learner's test on a candidate: True = accepted, False = rejected.
+
+    A test may also say "rejected" by raising AssertionError (an ``assert``).
+    """
+    try:
+        result = answer(*args)
+    except AssertionError:
+        return False
+    return None if result is None else bool(result)
+
+
+def _mean_only_test(forward, keep_prob):
+    x = np.full((400, 250), 2.0)
+    out = forward(x, keep_prob, np.random.default_rng(0))
+    return bool(abs(out.mean() - 2.0) < 0.1)
+
+
+def _kept_fraction_test(forward, keep_prob):
+    x = np.full((400, 250), 2.0)
+    out = forward(x, keep_prob, np.random.default_rng(0))
+    kept = np.mean(out != 0.0)
+    return bool(abs(kept - keep_prob) < kept_fraction_tolerance(keep_prob, x.size)
+                and np.allclose(out[out != 0.0], 2.0 / keep_prob))
+
+
+def _exact_copy_test(forward, keep_prob):
+    x = np.full((20, 10), 2.0)
+    out = forward(x, keep_prob, np.random.default_rng(0))
+    mine = x * (np.random.default_rng(0).random(x.shape) < keep_prob) / keep_prob
+    return bool(np.allclose(out, mine))
+
+
+LEARNER_TEST = Exercise(
+    id="05.catch_the_swap",
+    concept=CONCEPT,
+    title="a test that catches the swapped keep probability",
+    function="dropout_is_correct",
+    reference=dropout_is_correct,
+    public=(_candidate_case("correct", 0.8), _candidate_case("swapped", 0.8), _candidate_case("no_scale", 0.8),
+            _candidate_case("correct_binomial", 0.3), _candidate_case("swapped", 0.5)),
+    hidden=_learner_test_cases,
+    outputs=("verdict",),
+    run=run_learner_test,
+    misconceptions=(
+        Misconception("mean_only_test", "Your test passes the swapped version. Checking only the mean cannot"
+                                        " catch it: it keeps a fraction 1 − keep_prob and divides by 1 − keep_prob,"
+                                        " and their product is 1, just as for a correct dropout. Look at something"
+                                        " the two differ in: how many units are kept, or how far out spreads"
+                                        " around x.", _mean_only_test),
+        Misconception("keep_half_test", "Your test works at keep_prob = 0.5 only, where keeping with keep_prob"
+                                        " and with 1 − keep_prob are the same random process, so the swap cannot"
+                                        " show. Test at the keep_prob you are given.",
+                      lambda forward, keep_prob: _kept_fraction_test(forward, 0.5)),
+        Misconception("wrong_value", "Your test rejects a correct dropout that draws its random numbers in"
+                                     " another way than yours. Different correct implementations give different"
+                                     " masks from the same generator; test properties that every correct"
+                                     " dropout has, with a tolerance for chance.", _exact_copy_test),
+        Misconception("wrong_value", "Your test accepts every candidate, also the broken ones. Run the candidate"
+                                     " on many units and measure what it does.", lambda forward, keep_prob: True),
+        Misconception("wrong_value", "Your test rejects every candidate, also the correct one. Allow for chance:"
+                                     " a kept fraction is binomial, with standard deviation"
+                                     " sqrt(p (1 − p) / n) over n units.", lambda forward, keep_prob: False),
+    ),
+)
+
+EXERCISES = [MASK_MODULE, AMPLIFY_MODULE, DROPOUT_FORWARD, DROPOUT_BACKWARD, DROPOUT_LAYER, LEARNER_TEST]
