@@ -54,6 +54,8 @@ def test_unfinished_exercise(exercise):
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_none_is_explained(exercise):
+    if exercise.run is not None:
+        pytest.skip("the answer is run through an adapter; its return value is not its result")
     verdict = evaluate(exercise, lambda *args: None, SEED)
     assert verdict.code == "none" and "return" in verdict.message
 
