@@ -160,12 +160,18 @@ def staged_backward(a, b, dg):
     return da, db
 
 
-def _ab_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(20):
-        a, b, dg = _num(rng), _num(rng), _num(rng, -2, 2)
-        cases.append(Case((a, b, dg), f"a = {a:g}, b = {b:g}, dg = {dg:g}"))
+def _two_inputs_and_upstream(first: str, second: str, upstream: str):
+    """Hidden cases (first, second, upstream): two inputs and an upstream gradient."""
+    def cases(rng: np.random.Generator) -> list[Case]:
+        made = []
+        for _ in range(20):
+            u, v, d = _num(rng), _num(rng), _num(rng, -2, 2)
+            made.append(Case((u, v, d), f"{first} = {u:g}, {second} = {v:g}, {upstream} = {d:g}"))
+        return made
     return cases
+
+
+_ab_cases = _two_inputs_and_upstream("a", "b", "dg")
 
 
 STAGED = Exercise(
@@ -381,12 +387,7 @@ def _half_fixed(fix_q: bool, fix_x: bool):
     return wrong
 
 
-def _xy_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(20):
-        x, y, dh = _num(rng), _num(rng), _num(rng, -2, 2)
-        cases.append(Case((x, y, dh), f"x = {x:g}, y = {y:g}, dh = {dh:g}"))
-    return cases
+_xy_cases = _two_inputs_and_upstream("x", "y", "dh")
 
 
 FIX = Exercise(
