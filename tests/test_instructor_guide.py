@@ -1,0 +1,96 @@
+"""docs/instructor.md has a section for every concept, in step with the checks.
+
+The "Three most common mistakes" of a concept quote mistake codes; each must
+be a code that the concept's checks really give, and together they must be the
+codes found in the most of its exercises. The exercise lists must name every
+exercise of the concept, and the session plan must fill 50 minutes.
+"""
+
+import re
+from collections import Counter
+
+import pytest
+
+from conftest import LESSONS, ROOT, notebooks_in
+from course.assess.registry import all_exercises
+
+GUIDE = ROOT / "docs" / "instructor.md"
+
+
+def concepts() -> list[str]:
+    stems = {p.stem for p in notebooks_in(LESSONS)}
+    return sorted(stems | {e.concept for e in all_exercises().values()})
+
+
+def sections() -> dict[str, str]:
+    """Concept stem -> text of its `## NN_name — Title` section."""
+    found = {}
+    for part in re.split(r"^(?=## )", GUIDE.read_text(), flags=re.M):
+        match = re.match(r"## (\d\d_\w+) — ", part)
+        if match:
+            found[match.group(1)] = part
+    return found
+
+
+def subsection(text: str, title: str) -> str:
+    match = re.search(rf"^### {re.escape(title)}\n(.*?)(?=^### |\Z)", text, flags=re.M | re.S)
+    assert match, f"no '### {title}'"
+    return match.group(1)
+
+
+def exercise_counts(concept: str) -> Counter:
+    """Mistake code -> number of the concept's exercises that recognise it."""
+    counts = Counter()
+    for exercise in all_exercises().values():
+        if exercise.concept == concept:
+            counts.update({m.code for m in exercise.misconceptions})
+    return counts
+
+
+def test_readme_links_the_guide():
+    assert "(docs/instructor.md)" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("concept", concepts())
+def test_every_concept_has_a_section(concept):
+    assert concept in sections(), f"docs/instructor.md has no '## {concept} — ...' section"
+
+
+@pytest.mark.parametrize("concept", concepts())
+def test_three_mistakes_are_the_checks_most_frequent_codes(concept):
+    text = subsection(sections()[concept], "Three most common mistakes")
+    items = re.findall(r"^- `(\w+)` \(([^)]*)\)", text, flags=re.M)
+    assert len(items) == 3, f"{concept}: expected three mistakes, found {len(items)}"
+    counts = exercise_counts(concept)
+    exercises = all_exercises()
+    for code, where in items:
+        assert code in counts, f"{concept}: its checks never give the mistake code {code!r}"
+        for exercise_id in re.split(r",\s*", where.strip()):
+            assert exercise_id in exercises, f"{concept}: no exercise {exercise_id!r}"
+            codes = {m.code for m in exercises[exercise_id].misconceptions}
+            assert code in codes, f"{exercise_id} does not recognise {code!r}"
+    listed = {code for code, _ in items}
+    weakest = min(counts[code] for code in listed)
+    more_frequent = [code for code in counts if code not in listed and counts[code] > weakest]
+    assert not more_frequent, f"{concept}: {more_frequent} occur in more exercises than a listed mistake"
+
+
+@pytest.mark.parametrize("concept", concepts())
+def test_exercise_lists_name_every_exercise_once(concept):
+    text = subsection(sections()[concept], "Exercises")
+    named = re.findall(r"`(\d\d\.\w+)`", text)
+    assert "In class:" in text and "Homework:" in text
+    expected = sorted(e.id for e in all_exercises().values() if e.concept == concept)
+    assert sorted(named) == expected
+
+
+@pytest.mark.parametrize("concept", concepts())
+def test_session_plan_fills_fifty_minutes(concept):
+    text = subsection(sections()[concept], "Session plan")
+    minutes = [int(m) for m in re.findall(r"^\| (\d+) \|", text, flags=re.M)]
+    assert sum(minutes) == 50, f"{concept}: the session plan adds up to {sum(minutes)} minutes"
+
+
+@pytest.mark.parametrize("concept", concepts())
+def test_every_widget_has_questions(concept):
+    assert "?" in subsection(sections()[concept], "At the widget")
