@@ -9,7 +9,7 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup build notebooks clean
+.PHONY: lab test setup build notebooks clean slides
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
@@ -42,3 +42,9 @@ clean:
 notebooks: setup
 	$(BIN)/python -m course execute notebooks/*.ipynb solutions/*.ipynb
 	$(BIN)/python -m course build
+
+# Instructor kit: a reveal.js deck per lesson, and an index page, in build/slides/
+# (reveal.js, MathJax and the widget renderer are fetched once into
+# build/slides/vendor/, so the decks work offline).
+slides: setup
+	$(BIN)/python scripts/build_slides.py --out build/slides

@@ -1,0 +1,128 @@
+"""`make slides`: a reveal.js deck per lesson that works offline, and the browser check of the decks.
+
+The build test runs the command `make slides` runs (without fetching reveal.js
+& co.: the decks only point at build/slides/vendor/). The browser test needs
+playwright and Chromium: it skips without them, and fails instead when
+GRADFLOW_REQUIRE_BROWSER=1 (set in CI).
+"""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import LESSONS, ROOT, notebooks_in, read
+
+SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
+
+# Slides measured taller than the 1280 x 720 frame (deck, "h.v") -> height in
+# px. They hold a long code cell with its figure, or a whole widget; the deck
+# scrolls them. A slide missing here that overflows, or one that grows, fails.
+KNOWN_OVERFLOW = {
+    ("01_chain_rule", "3.2"): 789, ("01_chain_rule", "5.2"): 919, ("01_chain_rule", "8.1"): 910,
+    ("02_staged_computation", "7.1"): 1067, ("02_staged_computation", "8.1"): 1097,
+    ("02_staged_computation", "8.2"): 829,
+    ("03_matmul_gradients", "2.0"): 814, ("03_matmul_gradients", "6.0"): 792,
+    ("03_matmul_gradients", "8.1"): 908,
+    ("03_matmul_gradients", "9.1"): 1333,
+    ("04_softmax", "2.1"): 757, ("04_softmax", "3.2"): 721, ("04_softmax", "4.1"): 805,
+    ("04_softmax", "4.2"): 777, ("04_softmax", "6.1"): 793, ("04_softmax", "7.1"): 767,
+    ("05_dropout", "7.1"): 1009, ("05_dropout", "9.1"): 817,
+}
+SLACK = 12  # px: fonts render a little differently from one Chromium to the next
+
+
+def load(script: str):
+    spec = importlib.util.spec_from_file_location(script, ROOT / "scripts" / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[script] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("slides")
+    done = subprocess.run([sys.executable, "scripts/build_slides.py", "--no-fetch", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_makefile_target_runs_the_build_script():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^slides: setup\n\t\$\(BIN\)/python scripts/build_slides.py", makefile, flags=re.M)
+
+
+@pytest.mark.parametrize("lesson", notebooks_in(LESSONS), ids=lambda p: p.stem)
+def test_every_cell_has_slide_metadata_and_widgets_get_their_own_slide(lesson):
+    nb = read(lesson)
+    assert nb.cells[0].metadata["slideshow"]["slide_type"] == "slide"
+    for k, cell in enumerate(nb.cells):
+        slide_type = cell.metadata.get("slideshow", {}).get("slide_type")
+        assert slide_type in SLIDE_TYPES, f"{lesson.name} cell {k}: slide_type {slide_type!r}"
+        if "widget" in cell.metadata.get("gradflow", {}):
+            assert slide_type in ("slide", "subslide"), f"{lesson.name} cell {k}: a widget shares a slide"
+
+
+@pytest.mark.parametrize("lesson", notebooks_in(LESSONS), ids=lambda p: p.stem)
+def test_every_lesson_yields_a_deck_with_its_headings(decks, lesson):
+    deck = decks / f"{lesson.stem}.slides.html"
+    assert deck.exists()
+    page = deck.read_text()
+    headings = [m for c in read(lesson).cells if c.cell_type == "markdown"
+                for m in re.findall(r"^#{1,3} (.+)$", c.source, flags=re.M)]
+    ids = set(re.findall(r'<h[123] id="([^"]+)"', page))
+    assert len(ids) >= len(headings) > 0
+    assert page.count("<section") >= sum(
+        c.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for c in read(lesson).cells)
+
+
+def test_index_links_every_deck(decks):
+    index = (decks / "index.html").read_text()
+    for lesson in notebooks_in(LESSONS):
+        assert f'href="{lesson.stem}.slides.html"' in index
+
+
+def test_decks_load_nothing_from_the_network(decks):
+    for deck in decks.glob("*.slides.html"):
+        page = deck.read_text()
+        remote = re.findall(r'(?:src|href)="(https?://[^"]+)"', page)
+        remote += re.findall(r"""(?:from |require\(|Src = )['"](https?://[^'"]+)""", page)
+        assert not remote, f"{deck.name} loads {remote}"
+        assert 'src="vendor/requirejs/require.js"' in page
+        assert "vendor/reveal.js/dist/reveal.js" in page
+
+
+def test_decks_render_and_fit_the_frame_in_a_browser():
+    check = load("check_slides")
+    missing = check.available()
+    if missing:
+        if os.environ.get("GRADFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"GRADFLOW_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(f"browser check of the decks skipped: {missing}")
+    build = load("build_slides")
+    out = ROOT / "build" / "slides"
+    build.fetch_assets(out / "vendor")  # once; later runs reuse build/slides/vendor
+    build.build_decks(build.lessons(), out)
+    results = check.check_decks(out)
+    print(check.report(results))
+    assert len(results) == len(notebooks_in(LESSONS))
+    problems = []
+    for deck in results:
+        stem = deck.name.split(".")[0]
+        problems += [f"{deck.name}: {e}" for e in deck.errors]
+        assert deck.slides, f"{deck.name} has no slides"
+        for s in deck.slides:
+            where = f"{stem} slide {s.index[0]}.{s.index[1]}"
+            if not s.rendered:
+                problems.append(f"{where} did not render")
+            known = KNOWN_OVERFLOW.get((stem, f"{s.index[0]}.{s.index[1]}"))
+            if s.width > s.frame[0]:
+                problems.append(f"{where} is {s.width}px wide, wider than the frame")
+            if s.height > s.frame[1] and (known is None or s.height > known + SLACK):
+                problems.append(f"{where} is {s.height}px tall in a {s.frame[1]}px frame")
+    assert not problems, "\n".join(problems)
