@@ -147,6 +147,9 @@ def exporter():
     config.SlidesExporter.reveal_theme = "white"  # its fonts come with reveal.js; "simple" fetches Google fonts
     config.SlidesExporter.reveal_transition = "none"  # a projector shows the next slide at once
     config.SlidesExporter.reveal_number = "c/t"
+    # The few slides still taller than the frame (a long cell with its figure,
+    # a whole widget) get a scroll bar instead of being cut off.
+    config.SlidesExporter.reveal_scroll = True
     # No "In [7]:" column: the code gets the whole width of the slide.
     config.SlidesExporter.exclude_input_prompt = True
     config.SlidesExporter.exclude_output_prompt = True

@@ -20,7 +20,7 @@ SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 
 # Slides measured taller than the 1280 x 720 frame (deck, "h.v") -> height in
 # px. They hold a long code cell with its figure, or a whole widget; the deck
-# scrolls them. A slide missing here that overflows, or one that grows, fails.
+# shows them with a scroll bar (reveal_scroll). A slide missing here that overflows, or one that grows, fails.
 KNOWN_OVERFLOW = {
     ("01_chain_rule", "3.2"): 789, ("01_chain_rule", "5.2"): 919, ("01_chain_rule", "8.1"): 910,
     ("02_staged_computation", "7.1"): 1067, ("02_staged_computation", "8.1"): 1097,
