@@ -80,6 +80,17 @@ def circuit_layout(root: Node) -> CircuitLayout:
     return CircuitLayout(order, positions, wires, [node_name(n) for n in order])
 
 
+def circuit_figsize(layout: CircuitLayout, scale: float = 1.0) -> tuple[float, float]:
+    """The figure size (inches) that gives a circuit's texts their room.
+
+    Inches per unit of the layout are the same on both axes so that gates stay round.
+    """
+    xs = [p[0] for p in layout.positions]
+    ys = [p[1] for p in layout.positions]
+    inch = 0.95 * scale
+    return inch * (max(xs) + 2.9), inch * (max(ys) - min(ys) + 1.45) + 0.5 * scale
+
+
 def _fmt(v: float) -> str:
     """Short, stable number text: 3 decimals, no '-0.000'."""
     text = f"{v:.3f}"
@@ -107,11 +118,7 @@ class CircuitPicture:
         xs = [p[0] for p in self.layout.positions]
         ys = [p[1] for p in self.layout.positions]
         if ax is None:
-            # Inches per unit of the layout, the same on both axes so that
-            # gates stay round.
-            inch = 0.95 * scale
-            size = (inch * (max(xs) + 2.9), inch * (max(ys) - min(ys) + 1.45) + 0.5 * scale)
-            self.figure, ax = plt.subplots(figsize=size, layout="constrained")
+            self.figure, ax = plt.subplots(figsize=circuit_figsize(self.layout, scale), layout="constrained")
         else:
             self.figure = ax.figure
             ax.clear()
@@ -169,6 +176,11 @@ class CircuitPicture:
         if title:
             ax.set_title(title, fontsize=11, color=INK)
         self.update(root)
+
+    @property
+    def number_texts(self) -> list:
+        """The texts that ``update`` changes (for blitting: everything else stays)."""
+        return [*self.value_texts, *self.gradient_texts]
 
     def update(self, root: Node, highlight: frozenset[str] | set[str] = frozenset(),
                values_shown: set[str] | None = None, gradients_shown: set[str] | None = None) -> None:
