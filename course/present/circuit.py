@@ -21,6 +21,9 @@ LEAF_HALF = (0.35, 0.2)  # half width and half height of an input's box
 # The block of a wire's two numbers (value above, gradient below), in layout
 # units: room for "-12.000" at 10 pt bold, with the halo.
 LABEL_HALF = (0.36, 0.27)
+# A gate's name sits this far above its circle: clear of a highlight ring
+# drawn around the gate (the staged widget's, at RADIUS + 0.07, 3 pt wide).
+NAME_GAP = 0.14
 SLOT_SPREAD = 0.22  # vertical distance between the wires entering one gate
 OP_SYMBOLS = {"*": "×"}  # how an operation is written inside its gate
 
@@ -120,7 +123,7 @@ def _node_boxes(layout: CircuitLayout) -> list[Box]:
             boxes.append((x - RADIUS, y - RADIUS, x + RADIUS, y + RADIUS))
             if node.label:
                 half = 0.045 * len(node.label) + 0.05  # italic 10 pt, about 0.09 units a letter
-                boxes.append((x - half, y + RADIUS, x + half, y + RADIUS + 0.26))
+                boxes.append((x - half, y + RADIUS + NAME_GAP - 0.04, x + half, y + RADIUS + NAME_GAP + 0.22))
         else:
             boxes.append((x - LEAF_HALF[0], y - LEAF_HALF[1], x + LEAF_HALF[0], y + LEAF_HALF[1]))
     return boxes
@@ -260,7 +263,7 @@ class CircuitPicture:
                 shape = Circle((x, y), r, facecolor=NODE_FACE, edgecolor=INK, lw=1.2, zorder=3)
                 ax.text(x, y, OP_SYMBOLS.get(node.op, node.op), ha="center", va="center", fontsize=12, zorder=4, color=INK)
                 if node.label:
-                    ax.text(x, y + r + 0.05, node.label, ha="center", va="bottom", fontsize=10, color=INK,
+                    ax.text(x, y + r + NAME_GAP, node.label, ha="center", va="bottom", fontsize=10, color=INK,
                             style="italic")
             else:
                 shape = FancyBboxPatch((x - 0.35, y - 0.2), 0.7, 0.4, boxstyle="round,pad=0.02",
