@@ -9,7 +9,7 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup build notebooks clean slides
+.PHONY: lab test test-browser setup build notebooks slides clean
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
@@ -17,6 +17,11 @@ lab: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The real-browser tests alone: installs chromium (apt-get) and playwright first.
+test-browser: setup
+	scripts/install-browser.sh
+	GRADFLOW_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
 
 setup: $(READY)
 

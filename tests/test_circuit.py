@@ -85,3 +85,52 @@ def test_no_negative_zero_in_labels(close_figures):
 def test_draw_circuit_returns_a_figure(close_figures):
     fig = draw_circuit(compound(), title="f")
     assert fig.axes and fig.axes[0].get_title() == "f"
+
+
+# --- No text covers another text or a node, in every circuit the lessons draw ---
+
+def lesson_circuits():
+    """(name, root) for every graph a lesson draws: the chain-rule widget's
+    expressions, the neuron, and the staged lesson graph."""
+    from course.compute.staged import lesson_graph
+    from course.present.widgets.chain_rule import EXPRESSIONS, chain_rule_state
+
+    graphs = [(f"chain rule {e}", chain_rule_state(e, *point).root)
+              for e in EXPRESSIONS for point in [(-2.0, 5.0, -4.0), (-4.5, -5.0, -3.5)]]
+    w0, x0, w1, x1, w2 = (Node(v, n) for v, n in [(2.0, "w0"), (-1.0, "x0"), (-3.0, "w1"), (-2.0, "x1"),
+                                                   (-3.0, "w2")])
+    neuron = (w0 * x0 + w1 * x1 + w2).named("dot").sigmoid().named("f")
+    neuron.backward()
+    graphs.append(("neuron", neuron))
+    for point in [(3.0, -4.0), (-4.5, -5.0)]:
+        staged, _, _ = lesson_graph(*point)
+        staged.backward()
+        graphs.append((f"staged {point}", staged))
+    return graphs
+
+
+def overlaps(picture):
+    """Pairs of drawn things whose bounding boxes (in pixels) intersect."""
+    figure = picture.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    ax = picture.ax
+    texts = [t for t in ax.texts if t.get_text()]
+    # Each text with a margin of 2 pixels: texts that touch are as hard to read as texts that overlap.
+    boxes = [(f"text {t.get_text()!r}", t.get_window_extent(renderer).padded(2), t) for t in texts]
+    shapes = [(f"node {name}", s.get_window_extent(renderer))
+              for name, s in zip(picture.layout.names, picture.shapes)]
+    found = []
+    for i, (a, box_a, text_a) in enumerate(boxes):
+        for b, box_b, _ in boxes[i + 1:]:
+            if box_a.overlaps(box_b):
+                found.append((a, b))
+        if text_a in picture.number_texts:  # a gate's own symbol and name sit on or next to it
+            found += [(a, s) for s, box_s in shapes if box_a.overlaps(box_s)]
+    return found
+
+
+@pytest.mark.parametrize("name, root", lesson_circuits(), ids=lambda v: v if isinstance(v, str) else "")
+def test_no_text_overlaps_another_text_or_a_node(name, root, close_figures):
+    picture = CircuitPicture(root, title=name)
+    assert overlaps(picture) == []

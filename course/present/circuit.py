@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from course.compute.graph import Node, topological_order
 from course.present.palette import GRADIENT, HIGHLIGHT, INK, NODE_FACE, VALUE
 
-MIN_GAP = 1.0  # vertical distance between two nodes of one column
+MIN_GAP = 1.25  # vertical distance between two nodes of one column: room for two wires' numbers between them
+COLUMN = 2.0  # horizontal distance between two columns
+RADIUS = 0.32  # a gate's circle
+LEAF_HALF = (0.35, 0.2)  # half width and half height of an input's box
+# The block of a wire's two numbers (value above, gradient below), in layout
+# units: room for "-12.000" at 10 pt bold, with the halo.
+LABEL_HALF = (0.36, 0.27)
+# A gate's name sits this far above its circle: clear of a highlight ring
+# drawn around the gate (the staged widget's, at RADIUS + 0.07, 3 pt wide).
+NAME_GAP = 0.14
+SLOT_SPREAD = 0.22  # vertical distance between the wires entering one gate
 OP_SYMBOLS = {"*": "×"}  # how an operation is written inside its gate
 
 
@@ -31,6 +41,8 @@ class CircuitLayout:
     positions: list[tuple[float, float]]
     wires: list[Wire]
     names: list[str] = field(default_factory=list)
+    segments: list[tuple[float, float, float, float]] = field(default_factory=list)  # per wire: x0, y0, x1, y1
+    label_points: list[tuple[float, float]] = field(default_factory=list)  # per wire: centre of its numbers
 
     def index(self, node: Node) -> int:
         return next(i for i, n in enumerate(self.nodes) if n is node)
@@ -76,8 +88,124 @@ def circuit_layout(root: Node) -> CircuitLayout:
         for slot, child in enumerate(node.inputs)
     ]
     wires.append(Wire(len(order) - 1, -1, 0))
-    positions = [(float(depth[i]) * 2.0, y[i]) for i in range(len(order))]
-    return CircuitLayout(order, positions, wires, [node_name(n) for n in order])
+    positions = [(float(depth[i]) * COLUMN, y[i]) for i in range(len(order))]
+    layout = CircuitLayout(order, positions, wires, [node_name(n) for n in order])
+    layout.segments = [_segment(layout, w) for w in wires]
+    layout.label_points = _place_labels(layout)
+    return layout
+
+
+def _segment(layout: CircuitLayout, wire: Wire) -> tuple[float, float, float, float]:
+    """Where a wire starts and ends: from its source's right edge to its target's left edge."""
+    source = layout.nodes[wire.source]
+    x0, y0 = layout.positions[wire.source]
+    if wire.target == -1:
+        x1, y1 = x0 + 1.6, y0
+    else:
+        x1, y1 = layout.positions[wire.target]
+        n_in = len(layout.nodes[wire.target].inputs)
+        # Spread the wires entering one gate so a node used twice (x * x)
+        # shows two distinct wires.
+        y1 += (0.5 * (n_in - 1) - wire.slot) * SLOT_SPREAD
+    start = x0 + (RADIUS if source.inputs else LEAF_HALF[0])
+    end = x1 - (RADIUS if wire.target != -1 else 0.0)
+    return start, y0, end, y1
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def _node_boxes(layout: CircuitLayout) -> list[Box]:
+    """What a node covers: its gate or box, and the name written above a gate."""
+    boxes = []
+    for node, name, (x, y) in zip(layout.nodes, layout.names, layout.positions):
+        if node.inputs:
+            boxes.append((x - RADIUS, y - RADIUS, x + RADIUS, y + RADIUS))
+            if node.label:
+                half = 0.045 * len(node.label) + 0.05  # italic 10 pt, about 0.09 units a letter
+                boxes.append((x - half, y + RADIUS + NAME_GAP - 0.04, x + half, y + RADIUS + NAME_GAP + 0.22))
+        else:
+            boxes.append((x - LEAF_HALF[0], y - LEAF_HALF[1], x + LEAF_HALF[0], y + LEAF_HALF[1]))
+    return boxes
+
+
+def _overlap(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _crosses(segment: tuple[float, float, float, float], box: Box) -> bool:
+    """Does the segment pass through the box? (sampled: the boxes are small and the wires straight)"""
+    x0, y0, x1, y1 = segment
+    for k in range(21):
+        t = k / 20
+        x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+        if box[0] < x < box[2] and box[1] < y < box[3]:
+            return True
+    return False
+
+
+def _place_labels(layout: CircuitLayout) -> list[tuple[float, float]]:
+    """Where each wire's numbers go: a spot on the wire where they cover nothing.
+
+    A wire's candidate spots lie in the column gaps it crosses (never over a
+    column, where the nodes are). Each wire takes its least crowded candidate:
+    overlap with nodes, node names and the numbers already placed counts
+    most, then other wires running under the numbers, then (as a tie-break)
+    the distance from the middle of the last gap before its target. Wires
+    with fewer choices are placed first. Deterministic: no randomness, fixed
+    order.
+    """
+    hw, hh = LABEL_HALF
+    obstacles = _node_boxes(layout)
+    candidates: list[list[tuple[float, float, float]]] = []  # per wire: (x, y, preference cost)
+    for wire, (x0, y0, x1, y1) in zip(layout.wires, layout.segments):
+        def at(x: float) -> tuple[float, float]:
+            return x, y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+        if wire.target == -1:
+            candidates.append([(*at((x0 + x1) / 2), 0.0)])
+            continue
+        source_x = layout.positions[wire.source][0]
+        target_x = layout.positions[wire.target][0]
+        spots = []
+        gaps = round((target_x - source_x) / COLUMN)
+        for k in range(gaps):
+            left = max(x0, source_x + k * COLUMN + RADIUS)
+            right = min(x1, source_x + (k + 1) * COLUMN - RADIUS)
+            middle = (left + right) / 2
+            for f in (0.0, -0.2, 0.2, -0.4, 0.4):
+                cx = middle + f * max(0.0, right - left - 2 * hw)
+                preference = abs(cx - (target_x - COLUMN / 2)) * 0.01
+                spots.append((*at(cx), preference))
+        candidates.append(spots)
+
+    placed: dict[int, tuple[float, float]] = {}
+    order = sorted(range(len(layout.wires)), key=lambda i: (len(candidates[i]), i))
+    for i in order:
+        def cost(spot: tuple[float, float, float]) -> float:
+            x, y, preference = spot
+            box = (x - hw, y - hh, x + hw, y + hh)
+            covered = sum(_overlap(box, o) for o in obstacles)
+            covered += sum(_overlap(box, (px - hw, py - hh, px + hw, py + hh)) for px, py in placed.values())
+            crossing = sum(_crosses(seg, box) for j, seg in enumerate(layout.segments) if j != i)
+            return 10.0 * covered + 0.05 * crossing + preference
+
+        x, y, _ = min(candidates[i], key=cost)
+        placed[i] = (x, y)
+    return [placed[i] for i in range(len(layout.wires))]
+
+
+def circuit_figsize(layout: CircuitLayout, scale: float = 1.0) -> tuple[float, float]:
+    """The figure size (inches) that gives a circuit's texts their room.
+
+    Inches per unit of the layout are the same on both axes so that gates stay round.
+    """
+    xs = [p[0] for p in layout.positions]
+    ys = [p[1] for p in layout.positions]
+    inch = 0.95 * scale
+    return inch * (max(xs) + 2.9), inch * (max(ys) - min(ys) + 1.45) + 0.5 * scale
 
 
 def _fmt(v: float) -> str:
@@ -94,7 +222,7 @@ class CircuitPicture:
     which is what keeps the widgets responsive.
     """
 
-    RADIUS = 0.32
+    RADIUS = RADIUS
 
     def __init__(self, root: Node, ax=None, show_gradients: bool = True, title: str | None = None,
                  scale: float = 1.0):
@@ -107,11 +235,7 @@ class CircuitPicture:
         xs = [p[0] for p in self.layout.positions]
         ys = [p[1] for p in self.layout.positions]
         if ax is None:
-            # Inches per unit of the layout, the same on both axes so that
-            # gates stay round.
-            inch = 0.95 * scale
-            size = (inch * (max(xs) + 2.9), inch * (max(ys) - min(ys) + 1.45) + 0.5 * scale)
-            self.figure, ax = plt.subplots(figsize=size, layout="constrained")
+            self.figure, ax = plt.subplots(figsize=circuit_figsize(self.layout, scale), layout="constrained")
         else:
             self.figure = ax.figure
             ax.clear()
@@ -123,27 +247,14 @@ class CircuitPicture:
 
         r = self.RADIUS
         self.value_texts, self.gradient_texts = [], []
-        for wire in self.layout.wires:
-            source = self.layout.nodes[wire.source]
-            x0, y0 = self.layout.positions[wire.source]
-            if wire.target == -1:
-                x1, y1 = x0 + 1.6, y0
-            else:
-                x1, y1 = self.layout.positions[wire.target]
-                n_in = len(self.layout.nodes[wire.target].inputs)
-                # Spread the wires entering one gate so a node used twice
-                # (x * x) shows two distinct wires.
-                y1 += (0.5 * (n_in - 1) - wire.slot) * 0.22
-            start = x0 + (r if source.inputs else 0.35)
-            end = x1 - (r if wire.target != -1 else 0.0)
+        for (start, y0, end, y1), (mx, my) in zip(self.layout.segments, self.layout.label_points):
             ax.annotate("", xy=(end, y1), xytext=(start, y0),
                         arrowprops=dict(arrowstyle="-|>", color=INK, lw=1.1, shrinkA=0, shrinkB=0))
-            mx, my = (start + end) / 2, (y0 + y1) / 2
             # A white halo keeps the numbers readable where they cross a wire.
             halo = dict(facecolor="white", edgecolor="none", pad=0.6, alpha=0.85)
-            self.value_texts.append(ax.text(mx, my + 0.07, "", color=VALUE, ha="center", va="bottom",
+            self.value_texts.append(ax.text(mx, my + 0.03, "", color=VALUE, ha="center", va="bottom",
                                             fontsize=10, fontweight="bold", bbox=halo))
-            self.gradient_texts.append(ax.text(mx, my - 0.07, "", color=GRADIENT, ha="center", va="top",
+            self.gradient_texts.append(ax.text(mx, my - 0.03, "", color=GRADIENT, ha="center", va="top",
                                                fontsize=10, fontweight="bold", bbox=halo))
 
         self.shapes = []
@@ -152,7 +263,7 @@ class CircuitPicture:
                 shape = Circle((x, y), r, facecolor=NODE_FACE, edgecolor=INK, lw=1.2, zorder=3)
                 ax.text(x, y, OP_SYMBOLS.get(node.op, node.op), ha="center", va="center", fontsize=12, zorder=4, color=INK)
                 if node.label:
-                    ax.text(x, y + r + 0.05, node.label, ha="center", va="bottom", fontsize=10, color=INK,
+                    ax.text(x, y + r + NAME_GAP, node.label, ha="center", va="bottom", fontsize=10, color=INK,
                             style="italic")
             else:
                 shape = FancyBboxPatch((x - 0.35, y - 0.2), 0.7, 0.4, boxstyle="round,pad=0.02",
@@ -169,6 +280,11 @@ class CircuitPicture:
         if title:
             ax.set_title(title, fontsize=11, color=INK)
         self.update(root)
+
+    @property
+    def number_texts(self) -> list:
+        """The texts that ``update`` changes (for blitting: everything else stays)."""
+        return [*self.value_texts, *self.gradient_texts]
 
     def update(self, root: Node, highlight: frozenset[str] | set[str] = frozenset(),
                values_shown: set[str] | None = None, gradients_shown: set[str] | None = None) -> None:

@@ -221,7 +221,8 @@ def _table_html(state: ShapeState) -> str:
                         f"<td>{_escape(cand.verdict(choice.target))}</td></tr>")
         parts.append(f"<b>{choice.name}</b> must be {target} (the shape of"
                      f" {choice.name[1:]}):<table>{''.join(rows)}</table>")
-    parts.append(f"<p>{_escape(state.note)}</p>")
+    # A fixed minimum height: the note is one or two lines, and the widget should not jump.
+    parts.append(f"<p style='min-height:3em'>{_escape(state.note)}</p>")
     return "".join(parts)
 
 

@@ -94,7 +94,8 @@ class SoftmaxPicture:
         pal = self.palette
         # The gradient never leaves [-1/T, 1/T]; fixing the axis there lets the
         # eye compare bar heights between slider moves.
-        bound = 1.05 / state.temperature
+        # (1.25, not 1.0: room for the number under a bar that reaches -1/T.)
+        bound = 1.25 / state.temperature
         if bound != self._bound:
             self.ax_g.set_ylim(-bound, bound)
             self._bound = bound

@@ -190,7 +190,7 @@ class StagedPicture:
         self.circuit = CircuitPicture(_graph_with_gradients(state), ax=ax,
                                       title="f = (x + σ(y)) / (σ(x) + (x + y)²)")
         self.positions = dict(zip(self.circuit.layout.names, self.circuit.layout.positions))
-        self.ring = Circle((0.0, 0.0), CircuitPicture.RADIUS + 0.1, facecolor="none", edgecolor=HIGHLIGHT,
+        self.ring = Circle((0.0, 0.0), CircuitPicture.RADIUS + 0.07, facecolor="none", edgecolor=HIGHLIGHT,
                            lw=3.0, zorder=5, visible=False)
         ax.add_patch(self.ring)
         self.moving = [*self.circuit.value_texts, *self.circuit.gradient_texts, self.ring]

@@ -1,0 +1,186 @@
+"""Every lesson in JupyterLab, in a real headless chromium.
+
+For each lesson notebook: open it on a fresh kernel, run all cells, assert
+that no error appeared, then move every slider of its widget, once with the
+keyboard and once by dragging, and assert that the numbers on the page are
+the ones the widget's state function gives for the sliders' new values and
+that the picture changed. A screenshot of each widget goes to
+build/screenshots/.
+
+These tests run only when GRADFLOW_REQUIRE_BROWSER=1 (CI sets it, after
+scripts/install-browser.sh); then a missing browser or playwright is a
+failure. Without the variable they are skipped, which keeps `make test` fast.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from conftest import LESSONS, ROOT, notebooks_in
+from lab_browser import (
+    REQUIRE_VARIABLE,
+    browser_missing,
+    displayed,
+    error_outputs,
+    launch_browser,
+    open_notebook,
+    run_all_cells,
+    slider_values,
+    start_lab,
+    widget_class,
+    widget_names,
+)
+
+if os.environ.get(REQUIRE_VARIABLE) != "1":
+    pytest.skip(f"real-browser tests run only with {REQUIRE_VARIABLE}=1 (after scripts/install-browser.sh)",
+                allow_module_level=True)
+if (missing := browser_missing()) is not None:
+    pytest.fail(f"{REQUIRE_VARIABLE}=1 but {missing}: run scripts/install-browser.sh", pytrace=False)
+
+SCREENSHOTS = ROOT / "build" / "screenshots"
+UPDATE_TIMEOUT_MS = 15_000
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# What each widget must show for given slider values (its other controls at
+# their defaults): strings computed by the widget's own state function.
+
+def _chain_rule(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.chain_rule import chain_rule_state
+
+    s = chain_rule_state("(x + y) · z", v["x"], v["y"], v["z"])
+    return [f"f = {s.f:.3f}"] + [f"∂f/∂{k} = {g:.3f}" for k, g in s.grads.items()]
+
+
+def _staged(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.staged import LAST_STEP, _fmt, staged_state
+
+    s = staged_state(v["x"], v["y"], int(v["step"]))
+    return [f"Step {s.step} of {LAST_STEP}.", _normal(s.current)] + [_fmt(x) for x in s.values.values()]
+
+
+def _shapes(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.shapes import shape_state
+
+    s = shape_state(int(v["N"]), int(v["D"]), int(v["C"]))
+    return [f"{g.name} must be {'×'.join(map(str, g.target))}" for g in (s.dW, s.dX)] + [_normal(s.note)]
+
+
+def _softmax(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.softmax import CLASS_NAMES, softmax_state
+
+    s = softmax_state([v[f"score {name}"] for name in CLASS_NAMES], 0, v["temperature T"])
+    return [_normal(s.summary())]
+
+
+def _dropout(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.dropout import dropout_state
+
+    s = dropout_state(v["keep_prob"])
+    return [f"{name} {got:.3f} {want:.3f}" for name, got, want in s.rows()]
+
+
+EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "softmax": _softmax,
+            "dropout": _dropout}
+
+
+@pytest.fixture(scope="session")
+def lab():
+    server = start_lab(notebooks_in(LESSONS))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def keyboard_move(page, slider) -> None:
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+
+
+def drag_move(page, slider) -> None:
+    handle = slider.locator(".noUi-handle").bounding_box()
+    track = slider.locator(".noUi-base").bounding_box()
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    # Drag to the other half of the track, so the value must change.
+    target = track["x"] + track["width"] * (0.3 if x > track["x"] + track["width"] / 2 else 0.7)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move((x + target) / 2, y, steps=3)
+    page.mouse.move(target, y, steps=3)
+    page.mouse.up()
+
+
+def wait_for_update(widget, expected_for, before: tuple[str, str]) -> tuple[dict, list[str], tuple[str, str]]:
+    """Wait until the page shows what the state function gives for the sliders' values, and a new picture."""
+    page = widget.page
+    deadline_ms, step_ms, waited = UPDATE_TIMEOUT_MS, 50, 0
+    while True:
+        values = slider_values(widget)
+        expected = expected_for(values)
+        now = displayed(widget)
+        text, src = _normal(now[0]), now[1]
+        if src != before[1] and all(e in text for e in expected):
+            return values, expected, now
+        if waited >= deadline_ms:
+            missing = [e for e in expected if e not in text]
+            pytest.fail(f"after the move the page does not show {missing} (sliders {values});"
+                        f" picture changed: {src != before[1]}; page text: {text[:600]}")
+        page.wait_for_timeout(step_ms)
+        waited += step_ms
+
+
+@pytest.mark.parametrize("path", notebooks_in(LESSONS), ids=lambda p: p.stem)
+def test_lesson_runs_and_its_widgets_follow_the_sliders(lab, page, path):
+    open_notebook(page, lab, path)
+    run_all_cells(page)
+    assert error_outputs(page) == []
+
+    names = widget_names(path)
+    assert names, f"{path.name} has no widget cell"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        widget = page.locator(f".{widget_class(name)}")
+        widget.wait_for(state="visible")
+        widget.scroll_into_view_if_needed()
+        expected_for = EXPECTED[name]
+        sliders = widget.locator(".widget-slider")
+        assert sliders.count() > 0, f"widget {name} shows no slider"
+        for i in range(sliders.count()):
+            slider = sliders.nth(i)
+            for move in (keyboard_move, drag_move):
+                before = displayed(widget)
+                values_before = slider_values(widget)
+                slider.scroll_into_view_if_needed()
+                move(page, slider)
+                values, _, after = wait_for_update(widget, expected_for, before)
+                assert values != values_before, f"{move.__name__} did not move slider {i} of {name}"
+                assert _normal(after[0]) != _normal(before[0]), "the numbers did not change"
+        widget.scroll_into_view_if_needed()
+        widget.screenshot(path=str(SCREENSHOTS / f"{path.stem}.png"))
+    assert error_outputs(page) == []
