@@ -8,6 +8,7 @@ GRADFLOW_REQUIRE_BROWSER=1 (set in CI).
 
 import importlib.util
 import os
+from concurrent.futures import ThreadPoolExecutor
 import re
 import subprocess
 import sys
@@ -22,12 +23,12 @@ SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "skip", "notes"}
 # px. They hold a long code cell with its figure, or a whole widget; the deck
 # shows them with a scroll bar (reveal_scroll). A slide missing here that overflows, or one that grows, fails.
 KNOWN_OVERFLOW = {
-    ("01_chain_rule", "3.2"): 789, ("01_chain_rule", "5.2"): 919, ("01_chain_rule", "8.1"): 910,
+    ("01_chain_rule", "3.2"): 825, ("01_chain_rule", "5.2"): 919, ("01_chain_rule", "8.1"): 910,
     ("02_staged_computation", "7.1"): 1067, ("02_staged_computation", "8.1"): 1097,
     ("02_staged_computation", "8.2"): 829,
     ("03_matmul_gradients", "2.0"): 814, ("03_matmul_gradients", "6.0"): 792,
     ("03_matmul_gradients", "8.1"): 908,
-    ("03_matmul_gradients", "9.1"): 1333,
+    ("03_matmul_gradients", "9.1"): 1367,
     ("04_softmax", "2.1"): 757, ("04_softmax", "3.2"): 721, ("04_softmax", "4.1"): 805,
     ("04_softmax", "4.2"): 777, ("04_softmax", "6.1"): 793, ("04_softmax", "7.1"): 767,
     ("05_dropout", "7.1"): 1009, ("05_dropout", "9.1"): 817,
@@ -108,7 +109,10 @@ def test_decks_render_and_fit_the_frame_in_a_browser():
     out = ROOT / "build" / "slides"
     build.fetch_assets(out / "vendor")  # once; later runs reuse build/slides/vendor
     build.build_decks(build.lessons(), out)
-    results = check.check_decks(out)
+    # A thread of its own: the lesson browser suite may hold a sync Playwright
+    # (and its event loop) open in this thread for the whole session.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        results = pool.submit(check.check_decks, out).result()
     print(check.report(results))
     assert len(results) == len(notebooks_in(LESSONS))
     problems = []
