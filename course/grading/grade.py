@@ -63,22 +63,24 @@ def _first_line(source: str) -> str:
     return lines[0].strip()[:60] if lines else ""
 
 
-def _nbval_failure(job: _Job, results: dict, check_cell: int, cell_timeout: float, sources: list) -> tuple[str, str]:
-    """Why nbval failed this check cell: the first failed cell up to it names the cause."""
-    for number in range(check_cell + 1):
+def _classify(message: str, where: str, cell_timeout: float) -> tuple[str, str]:
+    if "Kernel dead" in message or "Failed to interrupt kernel" in message or "DeadKernel" in message:
+        return "crash", f"The kernel died while running {where}; the cells after it could not run."
+    if "Timeout of" in message:
+        return "cell_timeout", (f"{where} did not finish within {cell_timeout:g} s, so the grader stopped it."
+                                " Look for a loop that never ends.")
+    last = [line for line in message.strip().splitlines() if line.strip()]
+    return "error", f"{where} raised an error under nbval: {last[-1][:300] if last else 'no message'}"
+
+
+def _nbval_failure(job: _Job, results: dict, first: int, last: int, cell_timeout: float,
+                   sources: list) -> tuple[str, str] | None:
+    """The first cell from ``first`` to ``last`` that nbval failed, as (code, hint); None if all passed."""
+    for number in range(first, last + 1):
         passed, message = results.get((job.key, number), (False, "nbval did not run this cell"))
-        if passed:
-            continue
-        where = f"cell {number} (`{_first_line(sources[number])}`)"
-        if "Kernel dead" in message or "Failed to interrupt kernel" in message or "DeadKernel" in message:
-            return "crash", f"The kernel died while running {where}; the cells after it could not run."
-        if "Timeout of" in message:
-            return "cell_timeout", (f"{where} did not finish within {cell_timeout:g} s, so the grader stopped it."
-                                    " Look for a loop that never ends.")
-        if number == check_cell:
-            last = [line for line in message.strip().splitlines() if line.strip()]
-            return "nbval", f"The check cell failed under nbval: {last[-1][:300] if last else 'no message'}"
-    return "nbval", "nbval did not report this check cell as passed."
+        if not passed:
+            return _classify(message, f"cell {number} (`{_first_line(sources[number])}`)", cell_timeout)
+    return None
 
 
 def _prepare(index: int, submission: Submission, master, workdir: Path) -> tuple[_Job | None, list[Row]]:
@@ -173,22 +175,25 @@ def _rows(job: _Job, results: dict, judged: dict, cell_timeout: float) -> list[R
     rows = []
     for ident, function in job.exercises:
         check_cell = job.roles.index(("check", ident))
-        nbval_passed = results.get((job.key, check_cell), (False, ""))[0]
+        own_cell = job.roles.index(("exercise", ident)) if ("exercise", ident) in job.roles else check_cell
         verdict = verdicts.get(ident)
-        learner, notebook = job.submission.learner, job.submission.notebook
+        nbval_check = _nbval_failure(job, results, check_cell, check_cell, cell_timeout, sources)
+        nbval_own = _nbval_failure(job, results, own_cell, own_cell, cell_timeout, sources)
         if ident in crashed:
             code, hint = "crash", (f"Running the cell of {ident} ended the Python process ({crashed[ident]});"
                                    " the cells after it could not run under nbval.")
+        elif verdict is not None and verdict["code"] == "tampering":
+            code, hint = verdict["code"], verdict["message"]
+        elif nbval_own:
+            code, hint = nbval_own
         elif verdict is None:
-            if not nbval_passed:
-                code, hint = _nbval_failure(job, results, check_cell, cell_timeout, sources)
-            else:
-                code, hint = "crash", f"The grader's own run of this notebook failed: {judged.get('error')}."
+            code, hint = (_nbval_failure(job, results, 0, check_cell, cell_timeout, sources) if nbval_check
+                          else ("crash", f"The grader's own run of this notebook failed: {judged.get('error')}."))
         elif not verdict["passed"]:
             code, hint = verdict["code"], verdict["message"]
-        elif not nbval_passed:
-            code, hint = _nbval_failure(job, results, check_cell, cell_timeout, sources)
+        elif nbval_check:
+            code, hint = _nbval_failure(job, results, 0, check_cell, cell_timeout, sources)
         else:
             code, hint = "ok", ""
-        rows.append(Row(learner, notebook, ident, code == "ok", code, hint))
+        rows.append(Row(job.submission.learner, job.submission.notebook, ident, code == "ok", code, hint))
     return rows
