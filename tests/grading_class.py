@@ -90,8 +90,11 @@ def tampered_check_cells():
     })
     nb.cells[check_index(nb, "01.add_gate")].source = 'print("✔ 01.add_gate passed")'
     max_check = copy.deepcopy(nb.cells[check_index(nb, "01.max_gate")])
-    nb.cells.insert(0, copy.deepcopy(max_check))
-    nb.cells.insert(check_index(nb, "01.max_gate") + 1, max_check)
+    copies = [copy.deepcopy(max_check), max_check]
+    for number, cell in enumerate(copies):
+        cell.id = f"duplicate-{number}"
+    nb.cells.insert(0, copies[0])
+    nb.cells.insert(check_index(nb, "01.max_gate") + 1, copies[1])
     del nb.cells[check_index(nb, "01.mul_gate")]
     return nb
 

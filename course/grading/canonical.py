@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -49,7 +50,9 @@ def read_submission(path: Path) -> nbformat.NotebookNode:
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise Unreadable("the file is JSON but not a Jupyter notebook (it has no list of cells)")
     try:
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # duplicate cell ids and the like are the learner's, and harmless here
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several kinds for malformed notebooks
         raise Unreadable(f"the file is not a valid notebook: {str(exc).splitlines()[0][:200]}") from exc
     return nb

@@ -8,6 +8,7 @@ a trace hook or an extra thread all show up as a change.
 
 from __future__ import annotations
 
+import operator
 import sys
 import threading
 from types import ModuleType
@@ -25,7 +26,7 @@ def _watched(name: str) -> bool:
 
 class Snapshot:
     def __init__(self, extra_objects: dict[str, object] = ()) -> None:
-        self._entries: list[tuple[str, dict, str, object]] = []
+        self._groups: list[tuple[str, dict, tuple, tuple]] = []
         for name, module in list(sys.modules.items()):
             if isinstance(module, ModuleType) and _watched(name):
                 namespace = vars(module)
@@ -39,15 +40,18 @@ class Snapshot:
         self._thread_count = threading.active_count()
 
     def _add(self, label: str, namespace) -> None:
-        for attr, value in list(namespace.items()):
-            self._entries.append((label, namespace, attr, value))
+        items = list(namespace.items())
+        self._groups.append((label, namespace, tuple(k for k, _ in items), tuple(v for _, v in items)))
 
     def first_change(self) -> str | None:
         """What was replaced or removed since the snapshot, or None."""
+        # Checked after every call of a learner's function, so the common case runs in C: map/is_.
         missing = object()
-        for label, namespace, attr, value in self._entries:
-            if namespace.get(attr, missing) is not value:
-                return f"`{label}.{attr}` was replaced or removed"
+        for label, namespace, keys, values in self._groups:
+            if not all(map(operator.is_, map(namespace.get, keys), values)):
+                for attr, value in zip(keys, values):
+                    if namespace.get(attr, missing) is not value:
+                        return f"`{label}.{attr}` was replaced or removed"
         if sys.gettrace() is not None or sys.getprofile() is not None:
             return "a trace or profile hook was installed"
         if threading.active_count() != self._thread_count:

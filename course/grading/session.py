@@ -11,28 +11,34 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from course.grading.kernel_pool import KERNEL_NAME, Pool
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def nbval_command(paths: list[str], cell_timeout: float, workers: int) -> list[str]:
+def nbval_command(paths: list[str], cell_timeout: float, workers: int, kernel: str | None = None) -> list[str]:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "course.grading.nbval_log",
                "--nbval-lax", "--nbval-cell-timeout", str(cell_timeout), "-q", "--no-header", "-rN",
                "-o", "addopts=", "-o", "console_output_style=classic"]
+    if kernel:
+        command += ["--nbval-kernel-name", kernel]
     if workers > 1 and len(paths) > 1:
         command += ["-n", str(workers), "--dist", "loadfile"]
     return command + paths
 
 
 def start_nbval(paths: list[str], workdir: Path, seed: int, cell_timeout: float, workers: int,
-                time_limit: float | None) -> tuple[subprocess.Popen, Path]:
+                time_limit: float | None, pool=None) -> tuple[subprocess.Popen, Path]:
     """Start nbval on ``paths`` (relative to ``workdir``); returns the process and its log file."""
     log = workdir / "nbval-log.jsonl"
     env = dict(os.environ, GRADFLOW_HIDDEN_SEED=str(seed), GRADFLOW_NBVAL_LOG=str(log), PYTHONHASHSEED="0")
     env.pop("GRADFLOW_RESULTS_FILE", None)
+    if pool is not None:
+        env.update(pool.environment())
     if time_limit:
         env["GRADFLOW_TIME_LIMIT"] = str(time_limit)
     with open(workdir / "nbval-output.txt", "wb") as out:  # to a file: a huge output never sits in memory
-        process = subprocess.Popen(nbval_command(paths, cell_timeout, workers), cwd=workdir, env=env,
+        process = subprocess.Popen(nbval_command(paths, cell_timeout, workers, KERNEL_NAME if pool else None), cwd=workdir, env=env,
                                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return process, log
 
@@ -76,7 +82,7 @@ class Judge:
 
 def run_all(notebooks: dict[str, int], tasks: list[dict], workdir: Path, seed: int, cell_timeout: float,
             workers: int, time_limit: float | None,
-            on_progress: Callable[[int], None] = lambda done: None):
+            on_progress: Callable[[int], None] = lambda done: None, fast_kernels: bool = True):
     """nbval on the notebooks and the judge on the tasks, at the same time.
 
     ``notebooks``: path (relative to ``workdir``) -> number of code cells.
@@ -84,7 +90,8 @@ def run_all(notebooks: dict[str, int], tasks: list[dict], workdir: Path, seed: i
     ``on_progress`` is called with the number of notebooks nbval has finished.
     """
     nbval_paths = list(notebooks)
-    process, log = start_nbval(nbval_paths, workdir, seed, cell_timeout, workers, time_limit)
+    pool = Pool(workdir) if fast_kernels and os.name == "posix" else None
+    process, log = start_nbval(nbval_paths, workdir, seed, cell_timeout, workers, time_limit, pool)
     judged = {}
     judge = Judge()
     try:
@@ -96,6 +103,8 @@ def run_all(notebooks: dict[str, int], tasks: list[dict], workdir: Path, seed: i
     while process.poll() is None:
         on_progress(_finished(log, notebooks))
         time.sleep(0.2)
+    if pool is not None:
+        pool.close()
     on_progress(len(nbval_paths))
     return read_log(log), judged
 
