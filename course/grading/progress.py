@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from course.assess.check import DEFAULT_HIDDEN_SEED
+from course.assess.check import hidden_seed
 from course.grading.collect import collect
 from course.grading.grade import Row, category, grade
 
@@ -12,9 +12,9 @@ HINT_CHARS = 110
 
 
 def learner_progress(folder: Path, solutions: Path, **options) -> list[Row]:
-    """Run the learner's exercise notebooks (the seed their own check cells use) and judge them."""
+    """Run the learner's exercise notebooks (with the seed their own check cells use) and judge them."""
     submissions = collect([Path(folder)])
-    options.setdefault("seed", DEFAULT_HIDDEN_SEED)
+    options.setdefault("seed", hidden_seed())
     return grade(submissions, solutions, **options)
 
 
