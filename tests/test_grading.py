@@ -101,7 +101,7 @@ def test_an_endless_loop_at_the_top_level_hits_the_cell_timeout(graded):
 def test_a_crashing_kernel_fails_its_exercise_and_the_ones_after_it(graded):
     rows = rows_of(graded, "crash")
     assert passed(graded, "crash") == {"01.mul_gate", "01.add_gate", "01.max_gate"}
-    assert "ended the Python process" in rows["01.compound"].hint
+    assert "ended the Python process" in rows["01.compound"].hint and rows["01.compound"].code == "crash"
     for later in ("01.sigmoid_neuron", "01.numerical_derivative", "01.best_step"):
         assert rows[later].code == "crash" and "kernel died while running cell" in rows[later].hint
 

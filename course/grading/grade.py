@@ -180,8 +180,9 @@ def _rows(job: _Job, results: dict, judged: dict, cell_timeout: float) -> list[R
         nbval_check = _nbval_failure(job, results, check_cell, check_cell, cell_timeout, sources)
         nbval_own = _nbval_failure(job, results, own_cell, own_cell, cell_timeout, sources)
         if ident in crashed:
-            code, hint = "crash", (f"Running the cell of {ident} ended the Python process ({crashed[ident]});"
-                                   " the cells after it could not run under nbval.")
+            code, hint = "crash", (f"Running the cell of {ident} did not end normally ({crashed[ident]}):"
+                                   " it ended the Python process or never finished; the cells after it"
+                                   " could not run under nbval.")
         elif verdict is not None and verdict["code"] == "tampering":
             code, hint = verdict["code"], verdict["message"]
         elif nbval_own:

@@ -82,6 +82,10 @@ def serve(path: str) -> None:
     server.bind(path)
     server.listen(16)
     print("ready", flush=True)
+    # Nobody reads this pipe after "ready": a kernel that inherited it would block once it is full.
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
     while True:
         try:
             connection, _ = server.accept()
