@@ -11,6 +11,7 @@ from course.grading.collect import collect
 from course.grading.grade import grade
 from course.grading.progress import learner_progress, progress_table
 from course.grading.report import write_all
+from course.grading.session import GradingError
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -32,7 +33,11 @@ def grade_command(args: argparse.Namespace) -> int:
         return 2
     bar = None if args.quiet else Bar(len(submissions))
     start = time.monotonic()
-    rows = grade(submissions, args.solutions, seed=args.seed, bar=bar, **_options(args))
+    try:
+        rows = grade(submissions, args.solutions, seed=args.seed, bar=bar, **_options(args))
+    except GradingError as exc:
+        print(f"\ngrade: {exc}", file=sys.stderr)
+        return 2
     if bar:
         bar.close()
     write_all(rows, args.out)
@@ -46,7 +51,11 @@ def progress_command(args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         print(f"progress: {args.folder} is not a folder", file=sys.stderr)
         return 2
-    rows = learner_progress(args.folder, args.solutions, **_options(args))
+    try:
+        rows = learner_progress(args.folder, args.solutions, **_options(args))
+    except GradingError as exc:
+        print(f"progress: {exc}", file=sys.stderr)
+        return 2
     if not rows:
         print(f"progress: no exercise notebooks in {args.folder}", file=sys.stderr)
         return 2

@@ -57,23 +57,37 @@ def read_log(log: Path) -> dict[tuple[str, int], tuple[bool, str]]:
     return results
 
 
+class GradingError(RuntimeError):
+    """Grading could not run at all (as opposed to a submission that fails)."""
+
+
 class Judge:
     """The grader's end of a ``course.grading.judge`` server."""
 
     def __init__(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "course.grading.judge"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                         env=dict(os.environ, PYTHONHASHSEED="0"))
 
     def judge(self, task: dict, seed: int) -> dict:
-        self.process.stdin.write(json.dumps(task) + "\n")
+        try:
+            message = self._ask(task)
+            if message["op"] == "ready":
+                message = self._ask({"op": "go", "seed": seed})
+            return message
+        except (OSError, ValueError):  # the server itself stopped: start a new one for the next notebook
+            self.process.kill()
+            self.process.wait()
+            self._start()
+            return {"op": "result", "key": task["key"], "error": "the grader's judge stopped unexpectedly"}
+
+    def _ask(self, message: dict) -> dict:
+        self.process.stdin.write(json.dumps(message) + "\n")
         self.process.stdin.flush()
-        message = json.loads(self.process.stdout.readline())
-        if message["op"] == "ready":
-            self.process.stdin.write(json.dumps({"op": "go", "seed": seed}) + "\n")
-            self.process.stdin.flush()
-            message = json.loads(self.process.stdout.readline())
-        return message
+        return json.loads(self.process.stdout.readline())
 
     def close(self) -> None:
         self.process.stdin.close()
@@ -90,7 +104,7 @@ def run_all(notebooks: dict[str, int], tasks: list[dict], workdir: Path, seed: i
     ``on_progress`` is called with the number of notebooks nbval has finished.
     """
     nbval_paths = list(notebooks)
-    pool = Pool(workdir) if fast_kernels and os.name == "posix" else None
+    pool = _pool(workdir) if fast_kernels and os.name == "posix" else None
     process, log = start_nbval(nbval_paths, workdir, seed, cell_timeout, workers, time_limit, pool)
     judged = {}
     judge = Judge()
@@ -105,8 +119,20 @@ def run_all(notebooks: dict[str, int], tasks: list[dict], workdir: Path, seed: i
         time.sleep(0.2)
     if pool is not None:
         pool.close()
+    results = read_log(log)
+    if notebooks and not results:
+        tail = (workdir / "nbval-output.txt").read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise GradingError(f"nbval did not run any notebook:\n{tail}")
     on_progress(len(nbval_paths))
-    return read_log(log), judged
+    return results, judged
+
+
+def _pool(workdir: Path):
+    """The kernel pool, or None (ordinary kernels) when it cannot start."""
+    try:
+        return Pool(workdir)
+    except (OSError, RuntimeError):
+        return None
 
 
 def _finished(log: Path, notebooks: dict[str, int]) -> int:
