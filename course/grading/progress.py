@@ -6,7 +6,7 @@ from pathlib import Path
 
 from course.assess.check import hidden_seed
 from course.grading.collect import collect
-from course.grading.grade import Row, category, grade
+from course.grading.grade import Row, grade
 
 HINT_CHARS = 110
 
@@ -28,7 +28,7 @@ def progress_table(rows: list[Row]) -> str:
     lines = [f"{'exercise':<{width}}  done  hint"]
     for r in rows:
         mark = "✔" if r.passed else "✘"
-        hint = "" if r.passed else f"{category(r.code)}: {_short(r.hint)}"
+        hint = "" if r.passed else _short(r.hint)
         lines.append(f"{r.exercise:<{width}}  {mark}     {hint}".rstrip())
     lines.append("")
     lines += concept_summary(rows)
