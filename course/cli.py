@@ -1,4 +1,4 @@
-"""The command line: ``python -m course build | grade | progress``.
+"""The command line: ``python -m course build | execute | grade | progress``.
 
 Thin on purpose: each command parses its arguments and calls the module that
 does the work.
@@ -40,6 +40,18 @@ def _execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from course.grading.cli import grade_command
+
+    return grade_command(args)
+
+
+def _progress(args: argparse.Namespace) -> int:
+    from course.grading.cli import progress_command
+
+    return progress_command(args)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m course", description="Gradflow course tools.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -53,7 +65,27 @@ def parser() -> argparse.ArgumentParser:
     e = commands.add_parser("execute", help="(authors) rerun notebooks and save their outputs")
     e.add_argument("paths", type=Path, nargs="+")
     e.set_defaults(run=_execute)
+
+    g = commands.add_parser("grade", help="grade learners' exercise notebooks (files, learner folders or a class folder)")
+    g.add_argument("paths", type=Path, nargs="+")
+    g.add_argument("--out", type=Path, required=True, help="folder for grades.csv, report.html and feedback/")
+    _grading_options(g)
+    g.add_argument("--seed", type=int, help="hidden-case seed (default: a new random one per run)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(run=_grade)
+
+    p = commands.add_parser("progress", help="your exercises: done or not yet, with the current hint")
+    p.add_argument("folder", type=Path, nargs="?", default=Path("exercises"))
+    _grading_options(p)
+    p.set_defaults(run=_progress)
     return top
+
+
+def _grading_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--solutions", type=Path, default=ROOT / "solutions", help="the solved masters")
+    command.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per notebook cell (nbval)")
+    command.add_argument("--time-limit", type=float, help="seconds per exercise check (default: each exercise's own)")
+    command.add_argument("--workers", type=int, default=2, help="nbval worker processes")
 
 
 def main(argv: list[str] | None = None) -> int:

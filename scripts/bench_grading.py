@@ -1,0 +1,113 @@
+"""Benchmark: grade a class of learners × every exercise notebook, against one nbval run per learner.
+
+    .venv/bin/python scripts/bench_grading.py --learners 40
+
+Builds the class in a temporary folder (learner k solves every exercise but
+one, chosen by k, which keeps its stub), then measures in the same run:
+
+- the grader: ``course.grading.grade`` (one nbval session plus the judge);
+- the baseline: ``pytest --nbval-lax <learner>/`` once per learner, one after another;
+
+and prints wall time and notebooks per second for both, the speed-up, and
+whether the two agree on every exercise (pass/fail of each check cell).
+Not a test: it takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course.grading.collect import collect  # noqa: E402
+from course.grading.grade import grade  # noqa: E402
+
+
+def gradflow(cell) -> dict:
+    return cell.metadata.get("gradflow", {})
+
+
+def build_class(root: Path, learners: int) -> None:
+    for master_path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        master = nbformat.read(master_path, as_version=4)
+        answers = {gradflow(c)["exercise"]: c.source for c in master.cells if "exercise" in gradflow(c)}
+        ids = list(answers)
+        for k in range(learners):
+            # Learner k leaves one exercise unsolved (none when k is a multiple of len(ids) + 1).
+            unsolved = ids[k % (len(ids) + 1) - 1] if k % (len(ids) + 1) else None
+            nb = nbformat.read(ROOT / "exercises" / master_path.name, as_version=4)
+            for cell in nb.cells:
+                ident = gradflow(cell).get("exercise")
+                if ident and ident != unsolved:
+                    cell.source = answers[ident]
+            (root / f"learner{k:02d}").mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, root / f"learner{k:02d}" / master_path.name)
+
+
+def baseline(root: Path, seed: int, cell_timeout: float) -> tuple[float, dict]:
+    """pytest --nbval-lax once per learner; (wall seconds, (learner, notebook, exercise) -> passed)."""
+    verdicts = {}
+    env = dict(os.environ, GRADFLOW_HIDDEN_SEED=str(seed))
+    start = time.monotonic()
+    for learner in sorted(p for p in root.iterdir() if p.is_dir()):
+        junit = root / f"{learner.name}.xml"
+        subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval-lax",
+                        "--nbval-cell-timeout", str(cell_timeout), f"--junitxml={junit}", learner.name],
+                       cwd=root, env=env, capture_output=True)
+        cells = {}
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            notebook = case.get("classname").split(".", 1)[1]
+            cells[(notebook, int(case.get("name").removeprefix("Cell ")))] = \
+                not any(child.tag in ("failure", "error", "skipped") for child in case)
+        for path in sorted(learner.glob("*.ipynb")):
+            code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+            for number, cell in enumerate(code):
+                if "check" in gradflow(cell):
+                    verdicts[(learner.name, path.name, gradflow(cell)["check"])] = cells.get((path.name, number), False)
+    return time.monotonic() - start, verdicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learners", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cell-timeout", type=float, default=60)
+    parser.add_argument("--seed", type=int, default=31337)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gradflow-bench-") as tmp:
+        root = Path(tmp) / "class"
+        build_class(root, args.learners)
+        submissions = collect([root])
+        count = len(submissions)
+        print(f"class: {args.learners} learners × {count // args.learners} notebooks = {count} notebooks,"
+              f" {os.cpu_count()} CPUs", flush=True)
+        start = time.monotonic()
+        rows = grade(submissions, ROOT / "solutions", seed=args.seed, cell_timeout=args.cell_timeout,
+                     workers=args.workers)
+        grader = time.monotonic() - start
+        print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s"
+              f" ({sum(r.passed for r in rows)} of {len(rows)} exercises passed)", flush=True)
+        if args.skip_baseline:
+            return
+        base, verdicts = baseline(root, args.seed, args.cell_timeout)
+        print(f"baseline: {base:7.1f} s wall, {count / base:5.2f} notebooks/s"
+              " (pytest --nbval-lax once per learner)")
+        print(f"speed-up: {base / grader:.2f}×")
+        ours = {(r.learner, r.notebook, r.exercise): r.passed for r in rows}
+        differ = sorted(k for k in verdicts if verdicts[k] != ours.get(k))
+        print(f"verdicts: {len(verdicts)} compared, {len(differ)} differ" + (f": {differ[:5]}" if differ else ""))
+
+
+if __name__ == "__main__":
+    main()
