@@ -121,6 +121,13 @@ PROJECTOR_CSS = """
 .reveal .gradflow-shapes .widget-html-content table:first-of-type { break-after: column; }
 .reveal .gradflow-staged .widget-html-content { font-size: 14px; }
 </style>
+<script type="text/x-mathjax-config">
+// No automatic line breaks in formulas. The template re-renders a slide's
+// formulas each time it is shown; breaking them then, against the width a
+// table cell has while its formula is out, splits short formulas such as
+// s = σ(x) over two lines and squeezes the table's other columns.
+MathJax.Hub.Config({CommonHTML: {linebreaks: {automatic: false}}});
+</script>
 """
 
 
