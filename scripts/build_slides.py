@@ -116,7 +116,7 @@ PROJECTOR_CSS = """
 .reveal .gradflow-staged.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 62% !important; max-height: 420px; }
 .reveal .gradflow-shapes.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 30% !important; max-height: 460px; }
 .reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > .widget-image ~ .widget-html { flex: 1 1 0; min-width: 0; }
-.reveal .gradflow-shapes .widget-html-content { columns: 2; column-gap: 16px; font-size: 14px; }
+.reveal .gradflow-shapes .widget-html-content { columns: 2; column-gap: 16px; font-size: 14px; line-height: 1.25; }
 .reveal .gradflow-shapes .widget-html-content table { break-inside: avoid; }
 .reveal .gradflow-shapes .widget-html-content table:first-of-type { break-after: column; }
 .reveal .gradflow-staged .widget-html-content { font-size: 14px; }
@@ -171,9 +171,10 @@ def exporter():
     config.SlidesExporter.reveal_theme = "white"  # its fonts come with reveal.js; "simple" fetches Google fonts
     config.SlidesExporter.reveal_transition = "none"  # a projector shows the next slide at once
     config.SlidesExporter.reveal_number = "c/t"
-    # The few slides still taller than the frame (a long cell with its figure,
-    # a whole widget) get a scroll bar instead of being cut off.
-    config.SlidesExporter.reveal_scroll = True
+    # Every slide fits the frame (tests/test_slides.py measures them), so no
+    # scroll bars: the template's scroll fallback would also put one on a
+    # slide that fits but is a little taller than 95 % of the window.
+    config.SlidesExporter.reveal_scroll = False
     # No "In [7]:" column: the code gets the whole width of the slide.
     config.SlidesExporter.exclude_input_prompt = True
     config.SlidesExporter.exclude_output_prompt = True
