@@ -90,20 +90,44 @@ URLS = {
 
 
 # Fitting a notebook's cells to a projected 1280 x 720 slide: code and its
-# printed output a little smaller than in JupyterLab, figures (also the ones
-# inside widgets) no taller than about half the slide, so that a figure and the
-# code that draws it share one slide.
+# printed output a little smaller than in JupyterLab (14 px still reads from
+# the back of a room), figures (also the ones inside widgets) no taller than
+# about half the slide, so that a figure and the code that draws it share one
+# slide. A widget (controls, picture, table) gets the whole slide below its two
+# code lines: its picture is capped lower, its table set in a smaller font, and
+# the two widgets with a tall table (the staged stepper, the shapes table) put
+# the table beside the picture instead of below it.
 PROJECTOR_CSS = """
 <style id="gradflow-projector">
 .reveal .jp-CodeMirrorEditor, .reveal .jp-InputArea-editor .highlight pre,
-.reveal .jp-OutputArea-output pre, .reveal .jp-RenderedText pre { font-size: 15px !important; line-height: 1.3; }
+.reveal .jp-OutputArea-output pre, .reveal .jp-RenderedText pre { font-size: 14px !important; line-height: 1.25; }
 .reveal .jp-OutputArea-output img { max-height: 400px; width: auto; height: auto; }
 .reveal .jp-RenderedHTMLCommon { font-size: 19px; }
 .reveal .jp-RenderedHTMLCommon :is(h1, h2, h3) { text-transform: none; }
 .reveal .jp-RenderedHTMLCommon h1 { font-size: 44px; }
 .reveal .jp-RenderedHTMLCommon h2 { font-size: 34px; }
 .reveal .jp-RenderedHTMLCommon h3 { font-size: 26px; }
+.reveal [class*="gradflow-"] .widget-image { max-height: 320px; width: auto !important; height: auto !important; }
+.reveal [class*="gradflow-"] .widget-html-content { font-size: 15px; line-height: 1.3; }
+.reveal [class*="gradflow-"] .widget-html-content :is(table, td, th, code) { font-size: inherit !important; }
+.reveal [class*="gradflow-"] .widget-html-content :is(td, th) { padding: 2px 8px; }
+.reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox { flex-flow: row wrap; align-items: flex-start; column-gap: 12px; }
+.reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > * { flex: 1 1 100%; }
+.reveal .gradflow-staged.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 62% !important; max-height: 420px; }
+.reveal .gradflow-shapes.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 30% !important; max-height: 460px; }
+.reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > .widget-image ~ .widget-html { flex: 1 1 0; min-width: 0; }
+.reveal .gradflow-shapes .widget-html-content { columns: 2; column-gap: 16px; font-size: 14px; line-height: 1.25; }
+.reveal .gradflow-shapes .widget-html-content table { break-inside: avoid; }
+.reveal .gradflow-shapes .widget-html-content table:first-of-type { break-after: column; }
+.reveal .gradflow-staged .widget-html-content { font-size: 14px; }
 </style>
+<script type="text/x-mathjax-config">
+// No automatic line breaks in formulas. The template re-renders a slide's
+// formulas each time it is shown; breaking them then, against the width a
+// table cell has while its formula is out, splits short formulas such as
+// s = σ(x) over two lines and squeezes the table's other columns.
+MathJax.Hub.Config({CommonHTML: {linebreaks: {automatic: false}}});
+</script>
 """
 
 
@@ -147,9 +171,10 @@ def exporter():
     config.SlidesExporter.reveal_theme = "white"  # its fonts come with reveal.js; "simple" fetches Google fonts
     config.SlidesExporter.reveal_transition = "none"  # a projector shows the next slide at once
     config.SlidesExporter.reveal_number = "c/t"
-    # The few slides still taller than the frame (a long cell with its figure,
-    # a whole widget) get a scroll bar instead of being cut off.
-    config.SlidesExporter.reveal_scroll = True
+    # Every slide fits the frame (tests/test_slides.py measures them), so no
+    # scroll bars: the template's scroll fallback would also put one on a
+    # slide that fits but is a little taller than 95 % of the window.
+    config.SlidesExporter.reveal_scroll = False
     # No "In [7]:" column: the code gets the whole width of the slide.
     config.SlidesExporter.exclude_input_prompt = True
     config.SlidesExporter.exclude_output_prompt = True

@@ -6,8 +6,9 @@ Needs the Python package playwright and a Chromium (by default
 /usr/bin/chromium, or $GRADFLOW_CHROMIUM). For each deck it walks every slide
 with reveal.js's own API and reports, per slide:
 
-- whether it rendered (reveal.js started, the slide has visible content, and
-  no formula was left as raw TeX);
+- whether it rendered (reveal.js started, the slide has visible content, no
+  formula was left as raw TeX, and every formula was drawn again after the
+  template's re-rendering of the slide; it is measured only after that);
 - its content size against the 16:9 frame (reveal's ``.slides`` box, 1280 x
   720): a slide whose content is taller or wider than the frame overflows;
 - boxes inside the slide that scroll (a wide output clipped with a scroll
@@ -80,6 +81,15 @@ def available() -> str | None:
 MATHJAX_IDLE = ("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
                 " && MathJax.Hub.queue.running === 0")
 
+# The template re-renders a slide's formulas when it becomes current, with
+# MathJax.Hub.Rerender called directly (not through MathJax's queue, so
+# MATHJAX_IDLE does not see it): the formulas are taken out and put back a
+# moment later. Measured before that, a slide looks shorter than it is. Done
+# when every formula of the slide has its rendered frame again, with a size.
+MATH_RENDERED = """() => Array.from(Reveal.getCurrentSlide().querySelectorAll('script[type^="math/tex"]'))
+  .every(script => { const frame = document.getElementById(script.id + '-Frame');
+                     return frame !== null && frame.getBoundingClientRect().width > 0; })"""
+
 # Runs in the page: the current slide's measurements.
 MEASURE = """() => {
   const frame = document.querySelector('.reveal .slides');
@@ -108,6 +118,8 @@ MEASURE = """() => {
 
 
 def _check_deck(page, path: Path, shots: Path | None, shoot: set[int]) -> Deck:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
     page.goto(path.resolve().as_uri())
@@ -129,10 +141,16 @@ def _check_deck(page, path: Path, shots: Path | None, shoot: set[int]) -> Deck:
         # Every fragment shown: the slide at its fullest.
         page.evaluate(f"() => Reveal.slide({h}, {v}, 1000)")
         page.wait_for_timeout(50)
-        page.wait_for_function(MATHJAX_IDLE, timeout=30_000)  # the template re-typesets each new slide
+        page.wait_for_function(MATHJAX_IDLE, timeout=30_000)
+        try:
+            page.wait_for_function(MATH_RENDERED, timeout=15_000)  # the template re-renders each new slide
+            math_ok = True
+        except PlaywrightTimeout:
+            math_ok = False
+        page.wait_for_timeout(100)  # let tables and paragraphs take the formulas' final size
         m = page.evaluate(MEASURE)
         slides.append(Slide((h, v), m["title"], m["height"], m["width"], tuple(m["frame"]),
-                            m["visible"] and not m["raw_tex"], m["inner"]))
+                            math_ok and m["visible"] and not m["raw_tex"], m["inner"]))
         if shots is not None and n in shoot:
             page.screenshot(path=str(shots / f"{path.name.split('.')[0]}-{h:02d}-{v:02d}.png"))
     if len(slides) != total:
