@@ -33,6 +33,10 @@ def start_nbval(paths: list[str], workdir: Path, seed: int, cell_timeout: float,
     log = workdir / "nbval-log.jsonl"
     env = dict(os.environ, GRADFLOW_HIDDEN_SEED=str(seed), GRADFLOW_NBVAL_LOG=str(log), PYTHONHASHSEED="0")
     env.pop("GRADFLOW_RESULTS_FILE", None)
+    # A grader started from inside a pytest run (an xdist worker, say) must not
+    # hand that run's identity to its own pytest session.
+    for name in [n for n in env if n.startswith("PYTEST_")]:
+        del env[name]
     if pool is not None:
         env.update(pool.environment())
     if time_limit:
