@@ -42,6 +42,16 @@ def kernel_spec(folder: Path) -> Path:
 
 # ----- the zygote ------------------------------------------------------------------
 
+def _exit_when_gone(pid: int, code: int, interval: float) -> None:
+    """Poll process ``pid`` and end this process with ``code`` once it is gone."""
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(code)
+        time.sleep(interval)
+
+
 def _kernel_child(request: dict) -> None:
     os.setsid()
     os.chdir(request["cwd"])
@@ -49,15 +59,8 @@ def _kernel_child(request: dict) -> None:
     os.environ.update(request["env"])
     launcher = request["launcher"]
 
-    def watch():  # a kernel whose launcher was killed goes with it
-        while True:
-            try:
-                os.kill(launcher, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            time.sleep(0.2)
-
-    threading.Thread(target=watch, daemon=True).start()
+    # A kernel whose launcher was killed goes with it.
+    threading.Thread(target=_exit_when_gone, args=(launcher, 1, 0.2), daemon=True).start()
     sys.argv = ["ipykernel_launcher", *request["argv"]]
     from ipykernel import kernelapp
 
@@ -141,12 +144,7 @@ def launch(argv: list[str]) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
         signal.signal(signum, forward)
-    while True:
-        try:
-            os.kill(kernel, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        time.sleep(0.02)
+    _exit_when_gone(kernel, 0, 0.02)
 
 
 class Pool:
