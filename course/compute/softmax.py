@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.compute.layers import add_bias_backward, add_bias_forward, fc_backward, fc_forward
+
 
 def stable_softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise softmax of ``scores`` (N, C) -> P (N, C), without overflow."""
@@ -83,22 +85,25 @@ def softmax_loss_backward(dloss: float, cache: tuple) -> np.ndarray:
 
 
 def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """Scores of a linear classifier. ``x`` (N, D), ``w`` (D, C), ``b`` (1, C) or (C,)
-    -> ``(scores (N, C), cache)``."""
-    return x @ w + b, (x, w, b)
+    """Scores of a linear classifier: the fully connected and add-bias layers.
+
+    ``x`` (N, D), ``w`` (D, C), ``b`` (1, C) or (C,) -> ``(scores (N, C), cache)``.
+    """
+    product, fc_cache = fc_forward(x, w)
+    scores, bias_cache = add_bias_forward(product, b)
+    return scores, (fc_cache, bias_cache)
 
 
 def affine_backward(dscores: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients of ``scores = x @ w + b`` from ``dscores`` (N, C).
+    """Gradients of ``scores = x @ w + b`` from ``dscores`` (N, C), the layers in reverse.
 
     Returns ``(dx (N, D), dw (D, C), db)`` with ``db`` the shape of ``b``:
     every row of the batch used the same bias, so its gradient is the sum of
     the rows of dscores.
     """
-    x, w, b = cache
-    dx = dscores @ w.T
-    dw = x.T @ dscores
-    db = dscores.sum(axis=0).reshape(np.shape(b))
+    fc_cache, bias_cache = cache
+    dproduct, db = add_bias_backward(dscores, bias_cache)
+    dx, dw = fc_backward(dproduct, fc_cache)
     return dx, dw, db
 
 
