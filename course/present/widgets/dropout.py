@@ -105,11 +105,9 @@ class DropoutPicture:
         ax.set_title("measured against expected", fontsize=10)
         ax.legend(loc="upper center", fontsize=7, ncols=2, frameon=False, columnspacing=1.0)
 
-        self.moving = (self.image, self.kept_marker, self.mean_marker, self.cursor)
-        for artist in self.moving:
-            artist.set_animated(True)  # left out of the full draw: they go on top of the background
-        self.figure.canvas.draw()
-        self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        from course.present.widgets.figure_view import Blitter
+
+        self.blitter = Blitter(self.figure, (self.image, self.kept_marker, self.mean_marker, self.cursor), dpi=dpi)
         self.update(state)
 
     def update(self, state: DropoutState) -> None:
@@ -121,18 +119,7 @@ class DropoutPicture:
 
     def png(self) -> bytes:
         """The current picture as PNG bytes: the background plus the moving artists."""
-        import io
-
-        from PIL import Image
-
-        canvas = self.figure.canvas
-        canvas.restore_region(self.background)
-        for artist in self.moving:
-            artist.axes.draw_artist(artist)
-        buffer = io.BytesIO()
-        # Fast compression: the picture is sent to the browser at every slider step.
-        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return self.blitter.png()
 
 
 def _table_html(state: DropoutState) -> str:

@@ -4,7 +4,6 @@ each score, and the loss is written above them."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,7 +113,7 @@ class SoftmaxPicture:
 
     def png(self) -> bytes:
         """The picture as PNG bytes: the saved background plus the changing artists."""
-        from PIL import Image
+        from course.present.widgets.figure_view import canvas_png
 
         canvas = self.figure.canvas
         if self._bound not in self._backgrounds:
@@ -123,13 +122,7 @@ class SoftmaxPicture:
         canvas.restore_region(self._backgrounds[self._bound])
         for artist in self.dynamic:
             self.figure.draw_artist(artist)
-        width, height = canvas.get_width_height()
-        buffer = io.BytesIO()
-        # RGB (the figure is opaque) and light compression: the picture is
-        # encoded and sent on every slider move.
-        picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba()).convert("RGB")
-        picture.save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return canvas_png(canvas)
 
 
 def softmax_widget(scores=(2.0, 1.0, -1.0, 0.5), correct: int = 0, temperature: float = 1.0):

@@ -193,11 +193,10 @@ class StagedPicture:
         self.ring = Circle((0.0, 0.0), CircuitPicture.RADIUS + 0.07, facecolor="none", edgecolor=HIGHLIGHT,
                            lw=3.0, zorder=5, visible=False)
         ax.add_patch(self.ring)
-        self.moving = [*self.circuit.value_texts, *self.circuit.gradient_texts, self.ring]
-        for artist in self.moving:
-            artist.set_animated(True)  # left out of the full draw: they are drawn per step
-        self.figure.canvas.draw()
-        self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        from course.present.widgets.figure_view import Blitter
+
+        moving = [*self.circuit.value_texts, *self.circuit.gradient_texts, self.ring]
+        self.blitter = Blitter(self.figure, moving, dpi=dpi)
         self.show(state)
 
     def show(self, state: StagedState) -> None:
@@ -208,19 +207,7 @@ class StagedPicture:
             self.ring.center = self.positions[state.stage]
 
     def png(self) -> bytes:
-        import io
-
-        import numpy as np
-        from PIL import Image
-
-        canvas = self.figure.canvas
-        canvas.restore_region(self.background)
-        for artist in self.moving:
-            self.figure.draw_artist(artist)
-        pixels = np.asarray(canvas.buffer_rgba())[..., :3]
-        out = io.BytesIO()
-        Image.fromarray(pixels).save(out, format="png", compress_level=1)
-        return out.getvalue()
+        return self.blitter.png()
 
 
 def staged_widget(x: float = 3.0, y: float = -4.0, step: int = 0, overwrite: bool = False):
