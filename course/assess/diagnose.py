@@ -86,8 +86,10 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
                 try:
                     got, expected = _run_case(exercise, answer, case)
                 except _FormProblem as bad:
-                    failures.append((case, bad.got, bad.expected, is_hidden))
-                    known = _known_mistake(exercise, failures)
+                    # A known mistake that explains this case too; else one that explains the wrong values
+                    # seen before it (fix those first); else the form problem itself.
+                    known = (_known_mistake(exercise, failures + [(case, bad.got, bad.expected, is_hidden)])
+                             or (_known_mistake(exercise, failures) if failures else None))
                     raise _Stop(*known) if known else bad
                 if not _agrees(exercise, got, expected, case):
                     failures.append((case, got, expected, is_hidden))
@@ -101,6 +103,12 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
 
     if not failures:
         return Verdict(exercise.id, True, "ok", "", len(public), len(hidden))
+    if "random" in exercise.tags and not _repeatable(exercise, answer, failures[0]):
+        return Verdict(exercise.id, False, "global_rng",
+                       f"`{exercise.function}` gives a different result each time for the same `rng` (seen on the"
+                       f" example {failures[0][0].note}): it draws from numpy's global generator (np.random....)."
+                       " Draw every random number from the `rng` it is given, e.g. rng.random(x.shape).",
+                       len(public), len(hidden))
     code, message = _explain(exercise, failures)
     return Verdict(exercise.id, False, code, message, len(public), len(hidden))
 
@@ -269,6 +277,22 @@ def _with_unit_upstream(exercise: Exercise) -> Callable:
     return wrong
 
 
+def _repeatable(exercise: Exercise, answer: Callable, failure) -> bool:
+    """Does the answer give the same result again on a fresh copy of the case (same generator state)?"""
+    case, got = failure[0], failure[1]
+    try:
+        with time_limit(exercise.time_limit), np.errstate(all="ignore"):
+            given = copy.deepcopy(case.args)
+            again = exercise.run(answer, given) if exercise.run is not None else answer(*given)
+    except Exception:
+        return True  # it cannot be judged this way; the other diagnoses apply
+    try:
+        return all(np.array_equal(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), equal_nan=True)
+                   for a, b in zip(_as_outputs(exercise, got), _as_outputs(exercise, again)))
+    except (TypeError, ValueError):
+        return True
+
+
 def _known_mistake(exercise: Exercise, failures) -> tuple[str, str] | None:
     """The first of the exercise's misconceptions that explains every failure, with its hint."""
     case = failures[0][0]
@@ -296,8 +320,9 @@ def _partly_unchained(exercise: Exercise, failures) -> list[int]:
     return found or []
 
 
-def _explain(exercise: Exercise, failures) -> tuple[str, str]:
-    case, got, expected, is_hidden = failures[0]
+def _named(exercise: Exercise, failures) -> tuple[str, str] | None:
+    """A specific mistake that explains every one of ``failures``: a known one, or a missing upstream factor."""
+    case = failures[0][0]
     known = _known_mistake(exercise, failures)
     if known:
         return known
@@ -310,6 +335,15 @@ def _explain(exercise: Exercise, failures) -> tuple[str, str]:
         return "upstream", (f"Your {which} {'is' if len(unchained) == 1 else 'are'} the local derivative alone"
                             f" (seen on the example {case.note}), while your other results carry the upstream"
                             " gradient. Multiply every local derivative by the upstream gradient.")
+    return None
+
+
+def _explain(exercise: Exercise, failures) -> tuple[str, str]:
+    case, got, expected, is_hidden = failures[0]
+    # Two mistakes at once (the edge cases show a second one): name the one the first example shows.
+    named = _named(exercise, failures) or (_named(exercise, failures[:1]) if len(failures) > 1 else None)
+    if named:
+        return named
     names = exercise.outputs
     gots, exps = _as_outputs(exercise, got), _as_outputs(exercise, expected)
     if len(names) > 1 and exercise.agree is None:

@@ -43,6 +43,8 @@ CATEGORIES: dict[str, str] = {
     "mask_convention": "a dropout mask drawn another way than the course's, so it differs from the checker's",
     "recursion": "a recursive graph walk that fails on deep graphs (Python's recursion limit)",
     "topo_order": "nodes visited in an order that is not reverse topological",
+    "elementwise": "used * (entry by entry) where the matrix product @ belongs",
+    "global_rng": "drew random numbers from numpy's global generator instead of the rng it was given",
 }
 
 

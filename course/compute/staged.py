@@ -15,6 +15,7 @@ the widget's step-by-step reveal, and the exercises' known wrong answers (a
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -124,6 +125,20 @@ class StagedComputation:
         """The same computation with one stage's local partials replaced (for wrong variants)."""
         return replace(self, stages=tuple(replace(s, local=local) if s.name == name else s for s in self.stages))
 
+    def expanded(self, name: str) -> str:
+        """A stage's formula written with the inputs only (``sq`` -> ``(a - b)²``): how a hint names a
+        stage to a learner who chose other names for the intermediate values."""
+        if name in self.inputs:
+            return name
+        stage = self.stage(name)
+        text = stage.formula
+        for i in sorted(stage.inputs, key=len, reverse=True):
+            inner = self.expanded(i)
+            if any(op in inner for op in (" + ", " - ", " / ")) and not _one_group(inner):
+                inner = f"({inner})"
+            text = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(i)}(?![A-Za-z0-9_])", lambda m: inner, text)
+        return text
+
     def forks(self) -> dict[str, int]:
         """How many stages use each value, for the values used more than once."""
         uses: dict[str, int] = {}
@@ -164,6 +179,18 @@ def inverse_stage(name: str, a: str) -> Stage:
 
 def add_constant_stage(name: str, constant: float, a: str) -> Stage:
     return Stage(name, f"{constant:g} + {a}", (a,), lambda u: constant + u, lambda u, out: (1.0,), ("1",))
+
+
+def _one_group(text: str) -> bool:
+    """Is ``text`` one parenthesised group, perhaps squared: ``(a - b)²``?"""
+    if not text.startswith("("):
+        return False
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return text[k + 1:] in ("", "²")
+    return False
 
 
 # ----- wrong answers made from a staged description -------------------------------------

@@ -23,7 +23,10 @@ def _gate_case(rng: np.random.Generator, k: int, ties: bool = False) -> Case:
     return Case(made.args, made.note + (", a tie" if x == y else ""))
 
 
-_gate_cases = many(20, _gate_case)
+# Zero inputs: a gradient computed as output / input fails exactly there.
+_ZEROS = (Case((0.0, 2.5, 1.5), "x = 0, y = 2.5, dout = 1.5, a zero input"),
+          Case((-1.5, 0.0, 2.0), "x = -1.5, y = 0, dout = 2, a zero input"))
+_gate_cases = many(20, _gate_case, edges=_ZEROS)
 
 # The worked examples of every gate (the notebook shows them).
 _GATE_PUBLIC = (Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"), Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2"))
@@ -44,6 +47,15 @@ def max_backward(x, y, dout):
     return share_x * dout, share_y * dout
 
 
+_DIVIDED_HINT = ("Your gradient divides the gate's output by an input, which breaks where that input is 0. The"
+                 " local derivative of x·y with respect to x is y itself: multiply dout by the *other* input.")
+
+
+def _divided(x, y, dout):
+    with np.errstate(all="ignore"):
+        return x * y / x * dout, x * y / y * dout
+
+
 MUL_GATE = Exercise(
     id="01.mul_gate",
     title="multiply gate, backward",
@@ -56,6 +68,9 @@ MUL_GATE = Exercise(
         Misconception("order", "The multiply gate *swaps* its inputs: the local derivative of x*y with"
                                " respect to x is y, and with respect to y it is x.",
                       lambda x, y, dout: (x * dout, y * dout)),
+        Misconception("output_for_input", _DIVIDED_HINT, lambda x, y, dout: (x * y / x * dout, x * y / y * dout)),
+        Misconception("output_for_input", _DIVIDED_HINT,
+                      lambda x, y, dout: _divided(np.float64(x), np.float64(y), dout)),
     ),
 )
 
@@ -71,6 +86,9 @@ ADD_GATE = Exercise(
         Misconception("output_for_input", "The add gate's local derivatives do not depend on the input"
                                           " values: d(x+y)/dx = 1, whatever x and y are.",
                       lambda x, y, dout: (y * dout, x * dout)),
+        Misconception("wrong_value", "The add gate does not split its gradient: each input gets all of dout"
+                                     " (its local derivative is 1), not half of it.",
+                      lambda x, y, dout: (0.5 * dout, 0.5 * dout)),
     ),
 )
 
@@ -88,7 +106,9 @@ MAX_GATE = Exercise(
     title="max gate, backward",
     reference=max_backward,
     public=_GATE_PUBLIC + (Case((1.5, 1.5, 2.0), "x = 1.5, y = 1.5, dout = 2, a tie"),),
-    hidden=many(20, lambda rng, k: _gate_case(rng, k, ties=True)),
+    hidden=many(20, lambda rng, k: _gate_case(rng, k, ties=True),
+                edges=(Case((0.0, 0.0, 1.5), "x = 0, y = 0, dout = 1.5, a tie at zero"),
+                       Case((0.0, -2.0, 2.0), "x = 0, y = -2, dout = 2, a zero input"))),
     outputs=("dx", "dy"),
     upstream=2,
     misconceptions=(
@@ -124,10 +144,10 @@ COMPOUND = Exercise(
     hidden=_xyz_cases,
     outputs=("dfdx", "dfdy", "dfdz"),
     misconceptions=(
-        Misconception("upstream", "dq/dx = 1 is only the local derivative of the add gate. Multiply it by"
+        Misconception("upstream", "The derivative dq/dx = 1 is only the local derivative of the add gate. Multiply it by"
                                   " the gradient flowing into q from above, df/dq = z.",
                       lambda x, y, z: (1.0, 1.0, x + y)),
-        Misconception("output_for_input", "df/dz is the *other input* of the multiply gate, q = x + y, not its"
+        Misconception("output_for_input", "The derivative df/dz is the *other input* of the multiply gate, q = x + y, not its"
                                           " output f.",
                       lambda x, y, z: (z, z, (x + y) * z)),
     ),
@@ -175,6 +195,9 @@ NEURON = Exercise(
         Misconception("sign", "The sigmoid's derivative is s(1 - s), positive everywhere; yours has the"
                               " sign of s(s - 1).",
                       _neuron_with_local(lambda dot: -sigmoid(dot) * (1.0 - sigmoid(dot)))),
+        Misconception("shape", "Your dw has no entry for the bias w[2]. The bias is a weight too: dw has three"
+                               " entries, and d(dot)/d(w[2]) = 1, so the last one is the local gradient itself.",
+                      lambda w, x: (neuron_backward(w, x)[0][:2], neuron_backward(w, x)[1])),
     ),
 )
 
@@ -217,7 +240,7 @@ NUMERICAL = Exercise(
     public=(Case((math.sin, 1.0, 1e-4), "f = sin, x = 1, h = 1e-4"),
             Case((_cube, 2.0, 1e-3), "f = cube, x = 2, h = 1e-3")),
     hidden=many(20, _derivative_case),
-    outputs=("derivative",),
+    outputs=("the derivative",),
     rtol=1e-7,
     misconceptions=(
         Misconception("step", "That is the one-sided difference (f(x+h) - f(x)) / h. Use the central"
@@ -268,9 +291,16 @@ BEST_STEP = Exercise(
     reference=best_step,
     public=(Case((math.sin, math.cos, 1.0, list(STEPS)), "f = sin, x = 1, steps 1e-1 ... 1e-14"),),
     hidden=many(10, _step_case),
-    outputs=("h",),
+    outputs=("the step",),
     agree=_best_step_agrees,
     misconceptions=(
+        Misconception("wrong_value", "Return the step itself (a number from `steps`), not its index in the list:"
+                                     " steps[k], not k.",
+                      lambda f, dfdx, x, steps: int(np.argmin(_step_errors(f, dfdx, x, steps)))),
+        Misconception("step", "You picked the most *negative* error: an error's size is its absolute value. Take"
+                              " abs(...) of each difference before looking for the smallest.",
+                      lambda f, dfdx, x, steps: steps[int(np.argmin([numerical_derivative(f, x, h) - dfdx(x)
+                                                                       for h in steps]))]),
         Misconception("step", "The smallest step is not the most accurate: below about 1e-6, the round-off"
                               " in f(x + h) - f(x - h) is divided by a tiny 2h and grows. Measure the error of"
                               " each step against the exact derivative and keep the smallest error.",

@@ -57,7 +57,7 @@ def _unchained_misconceptions(computation: StagedComputation) -> tuple[Misconcep
     """One misconception per way of forgetting the upstream factor in one stage."""
     found = []
     for stages, wrong in unchained_answers(computation):
-        where = " or ".join(f"`{s.name} = {s.formula}`" for s in stages)
+        where = " or ".join(computation.expanded(s.name) for s in stages)
         found.append(Misconception(
             "upstream", f"In the backward stage of {where} you passed back the local derivative alone."
                         " Multiply it by the gradient that arrived at that stage's output from the stages"
@@ -126,25 +126,25 @@ STAGED = Exercise(
     outputs=("da", "db"),
     upstream=2,
     misconceptions=(
-        _fork_misconceptions(STAGED_G, "a and b are forks: a feeds `ab` and `amb`, b feeds `ab`, `sigb` and"
-                                       " `amb`. Your gradient is missing the share of at least one branch for"
+        _fork_misconceptions(STAGED_G, "The inputs a and b are forks: a feeds a·b and a - b, b feeds a·b, σ(b)"
+                                       " and a - b. Your gradient is missing the share of at least one branch for"
                                        " one of them, as happens when an `=` replaces the lines before it. Use `+=`: the"
                                        " shares of all consumers add up.")
         + _unchained_misconceptions(STAGED_G)
         + (
-            Misconception("output_for_input", "The sigmoid's local derivative is sigb·(1 - sigb), written with"
-                                              " its *output* sigb; you put its input b into that formula.",
+            Misconception("output_for_input", "The sigmoid's local derivative is σ(b)·(1 - σ(b)), written with"
+                                              " its *output* σ(b); you put its input b into that formula.",
                           answer_function(STAGED_G.with_local("sigb", lambda u, out: (u * (1.0 - u),)))),
-            Misconception("output_for_input", "The square's local derivative is 2 times its *input* amb; you"
-                                              " used its output sq.",
+            Misconception("output_for_input", "The square's local derivative is 2 times its *input* a - b; you"
+                                              " used its output (a - b)².",
                           answer_function(STAGED_G.with_local("sq", lambda u, out: (2.0 * out,)))),
-            Misconception("output_for_input", "The local derivative of inv = 1/bottom is -1/bottom², written"
-                                              " with its input bottom; you used its output inv there.",
+            Misconception("output_for_input", "The local derivative of 1/u (u = 1 + (a - b)²) is -1/u²,"
+                                              " written with its input u; you used its output 1/u there.",
                           answer_function(STAGED_G.with_local("inv", lambda u, out: (-1.0 / (out * out),)))),
-            Misconception("sign", "The local derivative of 1/bottom is negative: dividing by a larger number"
+            Misconception("sign", "The local derivative of 1/(1 + (a - b)²) is negative: dividing by a larger number"
                                   " gives a smaller result.",
                           answer_function(STAGED_G.with_local("inv", lambda u, out: (1.0 / (u * u),)))),
-            Misconception("sign", "amb = a - b: its local derivative with respect to b is -1, not +1.",
+            Misconception("sign", "In a - b, the local derivative with respect to b is -1, not +1.",
                           answer_function(STAGED_G.with_local("amb", lambda u, v, out: (1.0, 1.0)))),
         )
     ),
@@ -178,12 +178,12 @@ FORK = Exercise(
     outputs=("dx",),
     upstream=1,
     misconceptions=(
-        _fork_misconceptions(SILU, "x is used twice: as the first factor of h = x·s, and inside s = σ(x). Your"
+        _fork_misconceptions(SILU, "The input x is used twice: as the first factor of h = x·s, and inside s = σ(x). Your"
                                    " dx keeps the share of only one of these paths, as `=` does when it replaces"
                                    " the line before it. Add the two shares (`+=`).")
         + _unchained_misconceptions(SILU)
         + (
-            Misconception("output_for_input", "σ'(x) is s·(1 - s) with s = σ(x), the sigmoid's output; you put"
+            Misconception("output_for_input", "The derivative σ'(x) is s·(1 - s) with s = σ(x), the sigmoid's output; you put"
                                               " x itself into that formula.",
                           answer_function(SILU.with_local("s", lambda u, out: (u * (1.0 - u),)))),
         )
@@ -250,16 +250,16 @@ CACHED = Exercise(
     outputs=("dx", "du", "dw", "db"),
     upstream=0,
     misconceptions=(
-        Misconception("fork_overwrite", "x feeds two gates, w·x and u·x: dx is the sum of both shares. Yours keeps"
+        Misconception("fork_overwrite", "The input x feeds two gates, w·x and u·x: dx is the sum of both shares. Yours keeps"
                                         " only one of them (an `=` where `+=` belongs?).",
                       _gated_variant(keep=0)),
-        Misconception("fork_overwrite", "x feeds two gates, w·x and u·x: dx is the sum of both shares. Yours keeps"
+        Misconception("fork_overwrite", "The input x feeds two gates, w·x and u·x: dx is the sum of both shares. Yours keeps"
                                         " only one of them (an `=` where `+=` belongs?).",
                       _gated_variant(keep=1)),
-        Misconception("output_for_input", "tanh's local derivative is 1 - t² with t = tanh(z), the cached"
+        Misconception("output_for_input", "The local derivative of tanh is 1 - t² with t = tanh(z), the cached"
                                           " *output*; you used z, its input, in that formula.",
                       _gated_variant(tanh_local=lambda z, t: 1.0 - z * z)),
-        Misconception("output_for_input", "σ's local derivative is s·(1 - s) with s the cached *output*; you"
+        Misconception("output_for_input", "The local derivative of σ is s·(1 - s) with s the cached *output*; you"
                                           " used g, its input, in that formula.",
                       _gated_variant(sigmoid_local=lambda g, s: g * (1.0 - g))),
         Misconception("upstream", "The gradient reaching t (and s) has passed through the multiply gate"
@@ -332,10 +332,10 @@ FIX = Exercise(
         Misconception("fork_overwrite", "Both forks still overwrite: q feeds p = q·s and s = σ(q), and x feeds"
                                         " q = x·y and h = p + x. Each needs the shares of all its consumers.",
                       _half_fixed(False, False)),
-        Misconception("fork_overwrite", "dq is fixed, but x is a fork too: it feeds q = x·y *and* h = p + x."
+        Misconception("fork_overwrite", "Your dq is fixed, but x is a fork too: it feeds q = x·y *and* h = p + x."
                                         " Its second share replaces the first.",
                       _half_fixed(True, False)),
-        Misconception("fork_overwrite", "dx is fixed, but q is a fork too: it feeds p = q·s *and* s = σ(q)."
+        Misconception("fork_overwrite", "Your dx is fixed, but q is a fork too: it feeds p = q·s *and* s = σ(q)."
                                         " Its second share replaces the first.",
                       _half_fixed(False, True)),
     ),

@@ -26,6 +26,10 @@ S_WORKED = X_WORKED @ W_WORKED + B_WORKED  # (2, 4), for the element-wise exerci
 
 # ----- 1. fully connected: out = x · w ----------------------------------------------------
 
+_ELEMENTWISE_HINT = ("The product `*` multiplies entry by entry (and needs shapes that match); the gradient of a matrix"
+                     " product is a matrix product: `@`, with the transposes the shapes ask for.")
+
+
 def fully_connected_backward(x, w, dout):
     return dout @ w.T, x.T @ dout
 
@@ -48,6 +52,7 @@ FULLY_CONNECTED = Exercise(
                                     " example adds its own share to dw, and a 1/N of the loss is already"
                                     " inside dout.",
                       lambda x, w, dout: (dout @ w.T, x.T @ dout / x.shape[0])),
+        Misconception("elementwise", _ELEMENTWISE_HINT, lambda x, w, dout: (dout * w.T, x.T * dout)),
     ),
 )
 
@@ -86,7 +91,8 @@ BIAS = Exercise(
 # ----- 3. relu and sigmoid, element-wise ---------------------------------------------------
 
 def relu_backward(x, dout):
-    return dout * (x > 0)
+    # At x = 0 exactly, relu is the max gate at a tie: half each (as course.compute.layers does).
+    return dout * np.where(x > 0, 1.0, np.where(x < 0, 0.0, 0.5))
 
 
 def _sigmoid(x):
@@ -103,15 +109,26 @@ def _elementwise_case(rng: np.random.Generator, k: int) -> Case:
     return case(x=array(rng, (n, f)), dout=array(rng, (n, f)))
 
 
+# Zeros in x: relu's kink, where the course's rule (half each) is tested.
+_RELU_ZEROS = (case(x=np.array([[0.0, 1.5, -2.0], [0.5, 0.0, -0.5]]),
+                    dout=np.array([[2.0, -1.0, 1.0], [1.5, 3.0, 2.0]])),
+               case(x=np.array([[0.0, -1.0, 0.0, 2.5]]), dout=np.array([[1.0, 2.0, -3.0, 0.5]])))
+
 RELU = Exercise(
     id="03.relu_backward",
     title="relu, backward",
     reference=relu_backward,
     public=(case(x=S_WORKED, dout=DOUT_WORKED),),
-    hidden=many(12, _elementwise_case),
+    hidden=many(12, _elementwise_case, edges=_RELU_ZEROS),
     outputs=("dx",),
     upstream=1,
     misconceptions=(
+        Misconception("tie", "At x = 0 exactly (relu's kink) your gradient is 0. Relu is max(0, x), and at a"
+                             " tie the course splits the gradient half each: 0.5·dout there, what the central"
+                             " difference measures.", lambda x, dout: dout * (x > 0)),
+        Misconception("tie", "At x = 0 exactly (relu's kink) your gradient is all of dout. Relu is max(0, x), and"
+                             " at a tie the course splits the gradient half each: 0.5·dout there.",
+                      lambda x, dout: dout * (x >= 0)),
         Misconception("output_for_input", "Your gradient passes through everywhere, also where x was negative."
                                           " Testing relu's output with `>= 0` is always true, since the output"
                                           " is never negative. Take the decision from the input x instead.",
@@ -176,6 +193,9 @@ BIAS_RELU = Exercise(
         Misconception("intermediate", "Your relu mask looks at x, but the relu saw S = x + b. Name that"
                                       " intermediate in your code and take the mask from it.",
                       lambda x, b, dout: bias_relu_backward(x, np.zeros_like(b), dout)),
+        Misconception("one_over_n", "Your db is the *mean* over the rows. Every row used the same b and sends its"
+                                    " own share back to it: the shares add up, a sum, not an average.",
+                      lambda x, b, dout: (dout * (x + b > 0), (dout * (x + b > 0)).mean(axis=0, keepdims=True))),
     ),
 )
 
@@ -222,6 +242,7 @@ FLAT_INDEX = Exercise(
             Case(((0, 1, 0, 4), (3, 2, 4, 5)), "position (0, 1, 0, 4) in shape (3, 2, 4, 5)")),
     hidden=_flat_index_cases,
     outputs=("index",),
+    returns={"index": "int"},
     misconceptions=(
         Misconception("index_order", "Your index makes the *first* axis the fastest (column-major). Row-major,"
                                      " numpy's default, makes the last axis the fastest: neighbours along the"
@@ -237,6 +258,7 @@ POSITION_OF = Exercise(
             Case((29, (3, 2, 4, 5)), "flat index 29 in shape (3, 2, 4, 5)")),
     hidden=_position_cases,
     outputs=("position",),
+    returns={"position": "tuple of int"},
     misconceptions=(
         Misconception("integer_division", "Your position has fractions: `/` is true division in Python 3."
                                           " Positions are whole numbers: divide with `//`.",

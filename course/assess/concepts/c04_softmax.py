@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from course.assess.cases import many
+from course.assess.cases import many, sizes
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.softmax import affine_backward, affine_forward, softmax_loss
 
@@ -25,8 +25,8 @@ def _labels_note(y: np.ndarray) -> str:
     return f"y = {y.tolist()}"
 
 
-def _score_case(rng: np.random.Generator, offsets: np.ndarray | None = None) -> Case:
-    n, c = int(rng.integers(2, 6)), int(rng.integers(3, 6))
+def _score_case(rng: np.random.Generator, k: int, offsets: np.ndarray | None = None) -> Case:
+    n, c = sizes(rng, k, count=2)  # N = 1 first, then N != C
     scores = np.round(rng.uniform(-3.0, 3.0, size=(n, c)), 2)
     y = rng.integers(0, c, size=n)
     if offsets is None:
@@ -40,11 +40,22 @@ def _score_case(rng: np.random.Generator, offsets: np.ndarray | None = None) -> 
                              f" {_labels_note(y)}")
 
 
-_moderate_cases = many(15, lambda rng, k: _score_case(rng))
+_moderate_cases = many(15, _score_case)
 
 # Six moderate cases, three moved up, three moved down, six with rows moved either way.
 _ROW_OFFSETS = [None] * 6 + [np.array([1000.0])] * 3 + [np.array([-1000.0])] * 3 + [np.array([1000.0, -1000.0])] * 6
-_stability_cases = many(len(_ROW_OFFSETS), lambda rng, k: _score_case(rng, _ROW_OFFSETS[k]))
+# Scores spread by thousands *within* a row: the correct class's probability underflows to 0, so a loss
+# that takes the log of a probability is infinite, although the shifted scores are fine.
+_SPREAD = (Case((np.array([[1000.0, 0.0, -1000.0], [2.0, -2000.0, 5.0]]), np.array([2, 1])),
+                "scores spread by thousands within each row, [[1000, 0, -1000], [2, -2000, 5]], y = [2, 1]"),
+           Case((np.array([[-500.0, 1500.0, 0.5, 3.0]]), np.array([0])),
+                "one row spread by thousands, [[-500, 1500, 0.5, 3]], y = [0]"))
+_shifted_rows = many(len(_ROW_OFFSETS), lambda rng, k: _score_case(rng, k, _ROW_OFFSETS[k]))
+
+
+def _stability_cases(rng: np.random.Generator) -> list[Case]:
+    # The spread rows come last: an answer that fails earlier (one shared maximum) is named by that failure.
+    return _shifted_rows(rng) + list(_SPREAD)
 
 
 WORKED_CASE = Case((WORKED_SCORES, WORKED_LABELS), "of the lesson, scores [[2, 1, -1], [0.5, 1.5, -0.5]], y = [0, 2]")
@@ -92,6 +103,28 @@ def _minus_one_at_predicted(scores, y, p, n):
     return d / n
 
 
+def _minus_one_at_column(column):
+    def gradient(scores, y, p, n):
+        d = p.copy()
+        d[np.arange(n), column(y)] -= 1.0
+        return d / n
+    return gradient
+
+
+def _normalised_down_columns(scores, y):
+    n = scores.shape[0]
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=0, keepdims=True)
+    with np.errstate(all="ignore"):
+        loss = float(-np.log(p[np.arange(n), y]).mean())
+    return loss, (p - _onehot(scores, y)) / n
+
+
+_WRONG_AXIS_HINT = ("Your probabilities are normalised down each column (axis 0); each *row* of P must sum to 1,"
+                    " over the classes: `.sum(axis=1, keepdims=True)`.")
+_FIXED_COLUMN_HINT = ("Your -1 sits in the same column in every row. Each row needs it at its own correct class:"
+                      " row i, column y[i] (`d[np.arange(N), y] -= 1`).")
+
 LOSS_MISCONCEPTIONS = (
     Misconception("one_over_n", "Your dscores are N times too large: the loss is a *mean* over the N examples,"
                                 " so each example's gradient carries the factor 1/N as well.",
@@ -117,6 +150,14 @@ LOSS_MISCONCEPTIONS = (
     Misconception("sign", "Your loss has the wrong sign: it is the mean of -log P[correct], which is never"
                           " negative.",
                   lambda s, y: (-softmax_loss(s, y)[0], softmax_loss(s, y)[1])),
+    Misconception("one_over_n", "Your loss is a sum over the examples, but your dscores are those of a mean:"
+                                " loss and gradient must agree. The loss is the *mean* of -log P[correct].",
+                  lambda s, y: (softmax_loss(s, y)[0] * s.shape[0], softmax_loss(s, y)[1])),
+    Misconception("wrong_class", _FIXED_COLUMN_HINT, _loss_with(_minus_one_at_column(lambda y: 0))),
+    Misconception("wrong_class", _FIXED_COLUMN_HINT, _loss_with(_minus_one_at_column(lambda y: y[0]))),
+    Misconception("sum_axis", _WRONG_AXIS_HINT, _normalised_down_columns),
+    Misconception("sum_axis", _WRONG_AXIS_HINT, _loss_with(lambda s, y, p, n: (
+        _normalised_down_columns(s, y)[1]))),
 )
 
 
@@ -183,7 +224,7 @@ FIX_DOT = Exercise(
                                               " the -1 of the first path was overwritten. Where two paths meet"
                                               " at a fork their gradients add up: `+=`, not `=`.",
                       _staged_without(lambda dr, e: dr * e, first_path=False)),
-        Misconception("shape", "drowsum is (N, 1): one number per example. Transposing it and taking a"
+        Misconception("shape", "The gradient drowsum is (N, 1): one number per example. Transposing it and taking a"
                                " matrix product mixes all the examples into one row. Each example's"
                                " exp(score) must be scaled by its *own* 1/rowsum: an element-wise product,"
                                " broadcast along the row.", _staged_without(lambda dr, e: dr.T @ e)),
@@ -205,6 +246,15 @@ def _unstable_loss(scores, y):
     return float(-np.log(p[np.arange(n), y]).mean()), d / n
 
 
+def _log_of_underflowed_p(scores, y):
+    # Stable probabilities, but the loss takes log of P itself: -log(0) on a spread row.
+    n = scores.shape[0]
+    p = _probabilities(scores)
+    with np.errstate(divide="ignore"):
+        loss = float(-np.log(p[np.arange(n), y]).mean())
+    return loss, (p - _onehot(scores, y)) / n
+
+
 STABLE = Exercise(
     id="04.stable_loss",
     title="softmax loss and gradient for scores of any size",
@@ -216,6 +266,10 @@ STABLE = Exercise(
     hidden=_stability_cases,
     outputs=("loss", "dscores"),
     misconceptions=(
+        Misconception("overflow", "Your loss is infinite where a probability underflows to 0: the log of P[correct]"
+                                  " cannot be taken when that probability is smaller than about 1e-308. Take the"
+                                  " log of the shifted form instead: log P = (score - max) - log(sum of"
+                                  " exp(score - max)), which stays finite.", _log_of_underflowed_p),
         Misconception("overflow", "Your answer gives inf or NaN when the scores are near +-1000: exp(1000)"
                                   " overflows, and exp(-1000) is 0, so P becomes inf/inf or 0/0. Subtract each"
                                   " row's own maximum from its scores before exp (one shared maximum is not"
@@ -259,10 +313,10 @@ SCORE_GRADIENTS = Exercise(
     outputs=("dX", "dW", "db"),
     upstream=0,
     misconceptions=(
-        Misconception("one_over_n", "dscores already carry the 1/N of the mean; dividing by N again (or taking"
+        Misconception("one_over_n", "Your dscores already carry the 1/N of the mean; dividing by N again (or taking"
                                     " a mean over the batch) applies it twice.",
                       lambda ds, x, w, b: tuple(g / ds.shape[0] for g in score_gradients(ds, x, w, b))),
-        Misconception("one_over_n", "db is the *sum* of the rows of dscores: every example used the same b,"
+        Misconception("one_over_n", "The bias gradient db is the *sum* of the rows of dscores: every example used the same b,"
                                     " and dscores already carry the 1/N.",
                       lambda ds, x, w, b: (ds @ w.T, x.T @ ds, ds.mean(axis=0, keepdims=True))),
     ),

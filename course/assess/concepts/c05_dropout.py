@@ -66,13 +66,17 @@ class Variant:
     keeps_with: Callable[[float], float] = _kept
     divides_by: Callable[[float], float] = _kept
     rule: str = "below"
+    per_feature: bool = False  # one mask row shared by the batch
+    scaled_mask: bool = False  # returns mask / keep_prob as "the mask"
 
     def __call__(self, x, keep_prob, rng):
-        mask = draw_mask(x.shape, self.keeps_with(keep_prob), rng, rule=self.rule)
-        return x * mask / self.divides_by(keep_prob), mask
+        mask = draw_mask(x.shape, self.keeps_with(keep_prob), rng, per_feature=self.per_feature, rule=self.rule)
+        out = x * mask / self.divides_by(keep_prob)
+        return out, (mask / self.divides_by(keep_prob) if self.scaled_mask else mask)
 
     def correct_at(self, keep_prob: float) -> bool:
-        return self.keeps_with(keep_prob) == keep_prob and self.divides_by(keep_prob) == keep_prob
+        return (self.keeps_with(keep_prob) == keep_prob and self.divides_by(keep_prob) == keep_prob
+                and not self.per_feature)
 
 
 VARIANTS = {
@@ -86,6 +90,11 @@ VARIANTS = {
     # The same slip written as "keep where u >= keep_prob".
     "swapped_ge": Variant("a dropout that keeps where rng.random() >= keep_prob and divides by 1 − keep_prob",
                           _dropped, _dropped, rule="above"),
+    # "keep where u > keep_prob": the comparison the wrong way round (the scale is right).
+    "reversed": Variant("a dropout that keeps where rng.random() > keep_prob and divides by keep_prob",
+                        _dropped, _kept, rule="above"),
+    "per_feature": Variant("a dropout with one mask row shared by the whole batch", per_feature=True),
+    "scaled_mask": Variant("a correct dropout that returns mask / keep_prob as its mask", scaled_mask=True),
     "no_scale": Variant("a dropout that keeps units with probability keep_prob but never amplifies them",
                         divides_by=_one),
     "wrong_divisor": Variant("a dropout that keeps units with probability keep_prob and divides by 1 − keep_prob",
@@ -197,12 +206,19 @@ _CONVENTION_HINT = ("Your mask keeps units with the right probability as far as 
                     " drawn another way than the course's, so it differs from the checker's mask for the same"
                     " generator. Draw it as (rng.random(x.shape) < keep_prob).astype(float).")
 
+_REVERSED_HINT = ("Your mask keeps a unit where rng.random() > keep_prob: the comparison is the wrong way round,"
+                  " so a unit is kept with probability 1 − keep_prob (the slip of the lesson's first version)."
+                  " Keep where rng.random(x.shape) < keep_prob.")
+_PER_FEATURE_HINT = ("Your mask has one row shared by the whole batch (one entry per feature). The text asks for"
+                     " one mask entry per element: draw rng.random(x.shape), the shape of x.")
+
 _SWAPPED_HINT = ("Your dropout keeps each unit with probability 1 − keep_prob and divides by 1 − keep_prob:"
                  " keep and drop are swapped. Its mean is still right (kept fraction times scale is 1), which is"
                  " why this slip is easy to miss; count the units it keeps.")
 
 DROPOUT_FORWARD = Exercise(
     id="05.dropout_forward",
+    tags=("random",),
     title="inverted dropout, forward",
     reference=dropout_forward,
     public=(Case((_X, 0.8, np.random.default_rng(0)), "the 2 × 4 example, keep_prob = 0.8, rng = default_rng(0)"),
@@ -217,6 +233,11 @@ DROPOUT_FORWARD = Exercise(
                                          " fraction of units that is kept.", VARIANTS["wrong_divisor"]),
         Misconception("missing_scale", "The kept units are not amplified: without the factor 1/keep_prob the"
                                        " expected output is keep_prob · x instead of x.", VARIANTS["no_scale"]),
+        Misconception("keep_prob_scale", _REVERSED_HINT, VARIANTS["reversed"]),
+        Misconception("mask_convention", _PER_FEATURE_HINT, VARIANTS["per_feature"]),
+        Misconception("keep_prob_scale", "Your mask holds 1/keep_prob at the kept units: you returned the scaled"
+                                     " mask. Return the 0/1 mask itself (the backward pass scales by 1/keep_prob"
+                                     " on its own); the scale belongs in out only.", VARIANTS["scaled_mask"]),
         *(Misconception("mask_convention", _CONVENTION_HINT, draw) for draw in _OTHER_DRAWS),
     ),
 )
@@ -243,6 +264,7 @@ _RESAMPLED_HINT = ("Your backward pass draws a new mask. The gradient must flow 
 
 DROPOUT_BACKWARD = Exercise(
     id="05.dropout_backward",
+    tags=("random",),
     title="inverted dropout, backward",
     reference=dropout_backward,
     public=(Case((_DOUT, _MASK, 0.8, np.random.default_rng(5)),
@@ -298,6 +320,7 @@ def _layer_with_train(train_mode):
 
 DROPOUT_LAYER = Exercise(
     id="05.dropout_layer",
+    tags=("random",),
     title="dropout in train and test mode",
     reference=dropout_layer,
     public=(Case((_X, 0.8, np.random.default_rng(0), True), "the 2 × 4 example, keep_prob = 0.8, train = True"),
@@ -321,6 +344,8 @@ DROPOUT_LAYER = Exercise(
         Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(VARIANTS["swapped_ge"])),
         Misconception("missing_scale", "In training mode the kept units are not amplified by 1/keep_prob.",
                       _layer_with_train(VARIANTS["no_scale"])),
+        Misconception("keep_prob_scale", _REVERSED_HINT, _layer_with_train(VARIANTS["reversed"])),
+        Misconception("mask_convention", _PER_FEATURE_HINT, _layer_with_train(VARIANTS["per_feature"])),
         *(Misconception("mask_convention", _CONVENTION_HINT, _layer_with_train(draw)) for draw in _OTHER_DRAWS),
     ),
 )
@@ -398,6 +423,7 @@ def _exact_copy_test(forward, keep_prob):
 
 LEARNER_TEST = Exercise(
     id="05.catch_the_swap",
+    tags=("random",),
     title="a test that catches the swapped keep probability",
     reference=dropout_is_correct,
     public=(_candidate_case("correct", 0.8), _candidate_case("swapped", 0.8), _candidate_case("no_scale", 0.8),
@@ -419,8 +445,9 @@ LEARNER_TEST = Exercise(
                                      " another way than yours. Different correct implementations give different"
                                      " masks from the same generator; test properties that every correct"
                                      " dropout has, with a tolerance for chance.", _exact_copy_test),
-        Misconception("wrong_value", "Your test accepts every candidate, also the broken ones. Run the candidate"
-                                     " on many units and measure what it does.", lambda forward, keep_prob: True),
+        Misconception("wrong_value", "Your test lets a broken dropout through (the one named below). Run the"
+                                     " candidate on many units and measure what it does: the fraction it keeps,"
+                                     " and the value of the kept units.", lambda forward, keep_prob: True),
         Misconception("wrong_value", "Your test rejects every candidate, also the correct one. Allow for chance:"
                                      " a kept fraction is binomial, with standard deviation"
                                      " sqrt(p (1 − p) / n) over n units.", lambda forward, keep_prob: False),
