@@ -349,7 +349,9 @@ def _explain(exercise: Exercise, failures) -> tuple[str, str]:
     if len(names) > 1 and exercise.agree is None:
         for i in range(len(names)):
             for j in range(len(names)):
-                if i != j and _close(exercise, gots[i], exps[j]) and not _close(exercise, exps[i], exps[j]):
+                # A swap, both ways: one output that merely equals another's value (a 0) is no evidence.
+                if (i != j and _close(exercise, gots[i], exps[j]) and _close(exercise, gots[j], exps[i])
+                        and not _close(exercise, exps[i], exps[j])):
                     return "order", (f"Your {_label(names[i])} holds what belongs in {_label(names[j])} (seen on the example"
                                      f" {case.note}). Return the results in the order {', '.join(names)}.")
     wrong = [k for k in range(len(names)) if not _close(exercise, gots[k], exps[k])] if exercise.agree is None else []

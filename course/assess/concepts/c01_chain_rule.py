@@ -294,13 +294,6 @@ BEST_STEP = Exercise(
     outputs=("the step",),
     agree=_best_step_agrees,
     misconceptions=(
-        Misconception("wrong_value", "Return the step itself (a number from `steps`), not its index in the list:"
-                                     " steps[k], not k.",
-                      lambda f, dfdx, x, steps: int(np.argmin(_step_errors(f, dfdx, x, steps)))),
-        Misconception("step", "You picked the most *negative* error: an error's size is its absolute value. Take"
-                              " abs(...) of each difference before looking for the smallest.",
-                      lambda f, dfdx, x, steps: steps[int(np.argmin([numerical_derivative(f, x, h) - dfdx(x)
-                                                                       for h in steps]))]),
         Misconception("step", "The smallest step is not the most accurate: below about 1e-6, the round-off"
                               " in f(x + h) - f(x - h) is divided by a tiny 2h and grows. Measure the error of"
                               " each step against the exact derivative and keep the smallest error.",
@@ -308,6 +301,13 @@ BEST_STEP = Exercise(
         Misconception("step", "The largest step has the largest truncation error (it shrinks like h²)."
                               " Measure the error of each step against the exact derivative.",
                       lambda f, dfdx, x, steps: max(steps)),
+        Misconception("wrong_value", "Return the step itself (a number from `steps`), not its index in the list:"
+                                     " steps[k], not k.",
+                      lambda f, dfdx, x, steps: int(np.argmin(_step_errors(f, dfdx, x, steps)))),
+        Misconception("step", "You picked the most *negative* error: an error's size is its absolute value. Take"
+                              " abs(...) of each difference before looking for the smallest.",
+                      lambda f, dfdx, x, steps: steps[int(np.argmin([numerical_derivative(f, x, h) - dfdx(x)
+                                                                       for h in steps]))]),
     ),
 )
 

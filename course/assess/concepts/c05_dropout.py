@@ -40,16 +40,8 @@ def _keep_prob(rng: np.random.Generator) -> float:
 
 # ----- ways to write the forward pass, right and wrong -------------------------------
 
-def _kept(keep_prob: float) -> float:
-    return keep_prob
-
-
-def _dropped(keep_prob: float) -> float:
-    return 1.0 - keep_prob
-
-
-def _one(keep_prob: float) -> float:
-    return 1.0
+# What a variant keeps with, or divides by, at a given keep_prob.
+_kept, _dropped, _one = (lambda p: p), (lambda p: 1.0 - p), (lambda p: 1.0)
 
 
 @dataclass(frozen=True)
