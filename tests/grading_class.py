@@ -212,7 +212,15 @@ def hostile_class(root: Path, *, solutions: Path, out: Path, port: int) -> dict[
         "    if os.fork() == 0:\n"
         f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(600)  # {DAEMON_MARK}'])\n"
         "    os._exit(0)\n"
-        "os.wait()"))
+        "os.wait()\n"
+        "import time\n"
+        "for _ in range(100):  # the daemon is running before the cell ends (else the attack proves nothing)\n"
+        "    if any(name.isdigit() and b'" + DAEMON_MARK + "' in open(f'/proc/{name}/cmdline', 'rb').read()\n"
+        "           for name in os.listdir('/proc')):\n"
+        "        break\n"
+        "    time.sleep(0.05)\n"
+        "else:\n"
+        "    raise RuntimeError('the daemon did not start')"))
     learners["kills"] = ("kills every process it can see, the grader's included", _with_attack(
         "import os, signal\n"
         "for target in [os.getppid(), 1]:\n"

@@ -41,6 +41,9 @@ from course.grading.sandbox import JUDGE_SOCKET
 # (the sandbox enforces the limit itself; this covers a kernel that stopped answering).
 SLACK = 30.0
 REQUEST_TIMEOUT = 120.0
+# Checks a notebook may ask for (a canonical notebook asks once per exercise); the rest are
+# refused, so a notebook that floods its socket costs the grader nothing.
+MAX_CONNECTIONS = 200
 
 
 class Infrastructure(Exception):
@@ -133,12 +136,13 @@ class JudgeService:
             server.close()
 
     def _accept(self, key: str, server: socket.socket, exercises: set) -> None:
-        while True:
+        for _ in range(MAX_CONNECTIONS):
             try:
                 connection, _ = server.accept()
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(key, connection, exercises), daemon=True).start()
+        server.close()
 
     def _record(self, key: str, ident: str, verdict: dict) -> None:
         with self._lock:
