@@ -16,6 +16,7 @@ import json
 import os
 import pickle
 import socket
+import time
 import traceback
 from typing import Any
 
@@ -57,6 +58,7 @@ def _where(exc: BaseException) -> list | None:
 
 def _call(answer, args, seconds: float) -> dict:
     known = wire.objects(args)
+    start = time.monotonic()
     try:
         with time_limit(seconds):
             result = answer(*args)
@@ -66,7 +68,8 @@ def _call(answer, args, seconds: float) -> dict:
         return {"raised": {"type": type(exc).__name__, "builtin": type(exc).__module__ == "builtins",
                            "message": str(exc)[:2000], "where": _where(exc)}}
     try:
-        return {"returned": wire.encode_message(result, []), "args": wire.encode_message(list(args), known)}
+        return {"returned": wire.encode_message(result, []), "args": wire.encode_message(list(args), known),
+                "seconds": time.monotonic() - start}
     except Exception as exc:  # a value that cannot be described (a huge or strange object)
         return {"unsendable": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
