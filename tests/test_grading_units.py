@@ -130,6 +130,24 @@ def test_objects_changed_inside_update_the_judges_copies():
     assert leaf.grad == 3.0 and root.grad == 1.0 and root.inputs == [leaf, leaf] and root.op is abs
 
 
+class SlotNode:
+    __slots__ = ("grad", "inputs")
+
+    def __init__(self, inputs=()):
+        self.grad, self.inputs = 0.0, list(inputs)
+
+
+def test_nodes_with_slots_are_updated_too():
+    import json
+
+    inside = SlotNode([SlotNode()])
+    inside.grad, inside.inputs[0].grad = 1.0, 4.0
+    outside = SlotNode([SlotNode()])
+    message = json.loads(json.dumps(wire.encode_message([inside], wire.objects([inside]))))
+    wire.apply([outside], wire.decode_message(message, wire.objects([outside])))
+    assert (outside.grad, outside.inputs[0].grad) == (1.0, 4.0)
+
+
 def test_a_deep_graph_crosses_without_recursion():
     nodes = [Node(0.0)]
     for k in range(5000):

@@ -45,8 +45,16 @@ REQUEST_TIMEOUT = 120.0
 MAX_CONNECTIONS = 200
 
 
-class Infrastructure(Exception):
-    """The grader's own machinery failed; the row says so, and it is not the learner's."""
+class Infrastructure(BaseException):
+    """The grader's own machinery failed; the row says so, and it is not the learner's.
+
+    A BaseException: the evaluation blames the learner's function for an Exception raised by a call.
+    """
+
+
+# A case may be a chain of thousands of gates: pickling it recurses once per gate.
+RECURSION_LIMIT = 100_000
+THREAD_STACK_BYTES = 512 * 2**20
 
 
 class _Line:
@@ -113,6 +121,8 @@ class JudgeService:
 
     def __init__(self, seed: int, time_limit: float | None = None) -> None:
         _pickle_concepts_by_value()
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+        threading.stack_size(THREAD_STACK_BYTES)  # for the threads started from here on: the judge's
         self.seed, self.time_limit = seed, time_limit
         self.verdicts: dict[str, dict[str, dict]] = {}
         self._lock = threading.Lock()
@@ -165,7 +175,7 @@ class JudgeService:
             except (OSError, ValueError, ConnectionError) as exc:
                 verdict = {**Verdict(ident, False, "crash", "The check did not complete: the notebook's kernel"
                                      f" stopped answering the grader ({type(exc).__name__}).").to_dict()}
-            except Exception as exc:  # the judge's own failure
+            except (Exception, Infrastructure) as exc:  # the judge's own failure
                 verdict = {**Verdict(ident, False, "infrastructure", f"the judge failed: {type(exc).__name__}:"
                                      f" {exc}").to_dict(), "infrastructure": True}
             self._record(key, ident, verdict)
@@ -193,7 +203,11 @@ class JudgeService:
 
         def call(*given):
             left = max(exercise.time_limit - used[0], 0.01)
-            line.send({"call": base64.b64encode(cloudpickle.dumps(tuple(given))).decode(), "seconds": left})
+            try:
+                case = cloudpickle.dumps(tuple(given))
+            except Exception as exc:
+                raise Infrastructure(f"the case could not be sent into the sandbox ({type(exc).__name__}: {exc})")
+            line.send({"call": base64.b64encode(case).decode(), "seconds": left})
             line.sock.settimeout(left + SLACK)
             try:
                 reply = line.receive()

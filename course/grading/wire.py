@@ -41,8 +41,35 @@ class Opaque:
         return f"<{self._kind}>"
 
 
+def _slots(kind: type) -> list[str]:
+    names = []
+    for klass in kind.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else [n for n in slots if n not in ("__dict__", "__weakref__")]
+    return names
+
+
 def _has_state(value) -> bool:
-    return hasattr(value, "__dict__") and not isinstance(value, _NO_STATE) and not callable(value)
+    if isinstance(value, _NO_STATE) or callable(value):
+        return False
+    return hasattr(value, "__dict__") or bool(_slots(type(value)))
+
+
+def state_of(value) -> dict:
+    """An object's attributes: its __dict__ and its slots (graph nodes use slots)."""
+    state = dict(vars(value)) if hasattr(value, "__dict__") else {}
+    for name in _slots(type(value)):
+        if hasattr(value, name):
+            state[name] = getattr(value, name)
+    return state
+
+
+def _set_state(target, state: dict) -> None:
+    for name, value in state.items():
+        try:
+            object.__setattr__(target, name, value)
+        except (AttributeError, TypeError):
+            pass
 
 
 def _children(value) -> list:
@@ -52,7 +79,7 @@ def _children(value) -> list:
         return list(value)
     if isinstance(value, dict):
         return list(value.values())
-    return list(vars(value).values()) if _has_state(value) else []
+    return list(state_of(value).values()) if _has_state(value) else []
 
 
 def objects(value) -> list:
@@ -81,7 +108,7 @@ def encode_message(value, known: list) -> dict:
         for n in [n for n in sorted(by_number) if str(n) not in states]:
             obj = by_number[n]
             states[str(n)] = {"kind": type(obj).__name__,
-                              "state": {str(k): encode(v, numbers, by_number) for k, v in vars(obj).items()}}
+                              "state": {str(k): encode(v, numbers, by_number) for k, v in state_of(obj).items()}}
             done += 1
     return {"value": body, "objects": states}
 
@@ -142,10 +169,7 @@ def decode_message(message: dict, known: list):
         # An attribute that cannot cross (a function, say) keeps the judge's own value.
         state = {str(k): decode(v, known) for k, v in entry["state"].items()
                  if not (isinstance(v, dict) and "other" in v)}
-        try:
-            vars(known[int(key)]).update(state)
-        except TypeError:
-            pass
+        _set_state(known[int(key)], state)
     return decode(message["value"], known)
 
 
