@@ -93,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     _grading_options(g)
     g.add_argument("--seed", type=int, help="hidden-case seed (default: a new random one per run)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="grade without bubblewrap (not safe against hostile notebooks; the report says so)")
     g.set_defaults(run=_grade)
 
     p = commands.add_parser("progress", help="your exercises: done or not yet, with the current hint")

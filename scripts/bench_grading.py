@@ -5,12 +5,16 @@
 Builds the class in a temporary folder (learner k solves every exercise but
 one, chosen by k, which keeps its stub), then measures in the same run:
 
-- the grader: ``course.grading.grade`` (one nbval session plus the judge);
+- the grader: ``course.grading.grade`` with the sandbox (one nbval session,
+  every kernel in bubblewrap, the judge outside);
+- the same class without the sandbox (``--no-sandbox``), so the sandbox's
+  cost is a ratio of two runs made side by side (``--pairs N`` alternates
+  N pairs, sandbox first then without, and reports the median ratio);
 - the baseline: ``pytest --nbval-lax <learner>/`` once per learner, one after another;
 
-and prints wall time and notebooks per second for both, the speed-up, and
-whether the two agree on every exercise (pass/fail of each check cell).
-Not a test: it takes minutes.
+and prints wall time and notebooks per second, the sandbox's cost, the
+speed-up over the baseline, and whether the grader and the baseline agree on
+every exercise (pass/fail of each check cell). Not a test: it takes minutes.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ def main() -> None:
     parser.add_argument("--cell-timeout", type=float, default=60)
     parser.add_argument("--seed", type=int, default=31337)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--pairs", type=int, default=1, help="sandbox/no-sandbox pairs to time (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gradflow-bench-") as tmp:
         root = Path(tmp) / "class"
@@ -92,12 +97,27 @@ def main() -> None:
         count = len(submissions)
         print(f"class: {args.learners} learners × {count // args.learners} notebooks = {count} notebooks,"
               f" {os.cpu_count()} CPUs", flush=True)
-        start = time.monotonic()
-        rows = grade(submissions, ROOT / "solutions", seed=args.seed, cell_timeout=args.cell_timeout,
-                     workers=args.workers)
-        grader = time.monotonic() - start
-        print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s"
+        def timed(use_sandbox: bool):
+            start = time.monotonic()
+            made = grade(submissions, ROOT / "solutions", seed=args.seed, cell_timeout=args.cell_timeout,
+                         workers=args.workers, use_sandbox=use_sandbox)
+            return time.monotonic() - start, made
+
+        grader, rows = timed(True)
+        print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s, sandboxed"
               f" ({sum(r.passed for r in rows)} of {len(rows)} exercises passed)", flush=True)
+        ratios = []
+        for pair in range(args.pairs):
+            with_box = grader if pair == 0 else timed(True)[0]
+            without, plain_rows = timed(False)
+            ratios.append(with_box / without)
+            same = [(r.passed, r.code) for r in plain_rows] == [(r.passed, r.code) for r in rows]
+            print(f"pair {pair + 1}:   sandbox {with_box:7.1f} s, no sandbox {without:7.1f} s:"
+                  f" ratio {with_box / without:.3f} (same verdicts: {same})", flush=True)
+        if ratios:
+            ratios.sort()
+            print(f"sandbox cost: {100 * (ratios[len(ratios) // 2] - 1):+.1f} % of grading wall time"
+                  f" (median of {len(ratios)} pairs)", flush=True)
         if args.skip_baseline:
             return
         base, verdicts = baseline(root, args.seed, args.cell_timeout)

@@ -111,6 +111,137 @@ def hard_coded_visible_answers():
 
 WRONG_MUL = function("01.mul_gate", "return 0.0, 0.0")
 
+# ----- the hostile class: each attack a learner of its own ----------------------------
+#
+# Every attacker's multiply gate is right only if its attack worked (it found a
+# reference, reached the network, ...); otherwise it returns zeros. So a ✔ on
+# 01.mul_gate of an attacker means the attack succeeded.
+
+DAEMON_MARK = "gradflow-hostile-daemon"
+FORGED = "forged by a learner"
+
+
+def _attacker(route: str) -> str:
+    """A multiply gate that answers with whatever ``route`` (code that sets ``ref``) finds, else zeros."""
+    body = ("ref = None\ntry:\n" + "\n".join("    " + line for line in route.splitlines())
+            + "\nexcept BaseException:\n    ref = None\n"
+            "if callable(ref):\n    return ref(x, y, dout)\nreturn 0.0, 0.0")
+    return function("01.mul_gate", body)
+
+
+ROUTES = {
+    "refs_registry": "from course.assess.registry import get_exercise\nref = get_exercise('01.mul_gate').reference",
+    "refs_import": "import importlib\nref = importlib.import_module('course.assess.concepts.c01_chain_rule').mul_backward",
+    "refs_sys_modules": "import sys\nfor m in list(sys.modules.values()):\n"
+                        "    f = getattr(m, 'mul_backward', None)\n"
+                        "    if callable(f) and getattr(m, '__name__', '') != '__main__':\n        ref = f",
+    "refs_setup_objects": "import sys, course\nmodule = sys.modules[course.check.__module__]\n"
+                          "ref = module.get_exercise('01.mul_gate').reference",
+    "refs_gc": "import gc\nfor o in gc.get_objects():\n"
+               "    if callable(o) and getattr(o, '__name__', '') == 'mul_backward'"
+               " and getattr(o, '__module__', '') != '__main__':\n        ref = o",
+    "refs_frames": "import sys\nframe = sys._getframe(1)\nwhile frame is not None:\n"
+                   "    for v in frame.f_locals.values():\n"
+                   "        if hasattr(v, 'reference') and getattr(v, 'id', '') == '01.mul_gate':\n"
+                   "            ref = v.reference\n    frame = frame.f_back",
+}
+
+
+def solutions_route(solutions: Path) -> str:
+    """Reads the master from disk and runs its multiply gate."""
+    return (f"import json\ncells = json.load(open({str(solutions / NB01)!r}))['cells']\n"
+            "code = [''.join(c['source']) for c in cells if c.get('metadata', {}).get('gradflow', {})"
+            ".get('exercise') == '01.mul_gate'][0]\nspace = {}\nexec(code, space)\nref = space['mul_backward']")
+
+
+def network_route(port: int) -> str:
+    """Answers right only if a connection to the grader's machine gets through."""
+    return (f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"
+            "ref = lambda x, y, dout: (y * dout, x * dout)")
+
+
+def _with_attack(cell_code: str, exercise: str = "01.mul_gate") -> nbformat.NotebookNode:
+    """The solved notebook with ``cell_code`` run at the top of ``exercise``'s cell (its function kept)."""
+    nb = solved(NB01)
+    for cell in nb.cells:
+        if cell.metadata.get("gradflow", {}).get("exercise") == exercise:
+            cell.source = cell_code + "\n\n" + cell.source
+    return nb
+
+
+def hostile_class(root: Path, *, solutions: Path, out: Path, port: int) -> dict[str, str]:
+    """The attacks of docs/grading.md, each a learner, beside a solved and an unsolved learner."""
+    learners: dict[str, tuple[str, nbformat.NotebookNode]] = {
+        "solved": ("solved everything", solved(NB01)),
+        "unsolved": ("solved nothing", nbformat.read(EXERCISES / NB01, as_version=4)),
+        "public_helpers": ("imports the course's public helpers, numpy, math and the standard library",
+                           with_sources(solved(NB01), {"01.mul_gate": (
+                               "import collections\nimport math\nimport numpy\n"
+                               "from course import numerical_gradient, sigmoid\n"
+                               "from course.compute.graph import Node\n\n"
+                               + function("01.mul_gate", "return y * dout, x * dout"))})),
+    }
+    for name, route in ROUTES.items():
+        learners[name] = (f"reads the references ({name[5:]})", with_sources(solved(NB01), {
+            "01.mul_gate": _attacker(route)}))
+    learners["refs_solutions"] = ("reads solutions/ from disk", with_sources(solved(NB01), {
+        "01.mul_gate": _attacker(solutions_route(solutions))}))
+    learners["network"] = ("connects to the grader's machine", with_sources(solved(NB01), {
+        "01.mul_gate": _attacker(network_route(port))}))
+    course_dir = Path(__file__).resolve().parent.parent / "course"
+    targets = [course_dir / "__init__.py", course_dir / "assess" / "check.py", solutions / NB01,
+               out / "grades.csv", out / "canary.txt"]
+    learners["writes_files"] = ("writes the course, the solutions and the output folder", _with_attack(
+        "import os\n"
+        f"for path in {[str(t) for t in targets]!r}:\n"
+        "    try:\n"
+        f"        with open(path, 'a') as f:\n            f.write({FORGED!r})\n"
+        "    except OSError:\n        pass\n"
+        "for top, dirs, files in os.walk('/'):\n"
+        "    if top.startswith(('/proc', '/sys', '/dev', '/usr', '/lib', '/etc', '/bin', '/sbin', '/root/.pyenv'))"
+        " or '.venv' in top:\n        dirs[:] = []\n        continue\n"
+        "    for name in files:\n"
+        "        if name in ('grades.csv', 'report.html') or name.endswith('.ipynb'):\n"
+        "            try:\n"
+        f"                open(os.path.join(top, name), 'w').write({FORGED!r})\n"
+        "            except OSError:\n                pass"))
+    learners["daemon"] = ("leaves a process behind", _with_attack(
+        "import os, sys\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(600)  # {DAEMON_MARK}'])\n"
+        "    os._exit(0)\n"
+        "os.wait()\n"
+        "import time\n"
+        "for _ in range(100):  # the daemon is running before the cell ends (else the attack proves nothing)\n"
+        "    if any(name.isdigit() and b'" + DAEMON_MARK + "' in open(f'/proc/{name}/cmdline', 'rb').read()\n"
+        "           for name in os.listdir('/proc')):\n"
+        "        break\n"
+        "    time.sleep(0.05)\n"
+        "else:\n"
+        "    raise RuntimeError('the daemon did not start')"))
+    learners["kills"] = ("kills every process it can see, the grader's included", _with_attack(
+        "import os, signal\n"
+        "for target in [os.getppid(), 1]:\n"
+        "    try:\n        os.kill(target, signal.SIGKILL)\n    except OSError:\n        pass\n"
+        "for name in os.listdir('/proc'):\n"
+        "    if name.isdigit() and int(name) not in (os.getpid(), 1):\n"
+        "        try:\n            os.kill(int(name), signal.SIGKILL)\n        except OSError:\n            pass"))
+    learners["fork_bomb"] = ("starts processes without end", _with_attack(
+        "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(600)\n        os._exit(0)",
+        "01.compound"))
+    learners["memory_bomb"] = ("allocates 20 GB", _with_attack("hog = bytearray(20 * 2**30)", "01.compound"))
+    learners["disk_filler"] = ("writes files without end", _with_attack(
+        "n = 0\nwhile True:\n    with open(f'/tmp/fill{n}', 'wb') as f:\n"
+        "        for _ in range(8):\n            f.write(b'0' * 2**20)\n    n += 1", "01.compound"))
+    learners["endless_writer"] = ("writes one file without end", _with_attack(
+        "with open('/tmp/endless', 'wb') as f:\n    while True:\n        f.write(b'0' * 2**20)", "01.compound"))
+    for learner, (_, nb) in learners.items():
+        (root / learner).mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, root / learner / NB01)
+    return {learner: what for learner, (what, _) in learners.items()}
+
 
 def class_folder(root: Path) -> dict[str, str]:
     """Write the class under ``root``; returns learner -> what they did."""

@@ -1,33 +1,87 @@
-"""Grading a class built in code: one grader run shared by the module, then the verdicts row by row."""
+"""Grading a class built in code: ONE grader run shared by the module, then the verdicts row by row.
+
+The class is the test class (misconceptions, edited check cells, loops,
+crashes, broken files) and the hostile class (every attack of
+docs/grading.md, each its own learner) beside a solved and an unsolved
+learner, all graded together in the sandbox.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
+import socket
 import time
 
 import pytest
-from conftest import SOLUTIONS
-from grading_class import MISCONCEPTIONS, NB01, NB05, class_folder
+from conftest import ROOT, SOLUTIONS
+from grading_class import DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, ROUTES, class_folder, hostile_class
 
 from course.assess.registry import exercises_of, get_exercise
 from course.grading.collect import collect
+from course.grading import sandbox
 from course.grading.grade import grade
 from course.grading.report import write_all
 
 ALL01 = [e.id for e in exercises_of("01_chain_rule")]
 ALL05 = [e.id for e in exercises_of("05_dropout")]
 SEED = 424242
+CELL_TIMEOUT = 10  # seconds per cell; a loaded machine must not turn an import into a timeout
+
+pytestmark = pytest.mark.skipif(sandbox.bwrap() is None and not os.environ.get("GRADFLOW_REQUIRE_SANDBOX"),
+                                reason="bubblewrap is not installed (scripts/install-sandbox.sh)")
+
+
+def checkout_digest() -> str:
+    """Every file of the course checkout a learner could want to change, and the venv's start-up files."""
+    digest = hashlib.sha256()
+    paths = [p for folder in ("course", "solutions", "exercises", "notebooks")
+             for p in sorted((ROOT / folder).rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
+    paths += [ROOT / "pyproject.toml", *sorted((ROOT / ".venv" / "lib").glob("python*/site-packages/*.pth"))]
+    for path in paths:
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def daemons() -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if DAEMON_MARK.encode() in f.read():
+                    found.append(int(name))
+        except (OSError, ValueError):
+            pass
+    return found
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
-    class_folder(root)
-    start = time.monotonic()
-    rows = grade(collect([root]), SOLUTIONS, seed=SEED, cell_timeout=3, time_limit=1, workers=2)
     out = tmp_path_factory.mktemp("out")
+    (out / "canary.txt").write_text("untouched")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    class_folder(root)
+    hostile = hostile_class(root, solutions=SOLUTIONS, out=out, port=listener.getsockname()[1])
+    before = checkout_digest()
+    start = time.monotonic()
+    # The first kernel start of each nbval process is made to fail: the grader must start it again.
+    rows = grade(collect([root]), SOLUTIONS, seed=SEED, cell_timeout=CELL_TIMEOUT, time_limit=1, workers=2,
+                 fail_kernel_starts=1, kernel_attempts=3, kernel_backoff=0.2)
+    seconds = time.monotonic() - start
     write_all(rows, out)
-    return {"rows": rows, "out": out, "seconds": time.monotonic() - start}
+    try:
+        listener.accept()
+        reached = True
+    except BlockingIOError:
+        reached = False
+    listener.close()
+    return {"rows": rows, "out": out, "seconds": seconds, "hostile": hostile, "checkout": (before, checkout_digest()),
+            "network": reached, "daemons": daemons()}
 
 
 def rows_of(graded, learner, notebook=NB01):
@@ -70,21 +124,19 @@ def test_answers_hard_coded_for_the_worked_examples_fail_on_hidden_cases(graded)
     assert passed(graded, "hard_coded") == set(ALL01) - {"01.mul_gate"}
 
 
-def test_a_redefined_check_does_not_pass(graded):
-    assert passed(graded, "redefines_check") == set(ALL01) - {"01.mul_gate"}
-
-
-@pytest.mark.parametrize("learner, what", [
-    ("imports_course", "uses `import course.assess.diagnose`"),
-    ("patches_globals", "`course.assess.check.evaluate` was replaced"),
-    ("patches_numpy", "`numpy.allclose` was replaced"),
-    ("patches_in_call", "`numpy.allclose` was replaced"),
-])
-def test_patching_the_checker_or_numpy_is_caught(graded, learner, what):
-    rows = rows_of(graded, learner)
+def test_a_redefined_check_gets_no_verdict(graded):
+    rows = rows_of(graded, "redefines_check")
     assert not any(r.passed for r in rows.values())
-    assert rows["01.mul_gate"].code == "tampering"
-    assert what in rows["01.mul_gate"].hint
+    assert {r.code for r in rows.values()} == {"no_verdict"}
+    assert "never asked the grader" in rows["01.add_gate"].hint
+
+
+@pytest.mark.parametrize("learner", ["imports_course", "patches_globals", "patches_numpy", "patches_in_call"])
+def test_patching_the_checker_or_numpy_inside_changes_no_verdict(graded, learner):
+    # The judge is outside the sandbox: what the notebook patches is its own copy.
+    rows = rows_of(graded, learner)
+    assert rows["01.mul_gate"].code == "wrong_value"
+    assert passed(graded, learner) == set(ALL01) - {"01.mul_gate"}
 
 
 def test_an_endless_loop_in_a_function_hits_the_time_limit(graded):
@@ -94,14 +146,15 @@ def test_an_endless_loop_in_a_function_hits_the_time_limit(graded):
 
 def test_an_endless_loop_at_the_top_level_hits_the_cell_timeout(graded):
     row = rows_of(graded, "loop_at_top")["01.add_gate"]
-    assert row.code == "cell_timeout" and "did not finish within 3 s" in row.hint
+    assert row.code == "cell_timeout" and f"did not finish within {CELL_TIMEOUT} s" in row.hint
     assert passed(graded, "loop_at_top") == set(ALL01) - {"01.add_gate"}
 
 
 def test_a_crashing_kernel_fails_its_exercise_and_the_ones_after_it(graded):
     rows = rows_of(graded, "crash")
     assert passed(graded, "crash") == {"01.mul_gate", "01.add_gate", "01.max_gate"}
-    assert "ended the Python process" in rows["01.compound"].hint and rows["01.compound"].code == "crash"
+    assert rows["01.compound"].code == "crash" and "kernel died while running cell" in rows["01.compound"].hint
+    assert "`import os`" in rows["01.compound"].hint
     for later in ("01.sigmoid_neuron", "01.numerical_derivative", "01.best_step"):
         assert rows[later].code == "crash" and "kernel died while running cell" in rows[later].hint
 
@@ -148,3 +201,65 @@ def test_outputs_csv_report_and_feedback(graded):
     assert "The most common hints per exercise" in html and "misconception03" in html
     feedback = (out / "feedback" / "forms.md").read_text(encoding="utf-8")
     assert "✘ 01.mul_gate" in feedback and "returned None" in feedback
+
+
+# ----- the hostile class -------------------------------------------------------------
+
+def test_the_solved_and_unsolved_learners_are_graded_as_usual(graded):
+    assert passed(graded, "solved") == set(ALL01)
+    rows = rows_of(graded, "unsolved")
+    assert set(rows) == set(ALL01) and {r.code for r in rows.values()} == {"not_done"}
+
+
+def test_importing_public_helpers_in_an_exercise_cell_passes(graded):
+    assert passed(graded, "public_helpers") == set(ALL01)
+
+
+@pytest.mark.parametrize("learner", [*ROUTES, "refs_solutions", "network"])
+def test_no_route_reaches_a_reference_the_solutions_or_the_network(graded, learner):
+    # Each attacker's multiply gate is right only if its route worked.
+    rows = rows_of(graded, learner)
+    assert rows["01.mul_gate"].code == "wrong_value", rows["01.mul_gate"].hint
+    assert passed(graded, learner) == set(ALL01) - {"01.mul_gate"}
+
+
+def test_nothing_reached_the_network(graded):
+    assert graded["network"] is False
+
+
+def test_the_checkout_and_the_output_folder_are_untouched(graded):
+    before, after = graded["checkout"]
+    assert before == after
+    assert (graded["out"] / "canary.txt").read_text() == "untouched"
+    assert FORGED not in (graded["out"] / "grades.csv").read_text(encoding="utf-8")
+    assert passed(graded, "writes_files") == set(ALL01)
+
+
+def test_no_process_outlives_its_notebook(graded):
+    assert graded["daemons"] == []
+    assert passed(graded, "daemon") == set(ALL01)
+
+
+def test_killing_every_visible_process_ends_nothing_but_its_own(graded):
+    assert passed(graded, "kills") == set(ALL01)
+
+
+@pytest.mark.parametrize("learner, words", [
+    ("fork_bomb", "Resource temporarily unavailable"),
+    ("memory_bomb", "MemoryError"),
+    ("disk_filler", "No space left on device"),
+    ("endless_writer", "File too large"),
+])
+def test_limits_end_a_bomb_as_a_row_that_says_so(graded, learner, words):
+    row = rows_of(graded, learner)["01.compound"]
+    assert not row.passed and words in row.hint, row.hint
+    assert passed(graded, learner) == set(ALL01) - {"01.compound"}
+
+
+def test_a_kernel_that_failed_to_start_was_started_again(graded):
+    # The run injected a failed kernel start; nothing is left as infrastructure.
+    assert not [r for r in graded["rows"] if r.infrastructure]
+
+
+def test_every_learner_of_both_classes_was_graded_in_the_one_run(graded):
+    assert set(graded["hostile"]) <= {r.learner for r in graded["rows"]}

@@ -1,10 +1,12 @@
-"""Grading a class: the canonical notebooks, nbval, an independent judge, reports.
+"""Grading a class, as a pipeline of stages (``grade`` chains them; docs/grading.md):
 
 - ``collect``: which notebooks belong to which learner, and their masters;
 - ``canonical``: a learner's notebook rebuilt on its master's structure;
-- ``judge``: verdicts from a clean process the learner's code cannot forge;
-- ``session``: one nbval session over many canonical notebooks;
-- ``grade``: the two combined into one row per learner and exercise;
+- ``run``: one nbval session over all canonical notebooks, each kernel started
+  by ``sandbox`` (bubblewrap, limits), the ``judge`` answering the check cells
+  from outside (``client`` is ``check()`` inside the sandbox, ``wire`` what
+  crosses between them);
+- ``verdicts``: one row per learner, notebook and exercise;
 - ``report``: grades.csv, report.html and one feedback file per learner;
 - ``progress``: a learner's own table of done and not-yet exercises.
 """

@@ -6,12 +6,16 @@ import argparse
 import sys
 import time
 
+from course.grading import sandbox
 from course.grading.bar import Bar
 from course.grading.collect import collect
 from course.grading.grade import grade
 from course.grading.progress import learner_progress, progress_table
 from course.grading.report import write_all
-from course.grading.session import GradingError
+from course.grading.run import GradingError
+
+# Exit statuses of `grade`.
+GRADED, CANNOT_RUN, INFRASTRUCTURE = 0, 2, 3
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -19,32 +23,42 @@ def _options(args: argparse.Namespace) -> dict:
 
 
 def grade_command(args: argparse.Namespace) -> int:
-    """0 when grading ran (whatever the submissions were like); 2 when it could not run at all."""
+    """0: graded; 2: could not run at all; 3: graded, but some rows could not be graded (infrastructure)."""
+    use_sandbox = not args.no_sandbox
+    if use_sandbox and not sandbox.bwrap():
+        print("grade: bubblewrap (bwrap) is not installed, so learner code cannot be sandboxed. Install it"
+              " (scripts/install-sandbox.sh), or grade with --no-sandbox (the report will say so).",
+              file=sys.stderr)
+        return CANNOT_RUN
     if not args.solutions.is_dir():
         print(f"grade: no masters: {args.solutions} is not a folder", file=sys.stderr)
-        return 2
+        return CANNOT_RUN
     try:
         submissions = collect(args.paths)
     except FileNotFoundError as exc:
         print(f"grade: {exc}", file=sys.stderr)
-        return 2
+        return CANNOT_RUN
     if not submissions:
         print("grade: no notebooks found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
-        return 2
+        return CANNOT_RUN
     bar = None if args.quiet else Bar(len(submissions))
     start = time.monotonic()
     try:
-        rows = grade(submissions, args.solutions, seed=args.seed, bar=bar, **_options(args))
+        rows = grade(submissions, args.solutions, seed=args.seed, bar=bar, use_sandbox=use_sandbox, **_options(args))
     except GradingError as exc:
         print(f"\ngrade: {exc}", file=sys.stderr)
-        return 2
+        return CANNOT_RUN
     if bar:
         bar.close()
-    write_all(rows, args.out)
+    write_all(rows, args.out, sandboxed=use_sandbox)
     learners = len({r.learner for r in rows})
+    infrastructure = sum(r.infrastructure for r in rows)
+    graded = len(rows) - infrastructure
     print(f"graded {len(submissions)} notebooks of {learners} learners in {time.monotonic() - start:.1f} s:"
-          f" {sum(r.passed for r in rows)} of {len(rows)} exercises passed; see {args.out / 'report.html'}")
-    return 0
+          f" {sum(r.passed for r in rows)} of {graded} exercises passed"
+          + (f"; {infrastructure} could not be graded (infrastructure): grade again" if infrastructure else "")
+          + ("; WITHOUT a sandbox" if not use_sandbox else "") + f"; see {args.out / 'report.html'}")
+    return INFRASTRUCTURE if infrastructure else GRADED
 
 
 def progress_command(args: argparse.Namespace) -> int:

@@ -1,17 +1,71 @@
-"""A pytest plugin (``-p course.grading.nbval_log``): one JSON line per notebook cell nbval ran.
+"""A pytest plugin for the grader's nbval session (``-p course.grading.nbval_log``).
 
-The file is named by GRADFLOW_NBVAL_LOG, which the plugin removes from the
-environment at once, so the kernels nbval starts (and the learner code in
-them) are not told where it is.
+- One JSON line per notebook cell nbval ran, in the file named by
+  GRADFLOW_NBVAL_LOG (removed from the environment at once, so the kernels
+  are not told where it is).
+- Kernels talk to nbval over unix sockets (the IPC transport) in the
+  notebook's run folder, the one folder its sandbox shares with the grader:
+  TCP does not cross the sandbox's network namespace.
+- A kernel that does not start (a busy machine can take more than a minute)
+  is started again, with a growing pause; if it never starts, the notebook's
+  cells fail with a message that marks it as the grader's failure
+  (``INFRASTRUCTURE``), never the learner's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
+from pathlib import Path
+
+from jupyter_client.manager import KernelManager
+from nbval import kernel as nbval_kernel
 
 _LOG = os.environ.pop("GRADFLOW_NBVAL_LOG", None)
+# Read, not removed: xdist's workers start kernels and need them (no kernel inherits them).
+_ATTEMPTS = int(os.environ.get("GRADFLOW_KERNEL_ATTEMPTS", "4"))
+_BACKOFF = float(os.environ.get("GRADFLOW_KERNEL_BACKOFF", "5"))
+# For the grader's own tests: the first N kernel starts of each nbval process fail.
+_FAIL_STARTS = [int(os.environ.get("GRADFLOW_FAIL_KERNEL_STARTS", "0"))]
 MESSAGE_CHARS = 2000
+INFRASTRUCTURE = "GRADFLOW-INFRASTRUCTURE:"
+
+
+def _start(self, kernel_name, cwd=None, startup_timeout=60):
+    run = Path(cwd) / "run"
+    problem = None
+    for attempt in range(_ATTEMPTS):
+        if attempt:
+            time.sleep(_BACKOFF * 2 ** (attempt - 1))
+        km = KernelManager(kernel_name=kernel_name, kernel_spec_manager=nbval_kernel.NbvalKernelspecManager(),
+                           transport="ipc", ip=str(run / f"k{attempt}"),
+                           connection_file=str(run / f"kernel{attempt}.json"))
+        kc = None
+        try:
+            if _FAIL_STARTS[0] > 0:
+                _FAIL_STARTS[0] -= 1
+                raise RuntimeError("kernel start failure injected for a test")
+            km.start_kernel(cwd=cwd, stderr=open(os.devnull, "w"))
+            kc = km.client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=startup_timeout)
+            self.km, self.kc = km, kc
+            self._ensure_iopub_up()
+            return
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            if kc is not None:
+                kc.stop_channels()
+            try:
+                if km.has_kernel:
+                    km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+    raise RuntimeError(f"{INFRASTRUCTURE} the notebook's kernel did not start ({_ATTEMPTS} attempts): {problem}")
+
+
+nbval_kernel.RunningKernel.__init__ = _start
 
 
 def pytest_runtest_logreport(report):

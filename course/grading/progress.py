@@ -6,6 +6,7 @@ from pathlib import Path
 
 from course.assess.check import hidden_seed
 from course.grading.collect import collect
+from course.grading import sandbox
 from course.grading.grade import Row, grade
 
 HINT_CHARS = 110
@@ -15,6 +16,8 @@ def learner_progress(folder: Path, solutions: Path, **options) -> list[Row]:
     """Run the learner's exercise notebooks (with the seed their own check cells use) and judge them."""
     submissions = collect([Path(folder)])
     options.setdefault("seed", hidden_seed())
+    # A learner's own notebooks, on any system: the sandbox where there is one.
+    options.setdefault("use_sandbox", sandbox.bwrap() is not None)
     return grade(submissions, solutions, **options)
 
 

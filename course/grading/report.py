@@ -1,14 +1,22 @@
-"""What grading writes: grades.csv, report.html and one feedback file per learner."""
+"""What grading writes: grades.csv, report.html and one feedback file per learner.
+
+Written by the grader alone, after the run, into a folder no sandbox sees;
+each file atomically (a temporary file in the same folder, then a rename), so
+a reader never finds half a file and an interrupted run leaves the old one.
+"""
 
 from __future__ import annotations
 
 import csv
 import html
+import io
+import os
 import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 
-from course.grading.grade import Row, category
+from course.grading.verdicts import Row, category
 
 CSV_COLUMNS = ("learner", "notebook", "exercise", "passed", "hint")
 HINT_CHARS = 2000  # a hint is cut here, so a report stays small whatever a notebook printed
@@ -18,12 +26,35 @@ def _short(hint: str) -> str:
     return hint if len(hint) <= HINT_CHARS else hint[:HINT_CHARS] + " …"
 
 
+def write_atomically(path: Path, text: str) -> None:
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _passed(row: Row) -> str:
+    return "yes" if row.passed else "ungraded" if row.infrastructure else "no"
+
+
+def csv_text(rows: list[Row]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([r.learner, r.notebook, r.exercise, _passed(r), _short(r.hint)])
+    return out.getvalue()
+
+
 def write_csv(rows: list[Row], path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for r in rows:
-            writer.writerow([r.learner, r.notebook, r.exercise, "yes" if r.passed else "no", _short(r.hint)])
+    write_atomically(path, csv_text(rows))
 
 
 def exercises_in_order(rows: list[Row]) -> list[str]:
@@ -57,6 +88,8 @@ def feedback_text(learner: str, rows: list[Row]) -> str:
         for r in (r for r in mine if r.notebook == notebook):
             if r.passed:
                 lines.append(f"- ✔ {r.exercise}")
+            elif r.infrastructure:
+                lines.append(f"- ? {r.exercise}: {_short(r.hint)}")
             else:
                 lines.append(f"- ✘ {r.exercise} ({category(r.code)}): {_short(r.hint)}")
         lines.append("")
@@ -68,12 +101,12 @@ def write_feedback(rows: list[Row], folder: Path) -> list[Path]:
     written = []
     for learner in learners_in_order(rows):
         path = folder / f"{_safe_name(learner)}.md"
-        path.write_text(feedback_text(learner, rows), encoding="utf-8")
+        write_atomically(path, feedback_text(learner, rows))
         written.append(path)
     return written
 
 
-def html_report(rows: list[Row]) -> str:
+def html_report(rows: list[Row], sandboxed: bool = True) -> str:
     esc = html.escape
     exercises, learners = exercises_in_order(rows), learners_in_order(rows)
     cell = {(r.learner, r.exercise): r for r in rows}
@@ -87,6 +120,8 @@ def html_report(rows: list[Row]) -> str:
                 tds.append('<td class="none">–</td>')
             elif r.passed:
                 tds.append('<td class="ok">✔</td>')
+            elif r.infrastructure:
+                tds.append(f'<td class="infra" title="{esc(_short(r.hint))}">? <small>not graded</small></td>')
             else:
                 tds.append(f'<td class="no" title="{esc(_short(r.hint))}">✘ <small>{esc(category(r.code))}</small></td>')
         total = sum(r.passed for r in rows if r.learner == learner)
@@ -99,16 +134,22 @@ def html_report(rows: list[Row]) -> str:
     hint_items = "".join(
         f"<li><b>{esc(e)}</b>: " + "; ".join(f"{esc(name)} ({n})" for name, n in hints[e]) + "</li>"
         for e in exercises if e in hints)
+    infrastructure = sum(r.infrastructure for r in rows)
+    graded = len(rows) - infrastructure
+    infra = (f"; {infrastructure} could not be graded (infrastructure: the grader's failure, not the learners';"
+             " grade again)") if infrastructure else ""
+    warning = ("" if sandboxed else '<p class="warning"><b>These grades were made without a sandbox</b>'
+               " (--no-sandbox): the learners' code ran with the grader's rights and could have changed them.</p>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Gradflow class report</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 4px 6px; text-align: center; }}
-td.ok {{ background: #e3f4e1; }} td.no {{ background: #fbe3e1; }} td.total {{ font-weight: bold; }}
+td.ok {{ background: #e3f4e1; }} td.infra {{ background: #eeeeee; }} .warning {{ color: #a00; }} td.no {{ background: #fbe3e1; }} td.total {{ font-weight: bold; }}
 th {{ background: #f4f4f4; font-size: 85%; }}
 </style></head><body>
 <h1>Class report</h1>
-<p>{len(learners)} learners, {len(exercises)} exercises, {sum(r.passed for r in rows)} of {len(rows)} passed.
+{warning}<p>{len(learners)} learners, {len(exercises)} exercises, {sum(r.passed for r in rows)} of {graded} passed{infra}.
 Hover over a ✘ to read its hint.</p>
 <table><tr><th>learner</th>{head}<th>total</th></tr>
 {''.join(body)}
@@ -119,8 +160,8 @@ Hover over a ✘ to read its hint.</p>
 """
 
 
-def write_all(rows: list[Row], out: Path) -> None:
+def write_all(rows: list[Row], out: Path, sandboxed: bool = True) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "grades.csv")
-    (out / "report.html").write_text(html_report(rows), encoding="utf-8")
+    write_atomically(out / "report.html", html_report(rows, sandboxed))
     write_feedback(rows, out / "feedback")

@@ -1,0 +1,96 @@
+"""``check()`` inside the grading sandbox: a thin client of the judge outside.
+
+The references, the misconceptions and the hidden cases are not in the
+sandbox. The check cell's ``check(exercise_id, answer)`` asks the judge (over
+the notebook's own socket, ``GRADFLOW_JUDGE``) for each case's arguments,
+calls the learner's function on them under the exercise's time limit, and
+sends back what it returned (or raised) and its arguments after the call; the
+judge compares, diagnoses and answers with the verdict, which this prints
+(passed) or raises as ``CheckFailed`` (not yet), exactly as the local check does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pickle
+import socket
+import time
+import traceback
+from typing import Any
+
+from course.assess.limits import TimeLimitExceeded, time_limit
+from course.grading import wire
+
+SOCKET_VARIABLE = "GRADFLOW_JUDGE"
+
+
+def active() -> bool:
+    return bool(os.environ.get(SOCKET_VARIABLE))
+
+
+class _Line:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.buffer = sock, b""
+
+    def send(self, message: dict) -> None:
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
+
+    def receive(self) -> dict:
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("the grader's judge closed the connection")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return json.loads(line)
+
+
+def _where(exc: BaseException) -> list | None:
+    """File, line, function and source line of the last frame outside the course package."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/course/" not in f.filename.replace("\\", "/")]
+    if not frames:
+        return None
+    last = frames[-1]
+    return [last.filename, last.lineno, last.name, last.line or ""]
+
+
+def _call(answer, args, seconds: float) -> dict:
+    known = wire.objects(args)
+    start = time.monotonic()
+    try:
+        with time_limit(seconds):
+            result = answer(*args)
+    except TimeLimitExceeded:
+        return {"timeout": True}
+    except Exception as exc:
+        return {"raised": {"type": type(exc).__name__, "builtin": type(exc).__module__ == "builtins",
+                           "message": str(exc)[:2000], "where": _where(exc)}}
+    try:
+        return {"returned": wire.encode_message(result, []), "args": wire.encode_message(list(args), known),
+                "seconds": time.monotonic() - start}
+    except Exception as exc:  # a value that cannot be described (a huge or strange object)
+        return {"unsendable": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
+def remote_check(exercise_id: str, answer: Any) -> None:
+    from course.assess.check import CheckFailed, format_success
+    from course.assess.diagnose import Verdict
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(os.environ[SOCKET_VARIABLE])
+        line = _Line(sock)
+        line.send({"check": str(exercise_id), "callable": callable(answer),
+                   "kind": "None" if answer is None else type(answer).__name__})
+        while True:
+            message = line.receive()
+            if "call" not in message:
+                break
+            args = pickle.loads(base64.b64decode(message["call"]))
+            line.send(_call(answer, args, float(message["seconds"])))
+    verdict = Verdict(message["exercise"], message["passed"], message["code"], message["message"],
+                      message.get("public", 0), message.get("hidden", 0))
+    if not verdict.passed:
+        raise CheckFailed(verdict)
+    print(format_success(verdict, message.get("title", "")))

@@ -1,0 +1,141 @@
+"""The sandboxed run: every canonical notebook under nbval, each kernel in its sandbox, the judge beside.
+
+Layout of the grader's working folder (never visible to a sandbox as a whole):
+
+    nb/NNNN/<notebook>.ipynb   the canonical notebook nbval runs
+    nb/NNNN/run/               the only folder its sandbox shares with the grader:
+                               the kernel's connection file and sockets, the judge's socket
+    jupyter/kernels/...        the sandbox's kernel spec
+    nbval-log.jsonl            one line per cell nbval ran (course.grading.nbval_log)
+
+All notebooks of the class go to *one* nbval session (pytest's start-up paid
+once); the judge answers their check cells from this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from course.grading import sandbox
+from course.grading.judge import JudgeService
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+KERNEL_STARTUP_TIMEOUT = 120  # seconds; under load a kernel can take more than 60 s to answer
+
+
+class GradingError(RuntimeError):
+    """Grading could not run at all (as opposed to a submission that fails)."""
+
+
+@dataclass
+class Settings:
+    seed: int
+    cell_timeout: float
+    workers: int
+    time_limit: float | None
+    sandbox: bool
+    limits: sandbox.Limits
+    kernel_attempts: int = 4
+    kernel_backoff: float = 5.0
+    fail_kernel_starts: int = 0  # the grader's own tests inject kernel-start failures
+
+
+@dataclass
+class Results:
+    cells: dict[tuple[str, int], tuple[bool, str]]  # (notebook key, code-cell number) -> (passed, message)
+    verdicts: dict[str, dict[str, dict]]  # notebook key -> exercise -> the judge's verdict
+
+
+def place(workdir: Path, index: int, name: str, notebook) -> str:
+    """Write a canonical notebook into its own folder; returns its key (its path under workdir)."""
+    folder = workdir / "nb" / f"{index:04d}"
+    (folder / "run").mkdir(parents=True)
+    nbformat.write(notebook, folder / name)
+    return f"nb/{index:04d}/{name}"
+
+
+def nbval_command(paths: list[str], cell_timeout: float, workers: int) -> list[str]:
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "course.grading.nbval_log",
+               "--nbval-lax", "--nbval-cell-timeout", str(cell_timeout),
+               "--nbval-kernel-startup-timeout", str(KERNEL_STARTUP_TIMEOUT),
+               "--nbval-kernel-name", sandbox.KERNEL_NAME, "-q", "--no-header", "-rN",
+               "-o", "addopts=", "-o", "console_output_style=classic"]
+    if workers > 1 and len(paths) > 1:
+        command += ["-n", str(workers), "--dist", "loadfile"]
+    return command + paths
+
+
+def _environment(workdir: Path, settings: Settings, config: Path) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("PYTEST_", "GRADFLOW_")) and name != "JUPYTER_PATH"}
+    # A grader started from inside a pytest run must not hand that run's identity to its own session.
+    env.update(sandbox.kernel_spec(workdir / "jupyter", config))
+    env.update(GRADFLOW_NBVAL_LOG=str(workdir / "nbval-log.jsonl"), PYTHONHASHSEED="0",
+               GRADFLOW_KERNEL_ATTEMPTS=str(settings.kernel_attempts),
+               GRADFLOW_KERNEL_BACKOFF=str(settings.kernel_backoff),
+               GRADFLOW_FAIL_KERNEL_STARTS=str(settings.fail_kernel_starts))
+    return env
+
+
+def read_log(log: Path) -> dict[tuple[str, int], tuple[bool, str]]:
+    results = {}
+    if not log.exists():
+        return results
+    for line in log.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        path, _, cell = entry["nodeid"].partition("::")
+        number = cell.removeprefix("Cell ").strip()
+        if number.isdigit():
+            results[(path, int(number))] = (entry["passed"], ANSI.sub("", entry["message"]))
+    return results
+
+
+def _finished(log: Path, notebooks: dict[str, int]) -> int:
+    """Notebooks nbval is done with: those whose last cell is reported (cells run in order)."""
+    if not log.exists():
+        return 0
+    seen: dict[str, int] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        path = json.loads(line)["nodeid"].partition("::")[0]
+        seen[path] = seen.get(path, 0) + 1
+    return sum(1 for p, count in notebooks.items() if seen.get(p, 0) >= count)
+
+
+def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Settings,
+        on_progress: Callable[[int], None] = lambda done: None) -> Results:
+    """nbval over ``notebooks`` (key -> (code cells, exercise ids)), with the judge answering their checks."""
+    config = sandbox.new_config(settings.sandbox, settings.limits)
+    config_path = config.write(workdir / "sandbox.json")
+    judge = JudgeService(settings.seed, settings.time_limit)
+    for key, (_, exercises) in notebooks.items():
+        judge.open(key, workdir / Path(key).parent / "run", exercises)
+    log = workdir / "nbval-log.jsonl"
+    counts = {key: cells for key, (cells, _) in notebooks.items()}
+    try:
+        with open(workdir / "nbval-output.txt", "wb") as out:  # to a file: a huge output never sits in memory
+            process = subprocess.Popen(nbval_command(list(notebooks), settings.cell_timeout, settings.workers),
+                                       cwd=workdir, env=_environment(workdir, settings, config_path),
+                                       stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True)  # a signal meant for the grader's group stays there
+        while process.poll() is None:
+            on_progress(_finished(log, counts))
+            time.sleep(0.2)
+    finally:
+        judge.close()
+        sandbox.remove_process_groups(config.group)
+    cells = read_log(log)
+    if notebooks and not cells:
+        tail = (workdir / "nbval-output.txt").read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise GradingError(f"nbval did not run any notebook:\n{tail}")
+    on_progress(len(notebooks))
+    return Results(cells, judge.verdicts)

@@ -1,0 +1,113 @@
+"""Verdicts: one row per learner, notebook and exercise, from nbval's cells and the judge's answers.
+
+An exercise passes when both agree: nbval ran its exercise cell and its
+canonical check cell without an error, and the judge (outside the sandbox)
+found the learner's function right on the public and hidden cases. A failure
+of the grader's own machinery is a row "could not be graded
+(infrastructure): …", never the learner's ✘.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from course.assess.hints import describe
+from course.grading.nbval_log import INFRASTRUCTURE
+
+INFRASTRUCTURE_CODE = "infrastructure"
+
+
+@dataclass(frozen=True)
+class Row:
+    learner: str
+    notebook: str
+    exercise: str
+    passed: bool
+    code: str  # "ok", a category of course.assess.hints, or one of the grader's own below
+    hint: str
+
+    @property
+    def infrastructure(self) -> bool:
+        return self.code == INFRASTRUCTURE_CODE
+
+
+GRADER_CATEGORIES = {
+    "unreadable": "the notebook could not be read",
+    "unknown_notebook": "not a notebook of the course",
+    "crash": "the kernel died",
+    "cell_timeout": "a cell did not finish in time",
+    "nbval": "the check cell failed under nbval",
+    "no_verdict": "the check cell never reached the grader",
+    INFRASTRUCTURE_CODE: "could not be graded (infrastructure)",
+}
+
+
+def category(code: str) -> str:
+    return GRADER_CATEGORIES.get(code) or describe(code)
+
+
+def infrastructure_row(learner: str, notebook: str, exercise: str, what: str) -> Row:
+    return Row(learner, notebook, exercise, False, INFRASTRUCTURE_CODE,
+               f"could not be graded (infrastructure): {what}. This is not the learner's failure; grade again.")
+
+
+def _first_line(source: str) -> str:
+    lines = [line for line in source.splitlines() if line.strip()]
+    return lines[0].strip()[:60] if lines else ""
+
+
+def _classify(message: str, where: str, cell_timeout: float) -> tuple[str, str]:
+    if INFRASTRUCTURE in message:
+        return INFRASTRUCTURE_CODE, message[message.index(INFRASTRUCTURE) + len(INFRASTRUCTURE):].strip()
+    if "Kernel dead" in message or "Failed to interrupt kernel" in message or "DeadKernel" in message:
+        return "crash", f"The kernel died while running {where}; the cells after it could not run."
+    if "Timeout of" in message:
+        return "cell_timeout", (f"{where} did not finish within {cell_timeout:g} s, so the grader stopped it."
+                                " Look for a loop that never ends.")
+    last = [line for line in message.strip().splitlines() if line.strip()]
+    return "error", f"{where} raised an error under nbval: {last[-1][:300] if last else 'no message'}"
+
+
+def _failure(key: str, cells: dict, first: int, last: int, sources: list[str],
+             cell_timeout: float) -> tuple[str, str] | None:
+    """The first cell from ``first`` to ``last`` that nbval failed, as (code, hint); None if all passed."""
+    for number in range(first, last + 1):
+        passed, message = cells.get((key, number), (False, "nbval did not run this cell"))
+        if not passed:
+            return _classify(message, f"cell {number} (`{_first_line(sources[number])}`)", cell_timeout)
+    return None
+
+
+def rows_for(learner: str, notebook: str, key: str, roles: list, sources: list[str], exercises: list[str],
+             cells: dict, verdicts: dict[str, dict], cell_timeout: float) -> list[Row]:
+    """The rows of one graded notebook. ``roles``/``sources``: its code cells in nbval's numbering."""
+    rows = []
+    for ident in exercises:
+        check_cell = roles.index(("check", ident))
+        own_cell = roles.index(("exercise", ident)) if ("exercise", ident) in roles else check_cell
+        verdict = verdicts.get(ident)
+        before = _failure(key, cells, 0, check_cell, sources, cell_timeout)
+        own = _failure(key, cells, own_cell, own_cell, sources, cell_timeout)
+        check = _failure(key, cells, check_cell, check_cell, sources, cell_timeout)
+        if before and before[0] == INFRASTRUCTURE_CODE:
+            rows.append(infrastructure_row(learner, notebook, ident, before[1]))
+            continue
+        if verdict is not None and verdict.get("infrastructure"):
+            rows.append(infrastructure_row(learner, notebook, ident, verdict["message"]))
+            continue
+        if own:
+            code, hint = own
+        elif verdict is not None and not verdict["passed"]:
+            code, hint = verdict["code"], verdict["message"]
+        elif verdict is None and before:
+            code, hint = before
+        elif verdict is None:
+            code, hint = "no_verdict", (f"The check cell of {ident} ran but never asked the grader: the notebook's"
+                                        " code replaced `check`, so nothing was checked. Keep the check cells"
+                                        " as they are and do not define a function named `check`.")
+        elif check:
+            code, hint = check
+        else:
+            code, hint = "ok", ""
+        rows.append(Row(learner, notebook, ident, code == "ok", code, hint))
+    return rows
