@@ -11,14 +11,20 @@ PYTEST_ARGS ?=
 
 .PHONY: lab test test-browser setup build notebooks slides clean
 
-lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
-		--LabApp.default_url=/lab/tree/notebooks/01_chain_rule.ipynb $(LAB_ARGS)
+# JupyterLab refuses to run as root (as in many containers) unless told to.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Two workers, one test file each (--dist loadfile): the grading class and the
-# nbval runs then overlap, which keeps the suite under its 45 s budget.
+lab: setup
+	@$(if $(ROOT_FLAG),echo "Running as root: JupyterLab is started with --allow-root.")
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/01_chain_rule.ipynb $(ROOT_FLAG) $(LAB_ARGS)
+
+# One worker per core, one test file at a time each (--dist loadfile). Every
+# notebook is a test file of its own here (see tests/notebook_items.py), so
+# notebooks and other tests share the workers, and no more kernels run at
+# once than there are cores.
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 # The real-browser tests alone: installs chromium (apt-get) and playwright first.
 test-browser: setup

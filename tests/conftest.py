@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -45,10 +43,13 @@ def code_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def run_pytest(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run pytest in a child process from the project root (for nbval runs)."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def pytest_pycollect_makemodule(module_path, parent):
+    """test_notebooks.py also collects every course notebook, each code cell a test (see notebook_items)."""
+    if module_path.name == "test_notebooks.py":
+        from notebook_items import NotebookModule
+
+        return NotebookModule.from_parent(parent, path=module_path)
+    return None
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import re
 import pytest
 
 from conftest import ROOT, published_lessons
+from kernels import kernel_slots
 from lab_browser import (
     REQUIRE_VARIABLE,
     browser_missing,
@@ -92,9 +93,10 @@ EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "so
 
 @pytest.fixture(scope="session")
 def lab():
-    server = start_lab(published_lessons())
-    yield server
-    server.stop()
+    with kernel_slots(1):  # its kernels count against the run's one-per-core budget
+        server = start_lab(published_lessons())
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -126,12 +126,12 @@ def test_time_limit_override(monkeypatch):
     monkeypatch.setenv("GRADFLOW_TIME_LIMIT", "0.2")
 
     def slow(x, y, dout):
-        time.sleep(5)
+        time.sleep(120)
 
     start = time.perf_counter()
     with pytest.raises(CheckFailed, match="did not finish within 0.2 s"):
         check("01.add_gate", slow)
-    assert time.perf_counter() - start < 4.5  # interrupted: the sleep alone takes 5 s
+    assert time.perf_counter() - start < 120  # stopped, not waited for (however busy the machine)
 
 
 # ----- NaN and infinity: a known mistake first, the generic verdict after -------------

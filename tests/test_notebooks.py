@@ -1,54 +1,45 @@
 """Notebook validation with nbval, for every concept found on disk.
 
+This module also collects every notebook itself (see notebook_items.py):
+each code cell of notebooks/, solutions/ and exercises/ is a test of this
+run, executed once per run.
+
 - lessons and solved masters: strict nbval, so the committed outputs must be
   exactly what a rerun prints (widget cells are the only ones tagged to be
   ignored);
-- the generated exercises: `pytest --nbval-lax` fails at each check cell and
-  nowhere else (contract for a learner's repository CI).
+- the generated exercises: nbval-lax, failing at each check cell and nowhere
+  else (contract for a learner's repository CI).
+
+The tests below check the notebooks' tags, and that the collection really
+holds every cell of every notebook with the right verdict expected.
 """
 
-import xml.etree.ElementTree as ET
-
 import pytest
-from conftest import EXERCISES, LESSONS, ROOT, SOLUTIONS, code_cells, gradflow, notebooks_in, read, run_pytest
+from conftest import EXERCISES, LESSONS, ROOT, SOLUTIONS, code_cells, gradflow, notebooks_in, read
+from notebook_items import UNSOLVED, course_notebooks, notebook_collectors
 
 ALL_NOTEBOOKS = notebooks_in(LESSONS) + notebooks_in(SOLUTIONS) + notebooks_in(EXERCISES)
-CELL_TIMEOUT = "300"
 
 
-def nbval_results(junit) -> dict[tuple[str, int], bool]:
-    """("folder/notebook name", code-cell number) -> passed, from nbval's junit report."""
-    results = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        notebook = case.get("classname").replace(".", "/", 1)
-        number = int(case.get("name").removeprefix("Cell "))
-        results[(notebook, number)] = not any(child.tag in ("failure", "error") for child in case)
-    return results
-
-
-def test_lessons_and_solutions_pass_strict_nbval(tmp_path):
-    paths = [str(p.relative_to(ROOT)) for p in notebooks_in(LESSONS) + notebooks_in(SOLUTIONS)]
-    assert paths
-    junit = tmp_path / "strict.xml"
-    run = run_pytest("--nbval", "--nbval-cell-timeout", CELL_TIMEOUT, "-n", "2", "--dist", "loadfile",
-                     f"--junitxml={junit}", *paths)
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert len(nbval_results(junit)) == sum(len(code_cells(read(ROOT / p))) for p in paths)
-
-
-def test_exercises_fail_exactly_at_their_check_cells(tmp_path):
-    paths = notebooks_in(EXERCISES)
-    assert paths
-    junit = tmp_path / "lax.xml"
-    run_pytest("--nbval-lax", "--nbval-cell-timeout", CELL_TIMEOUT, f"--junitxml={junit}",
-               *[str(p.relative_to(ROOT)) for p in paths])
-    results = nbval_results(junit)
-    for path in paths:
-        cells = code_cells(read(path))
-        failed = {i for i in range(len(cells)) if not results[(f"exercises/{path.name}", i)]}
-        checks = {i for i, c in enumerate(cells) if gradflow(c).get("check")}
-        assert checks, f"{path.name} has no check cells"
-        assert failed == checks, f"{path.name}: failed cells {sorted(failed)}, check cells {sorted(checks)}"
+def test_every_cell_of_every_notebook_is_a_test_of_this_run(request):
+    module = request.node.getparent(pytest.Module)
+    collectors = notebook_collectors(module)
+    assert sorted(p for p, _ in course_notebooks()) == sorted(n.path for n in collectors)
+    assert {p.parent for p, _ in course_notebooks()} == {LESSONS, SOLUTIONS, EXERCISES}
+    for node in collectors:
+        cells = code_cells(read(node.path))
+        items = list(node.collect())
+        assert [item.name for item in items] == [f"Cell {n}" for n in range(len(cells))], node.path
+        expected_to_fail = {n for n, item in enumerate(items) if item.get_closest_marker("xfail")}
+        checks = {n for n, cell in enumerate(cells) if gradflow(cell).get("check")}
+        if node.path.parent == EXERCISES:
+            assert checks, f"{node.path.name} has no check cells"
+            assert expected_to_fail == checks, node.path
+            assert all(items[n].get_closest_marker("xfail").kwargs == {"strict": True, "reason": UNSOLVED}
+                       for n in checks)
+            assert not node.compare_outputs  # nbval-lax: only cells tagged nbval-check-output are compared
+        else:
+            assert not expected_to_fail and node.compare_outputs, node.path  # strict nbval
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -1,0 +1,63 @@
+"""Benchmark: `course progress` after one exercise, with and without the cache of unchanged notebooks.
+
+    .venv/bin/python scripts/bench_progress.py [--rounds 3]
+
+A learner's folder (a copy of exercises/, every notebook) is measured in the
+same run, alternating:
+
+- today's approach: every notebook run again (``learner_progress(cache=False)``);
+- the cache: one notebook changed since the last run (an exercise answered),
+  so only that notebook runs again.
+
+Prints wall seconds of each and the ratio, and whether both give the same rows.
+Not a test: it runs kernels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from course.grading.progress import learner_progress
+
+    with tempfile.TemporaryDirectory(prefix="gradflow-bench-progress-") as tmp:
+        os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
+        folder = Path(tmp) / "learner"
+        shutil.copytree(ROOT / "exercises", folder)
+        notebooks = sorted(folder.glob("*.ipynb"))
+        options = {"seed": 1234}
+        learner_progress(folder, ROOT / "solutions", **options)  # fills the cache, as the learner's last run did
+        full, cached, same = [], [], True
+        for number in range(args.rounds):
+            changed = notebooks[number % len(notebooks)]
+            changed.write_text(changed.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # "answered"
+            start = time.perf_counter()
+            fast = learner_progress(folder, ROOT / "solutions", **options)
+            cached.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            slow = learner_progress(folder, ROOT / "solutions", cache=False, **options)
+            full.append(time.perf_counter() - start)
+            same &= fast == slow
+            print(f"round {number + 1}: every notebook {full[-1]:.1f} s, only {changed.name} {cached[-1]:.1f} s",
+                  flush=True)
+        print(f"{len(notebooks)} notebooks, load {os.getloadavg()[0]:.1f}: every notebook "
+              f"{statistics.median(full):.1f} s, changed one only {statistics.median(cached):.1f} s "
+              f"(median), {statistics.median(full) / statistics.median(cached):.1f}x; same rows: {same}")
+
+
+if __name__ == "__main__":
+    main()
