@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.assess.cases import many
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.softmax import affine_backward, affine_forward, softmax_loss
-
-CONCEPT = "04_softmax"
 
 # A worked example small enough to follow by hand; the lesson uses it too.
 WORKED_SCORES = np.array([[2.0, 1.0, -1.0], [0.5, 1.5, -0.5]])
 WORKED_LABELS = np.array([0, 2])
-
-# What an answer that produced inf or NaN on a large-score case is turned into
-# (see _run_marking_overflow): a finite value no right answer ever returns.
-OVERFLOW_MARK = -1.2345e300
-LARGE = 100.0  # a case whose scores exceed this in size is a stability test
 
 
 # ----- cases ---------------------------------------------------------------------
@@ -46,16 +40,11 @@ def _score_case(rng: np.random.Generator, offsets: np.ndarray | None = None) -> 
                              f" {_labels_note(y)}")
 
 
-def _moderate_cases(rng: np.random.Generator) -> list[Case]:
-    return [_score_case(rng) for _ in range(15)]
+_moderate_cases = many(15, lambda rng, k: _score_case(rng))
 
-
-def _stability_cases(rng: np.random.Generator) -> list[Case]:
-    cases = [_score_case(rng) for _ in range(6)]
-    cases += [_score_case(rng, np.array([1000.0])) for _ in range(3)]
-    cases += [_score_case(rng, np.array([-1000.0])) for _ in range(3)]
-    cases += [_score_case(rng, np.array([1000.0, -1000.0])) for _ in range(6)]
-    return cases
+# Six moderate cases, three moved up, three moved down, six with rows moved either way.
+_ROW_OFFSETS = [None] * 6 + [np.array([1000.0])] * 3 + [np.array([-1000.0])] * 3 + [np.array([1000.0, -1000.0])] * 6
+_stability_cases = many(len(_ROW_OFFSETS), lambda rng, k: _score_case(rng, _ROW_OFFSETS[k]))
 
 
 WORKED_CASE = Case((WORKED_SCORES, WORKED_LABELS), "of the lesson, scores [[2, 1, -1], [0.5, 1.5, -0.5]], y = [0, 2]")
@@ -139,7 +128,6 @@ def softmax_loss_reference(scores, y):
 
 LOSS_LOOP = Exercise(
     id="04.loss_loop",
-    concept=CONCEPT,
     title="softmax loss and gradient, one example at a time",
     function="softmax_loss_loop",
     reference=softmax_loss_reference,
@@ -151,7 +139,6 @@ LOSS_LOOP = Exercise(
 
 LOSS_VECTORIZED = Exercise(
     id="04.loss_vectorized",
-    concept=CONCEPT,
     title="softmax loss and gradient, vectorized",
     function="softmax_loss_vectorized",
     reference=softmax_loss_reference,
@@ -183,7 +170,6 @@ def _staged_without(second_path, divide=True, first_path=True):
 
 FIX_DOT = Exercise(
     id="04.fix_dot",
-    concept=CONCEPT,
     title="the staged derivation with its `.dot` fixed",
     function="staged_dscores",
     reference=staged_dscores_reference,
@@ -209,54 +195,18 @@ FIX_DOT = Exercise(
 
 # ----- 4. the stable version --------------------------------------------------------
 
-def _is_large(args) -> bool:
-    return bool(np.max(np.abs(args[0])) > LARGE)
-
-
-def _marked(result):
-    """``result`` with every output replaced by OVERFLOW_MARK if any of them is inf or NaN.
-
-    diagnose stops at the first inf/NaN with a general message; marking lets
-    the overflow misconception below recognise *why* and say so.
-    """
-    outputs = result if isinstance(result, (tuple, list)) else (result,)
-    def finite(v):
-        return not isinstance(v, (int, float, np.ndarray)) or bool(np.all(np.isfinite(v)))
-    if all(finite(v) for v in outputs):
-        return result
-    def mark(v):
-        if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating):
-            return np.full(v.shape, OVERFLOW_MARK)
-        if isinstance(v, (float, np.floating)):
-            return OVERFLOW_MARK
-        return v
-    marked = tuple(mark(v) for v in outputs)
-    return marked if isinstance(result, (tuple, list)) else marked[0]
-
-
-def _run_marking_overflow(answer, args):
-    # inf and NaN on the large cases are the expected symptom, not a surprise:
-    # keep numpy's overflow warnings out of the learner's output.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        result = answer(*args)
-    return _marked(result) if _is_large(args) else result
-
-
 def _unstable_loss(scores, y):
+    # inf and NaN on large scores, exactly as a learner's unstable softmax gives them.
     n = scores.shape[0]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        e = np.exp(scores)
-        p = e / e.sum(axis=1, keepdims=True)
-        loss = float(-np.log(p[np.arange(n), y]).mean())
-        d = p.copy()
-        d[np.arange(n), y] -= 1.0
-    result = (loss, d / n)
-    return _marked(result) if _is_large((scores, y)) else result
+    e = np.exp(scores)
+    p = e / e.sum(axis=1, keepdims=True)
+    d = p.copy()
+    d[np.arange(n), y] -= 1.0
+    return float(-np.log(p[np.arange(n), y]).mean()), d / n
 
 
 STABLE = Exercise(
     id="04.stable_loss",
-    concept=CONCEPT,
     title="softmax loss and gradient for scores of any size",
     function="softmax_loss_stable",
     reference=softmax_loss_reference,
@@ -265,7 +215,6 @@ STABLE = Exercise(
                               " y = [0, 2]")),
     hidden=_stability_cases,
     outputs=("loss", "dscores"),
-    run=_run_marking_overflow,
     misconceptions=(
         Misconception("overflow", "Your answer gives inf or NaN when the scores are near +-1000: exp(1000)"
                                   " overflows, and exp(-1000) is 0, so P becomes inf/inf or 0/0. Subtract each"
@@ -282,17 +231,14 @@ def score_gradients(dscores, X, W, b):
     return affine_backward(dscores, affine_forward(X, W, b)[1])
 
 
-def _affine_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        # D != C and N differs from both, so a misplaced transpose shows as a shape.
-        n, d, c = [int(v) for v in rng.choice(np.arange(2, 8), size=3, replace=False)]
-        dscores = np.round(rng.normal(size=(n, c)) / n, 4)
-        x = np.round(rng.normal(size=(n, d)), 2)
-        w = np.round(rng.normal(size=(d, c)), 2)
-        b = np.round(rng.normal(size=(1, c)), 2)
-        cases.append(Case((dscores, x, w, b), f"N = {n}, D = {d}, C = {c}"))
-    return cases
+def _affine_case(rng: np.random.Generator, k: int) -> Case:
+    # D != C and N differs from both, so a misplaced transpose shows as a shape.
+    n, d, c = [int(v) for v in rng.choice(np.arange(2, 8), size=3, replace=False)]
+    dscores = np.round(rng.normal(size=(n, c)) / n, 4)
+    x = np.round(rng.normal(size=(n, d)), 2)
+    w = np.round(rng.normal(size=(d, c)), 2)
+    b = np.round(rng.normal(size=(1, c)), 2)
+    return Case((dscores, x, w, b), f"N = {n}, D = {d}, C = {c}")
 
 
 def _affine_public() -> tuple[Case, ...]:
@@ -306,12 +252,10 @@ def _affine_public() -> tuple[Case, ...]:
 
 SCORE_GRADIENTS = Exercise(
     id="04.score_gradients",
-    concept=CONCEPT,
     title="dX, dW and db of scores = X W + b",
-    function="score_gradients",
     reference=score_gradients,
     public=_affine_public(),
-    hidden=_affine_cases,
+    hidden=many(12, _affine_case),
     outputs=("dX", "dW", "db"),
     upstream=0,
     misconceptions=(

@@ -9,27 +9,22 @@ course's convention for drawing a mask is ``rng.random(x.shape) < keep_prob``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
+from course.assess.cases import array, many
 from course.assess.exercise import Case, Exercise, Misconception
-from course.compute.dropout import kept_fraction_tolerance
-
-CONCEPT = "05_dropout"
+from course.compute.dropout import draw_mask, kept_fraction_tolerance
 
 # keep_prob values for hidden cases: never 0.5, where keeping with keep_prob
 # and with 1 - keep_prob cannot be told apart.
 KEEP_PROBS = (0.2, 0.25, 0.3, 0.4, 0.6, 0.7, 0.75, 0.8, 0.9)
 
 
-def _matrix(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    # Two decimals and no zeros: a zero input would hide a unit that was
-    # wrongly dropped or kept.
-    x = np.round(rng.uniform(-3.0, 3.0, size=shape), 2)
-    return np.where(x == 0.0, 0.5, x)
-
-
 def _mask(rng: np.random.Generator, shape: tuple[int, int], keep_prob: float) -> np.ndarray:
-    mask = (rng.random(shape) < keep_prob).astype(np.float64)
+    mask = draw_mask(shape, keep_prob, rng)
     # An all-kept or all-dropped mask would hide an inverted or ignored mask.
     mask.flat[0], mask.flat[-1] = 1.0, 0.0
     return mask
@@ -43,8 +38,59 @@ def _keep_prob(rng: np.random.Generator) -> float:
     return float(rng.choice(KEEP_PROBS))
 
 
-def _draw(x: np.ndarray, keep_prob: float, rng: np.random.Generator) -> np.ndarray:
-    return (rng.random(x.shape) < keep_prob).astype(np.float64)
+# ----- ways to write the forward pass, right and wrong -------------------------------
+
+def _kept(keep_prob: float) -> float:
+    return keep_prob
+
+
+def _dropped(keep_prob: float) -> float:
+    return 1.0 - keep_prob
+
+
+def _one(keep_prob: float) -> float:
+    return 1.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to write inverted dropout's forward pass: ``variant(x, keep_prob, rng) -> (out, mask)``.
+
+    It keeps a unit with probability ``keeps_with(keep_prob)``, drawn by the
+    ``rule`` of ``course.compute.dropout.MASK_RULES``, and divides the kept
+    units by ``divides_by(keep_prob)``. It is a correct dropout at a keep_prob
+    exactly when both are keep_prob: the swapped version is right at 0.5.
+    """
+
+    description: str
+    keeps_with: Callable[[float], float] = _kept
+    divides_by: Callable[[float], float] = _kept
+    rule: str = "below"
+
+    def __call__(self, x, keep_prob, rng):
+        mask = draw_mask(x.shape, self.keeps_with(keep_prob), rng, rule=self.rule)
+        return x * mask / self.divides_by(keep_prob), mask
+
+    def correct_at(self, keep_prob: float) -> bool:
+        return self.keeps_with(keep_prob) == keep_prob and self.divides_by(keep_prob) == keep_prob
+
+
+VARIANTS = {
+    "correct": Variant("a correct inverted dropout"),
+    "correct_binomial": Variant("a correct inverted dropout that draws its mask with rng.binomial", rule="binomial"),
+    "correct_upper": Variant("a correct inverted dropout that keeps where rng.random() >= 1 − keep_prob",
+                             rule="above"),
+    # The article's version: draws the mask with the drop probability.
+    "swapped": Variant("a dropout that keeps units with probability 1 − keep_prob and divides by 1 − keep_prob",
+                       _dropped, _dropped),
+    # The same slip written as "keep where u >= keep_prob".
+    "swapped_ge": Variant("a dropout that keeps where rng.random() >= keep_prob and divides by 1 − keep_prob",
+                          _dropped, _dropped, rule="above"),
+    "no_scale": Variant("a dropout that keeps units with probability keep_prob but never amplifies them",
+                        divides_by=_one),
+    "wrong_divisor": Variant("a dropout that keeps units with probability keep_prob and divides by 1 − keep_prob",
+                             divides_by=_dropped),
+}
 
 
 # ----- 1. the mask module ---------------------------------------------------------
@@ -55,13 +101,10 @@ def mask_module(x, mask, dout):
     return out, dx
 
 
-def _mask_module_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob = _shape(rng), _keep_prob(rng)
-        x, dout, mask = _matrix(rng, shape), _matrix(rng, shape), _mask(rng, shape, keep_prob)
-        cases.append(Case((x, mask, dout), f"x, mask and dout of shape {shape}, {int(mask.sum())} units kept"))
-    return cases
+def _mask_module_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob = _shape(rng), _keep_prob(rng)
+    x, dout, mask = array(rng, shape), array(rng, shape), _mask(rng, shape, keep_prob)
+    return Case((x, mask, dout), f"x, mask and dout of shape {shape}, {int(mask.sum())} units kept")
 
 
 _X = np.array([[1.0, -2.0, 3.0, 0.5], [-1.5, 2.5, -0.5, 4.0]])
@@ -70,12 +113,10 @@ _MASK = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
 
 MASK_MODULE = Exercise(
     id="05.mask_module",
-    concept=CONCEPT,
     title="the mask module, forward and backward",
-    function="mask_module",
     reference=mask_module,
     public=(Case((_X, _MASK, _DOUT), "the 2 × 4 example of the lesson"),),
-    hidden=_mask_module_cases,
+    hidden=many(12, _mask_module_case),
     outputs=("out", "dx"),
     upstream=2,
     misconceptions=(
@@ -100,23 +141,18 @@ def amplify_module(x, keep_prob, dout):
     return x * scale, dout * scale
 
 
-def _amplify_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob = _shape(rng), _keep_prob(rng)
-        x, dout = _matrix(rng, shape), _matrix(rng, shape)
-        cases.append(Case((x, keep_prob, dout), f"x and dout of shape {shape}, keep_prob = {keep_prob:g}"))
-    return cases
+def _amplify_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob = _shape(rng), _keep_prob(rng)
+    x, dout = array(rng, shape), array(rng, shape)
+    return Case((x, keep_prob, dout), f"x and dout of shape {shape}, keep_prob = {keep_prob:g}")
 
 
 AMPLIFY_MODULE = Exercise(
     id="05.amplify_module",
-    concept=CONCEPT,
     title="the amplify module, forward and backward",
-    function="amplify_module",
     reference=amplify_module,
     public=(Case((_X, 0.8, _DOUT), "the 2 × 4 example of the lesson, keep_prob = 0.8"),),
-    hidden=_amplify_cases,
+    hidden=many(12, _amplify_case),
     outputs=("out", "dx"),
     upstream=2,
     misconceptions=(
@@ -140,58 +176,23 @@ AMPLIFY_MODULE = Exercise(
 # ----- 3. the joined layer, forward -----------------------------------------------
 
 def dropout_forward(x, keep_prob, rng):
-    mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    mask = draw_mask(x.shape, keep_prob, rng)
     out = x * mask / keep_prob
     return out, mask
 
 
-def _forward_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-        cases.append(Case((_matrix(rng, shape), keep_prob, np.random.default_rng(seed)),
-                          f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed})"))
-    # A large case: on a few units a wrong keep probability can hide by chance.
-    cases.append(Case((_matrix(rng, (50, 40)), 0.8, np.random.default_rng(7)),
-                      "x of shape (50, 40), keep_prob = 0.8, rng = default_rng(7)"))
-    return cases
-
-
-def _swapped_forward(x, keep_prob, rng):
-    # The article's version: draws the mask with the drop probability.
-    mask = (rng.random(x.shape) < 1.0 - keep_prob).astype(np.float64)
-    return x * mask / (1.0 - keep_prob), mask
-
-
-def _swapped_forward_ge(x, keep_prob, rng):
-    # The same slip written as "keep where u >= keep_prob".
-    mask = (rng.random(x.shape) >= keep_prob).astype(np.float64)
-    return x * mask / (1.0 - keep_prob), mask
-
-
-def _forward_wrong_divisor(x, keep_prob, rng):
-    mask = _draw(x, keep_prob, rng)
-    return x * mask / (1.0 - keep_prob), mask
-
-
-def _forward_no_scale(x, keep_prob, rng):
-    mask = _draw(x, keep_prob, rng)
-    return x * mask, mask
-
-
-def _forward_binomial(x, keep_prob, rng):
-    mask = rng.binomial(1, keep_prob, size=x.shape).astype(np.float64)
-    return x * mask / keep_prob, mask
-
-
-def _forward_upper(x, keep_prob, rng):
-    mask = (rng.random(x.shape) >= 1.0 - keep_prob).astype(np.float64)
-    return x * mask / keep_prob, mask
+def _forward_case(rng: np.random.Generator, k: int) -> Case:
+    if k == 12:  # A large case: on a few units a wrong keep probability can hide by chance.
+        return Case((array(rng, (50, 40)), 0.8, np.random.default_rng(7)),
+                    "x of shape (50, 40), keep_prob = 0.8, rng = default_rng(7)")
+    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+    return Case((array(rng, shape), keep_prob, np.random.default_rng(seed)),
+                f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed})")
 
 
 # Correct dropouts whose masks differ from the checker's only because they
 # turn the generator's numbers into a mask another way.
-_OTHER_DRAWS = (_forward_binomial, _forward_upper)
+_OTHER_DRAWS = (VARIANTS["correct_binomial"], VARIANTS["correct_upper"])
 _CONVENTION_HINT = ("Your mask keeps units with the right probability as far as the checker can tell, but it is"
                     " drawn another way than the course's, so it differs from the checker's mask for the same"
                     " generator. Draw it as (rng.random(x.shape) < keep_prob).astype(float).")
@@ -202,22 +203,20 @@ _SWAPPED_HINT = ("Your dropout keeps each unit with probability 1 − keep_prob 
 
 DROPOUT_FORWARD = Exercise(
     id="05.dropout_forward",
-    concept=CONCEPT,
     title="inverted dropout, forward",
-    function="dropout_forward",
     reference=dropout_forward,
     public=(Case((_X, 0.8, np.random.default_rng(0)), "the 2 × 4 example, keep_prob = 0.8, rng = default_rng(0)"),
             Case((_X, 0.3, np.random.default_rng(1)), "the 2 × 4 example, keep_prob = 0.3, rng = default_rng(1)")),
-    hidden=_forward_cases,
+    hidden=many(13, _forward_case),
     outputs=("out", "mask"),
     misconceptions=(
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _swapped_forward),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _swapped_forward_ge),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, VARIANTS["swapped"]),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, VARIANTS["swapped_ge"]),
         Misconception("keep_prob_scale", "Your mask keeps units with probability keep_prob, but you divide by"
                                          " 1 − keep_prob, the drop probability: the scale must make up for the"
-                                         " fraction of units that is kept.", _forward_wrong_divisor),
+                                         " fraction of units that is kept.", VARIANTS["wrong_divisor"]),
         Misconception("missing_scale", "The kept units are not amplified: without the factor 1/keep_prob the"
-                                       " expected output is keep_prob · x instead of x.", _forward_no_scale),
+                                       " expected output is keep_prob · x instead of x.", VARIANTS["no_scale"]),
         *(Misconception("mask_convention", _CONVENTION_HINT, draw) for draw in _OTHER_DRAWS),
     ),
 )
@@ -230,15 +229,12 @@ def dropout_backward(dout, mask, keep_prob, rng):
     return dout * mask / keep_prob
 
 
-def _backward_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-        mask = _mask(rng, shape, keep_prob)
-        cases.append(Case((_matrix(rng, shape), mask, keep_prob, np.random.default_rng(seed)),
-                          f"dout of shape {shape}, {int(mask.sum())} units kept, keep_prob = {keep_prob:g},"
-                          f" rng = default_rng({seed})"))
-    return cases
+def _backward_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+    mask = _mask(rng, shape, keep_prob)
+    return Case((array(rng, shape), mask, keep_prob, np.random.default_rng(seed)),
+                f"dout of shape {shape}, {int(mask.sum())} units kept, keep_prob = {keep_prob:g},"
+                f" rng = default_rng({seed})")
 
 
 _RESAMPLED_HINT = ("Your backward pass draws a new mask. The gradient must flow back through exactly the"
@@ -247,20 +243,18 @@ _RESAMPLED_HINT = ("Your backward pass draws a new mask. The gradient must flow 
 
 DROPOUT_BACKWARD = Exercise(
     id="05.dropout_backward",
-    concept=CONCEPT,
     title="inverted dropout, backward",
-    function="dropout_backward",
     reference=dropout_backward,
     public=(Case((_DOUT, _MASK, 0.8, np.random.default_rng(5)),
                  "the 2 × 4 example of the lesson, keep_prob = 0.8, rng = default_rng(5)"),),
-    hidden=_backward_cases,
+    hidden=many(12, _backward_case),
     outputs=("dx",),
     upstream=0,
     misconceptions=(
         Misconception("mask_resampled", _RESAMPLED_HINT,
-                      lambda dout, mask, kp, rng: dout * (rng.random(dout.shape) < kp) / kp),
+                      lambda dout, mask, kp, rng: dout * draw_mask(dout.shape, kp, rng) / kp),
         Misconception("mask_resampled", _RESAMPLED_HINT,
-                      lambda dout, mask, kp, rng: dout * rng.binomial(1, kp, dout.shape) / kp),
+                      lambda dout, mask, kp, rng: dout * draw_mask(dout.shape, kp, rng, rule="binomial") / kp),
         Misconception("mask_resampled", "Your dx ignores the mask: the units dropped in the forward pass must get"
                                         " no gradient, so multiply by the forward pass's mask too.",
                       lambda dout, mask, kp, rng: dout / kp),
@@ -279,19 +273,15 @@ DROPOUT_BACKWARD = Exercise(
 def dropout_layer(x, keep_prob, rng, train):
     if not train:
         return x.copy()  # inverted dropout already scaled during training
-    mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    mask = draw_mask(x.shape, keep_prob, rng)
     return x * mask / keep_prob
 
 
-def _layer_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(12):
-        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-        train = k % 2 == 0
-        cases.append(Case((_matrix(rng, shape), keep_prob, np.random.default_rng(seed), train),
-                          f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed}),"
-                          f" train = {train}"))
-    return cases
+def _layer_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+    train = k % 2 == 0
+    return Case((array(rng, shape), keep_prob, np.random.default_rng(seed), train),
+                f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed}), train = {train}")
 
 
 def _layer_with_test(test_mode):
@@ -308,13 +298,11 @@ def _layer_with_train(train_mode):
 
 DROPOUT_LAYER = Exercise(
     id="05.dropout_layer",
-    concept=CONCEPT,
     title="dropout in train and test mode",
-    function="dropout_layer",
     reference=dropout_layer,
     public=(Case((_X, 0.8, np.random.default_rng(0), True), "the 2 × 4 example, keep_prob = 0.8, train = True"),
             Case((_X, 0.8, np.random.default_rng(0), False), "the 2 × 4 example, keep_prob = 0.8, train = False")),
-    hidden=_layer_cases,
+    hidden=many(12, _layer_case),
     outputs=("out",),
     misconceptions=(
         Misconception("test_time_scale", "At test time you multiply by keep_prob. That is the test-time rule of"
@@ -328,17 +316,22 @@ DROPOUT_LAYER = Exercise(
                                          " device: a trained network should answer the same way every time.",
                       _layer_with_test(lambda x, kp, rng: dropout_layer(x, kp, rng, True))),
         Misconception("test_time_scale", "Your layer still drops units at test time (without scaling them).",
-                      _layer_with_test(lambda x, kp, rng: x * _draw(x, kp, rng))),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(_swapped_forward)),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(_swapped_forward_ge)),
+                      _layer_with_test(lambda x, kp, rng: x * draw_mask(x.shape, kp, rng))),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(VARIANTS["swapped"])),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(VARIANTS["swapped_ge"])),
         Misconception("missing_scale", "In training mode the kept units are not amplified by 1/keep_prob.",
-                      _layer_with_train(_forward_no_scale)),
+                      _layer_with_train(VARIANTS["no_scale"])),
         *(Misconception("mask_convention", _CONVENTION_HINT, _layer_with_train(draw)) for draw in _OTHER_DRAWS),
     ),
 )
 
 
 # ----- 6. a test that catches the swapped keep probability ------------------------
+
+# What the learner's test is run on: a correct dropout, one drawn another way,
+# and the three broken ones.
+CANDIDATE_KINDS = ("correct", "correct_binomial", "no_scale", "swapped", "wrong_divisor")
+
 
 class Candidate:
     """A dropout forward pass ``candidate(x, keep_prob, rng) -> out`` handed to the learner's test."""
@@ -347,56 +340,24 @@ class Candidate:
         self.kind = kind
 
     def __call__(self, x, keep_prob, rng):
-        x = np.asarray(x, dtype=np.float64)
-        if self.kind == "correct":
-            return x * (rng.random(x.shape) < keep_prob) / keep_prob
-        if self.kind == "correct_binomial":
-            return x * rng.binomial(1, keep_prob, size=x.shape) / keep_prob
-        if self.kind == "swapped":
-            return x * (rng.random(x.shape) < 1.0 - keep_prob) / (1.0 - keep_prob)
-        if self.kind == "no_scale":
-            return x * (rng.random(x.shape) < keep_prob)
-        if self.kind == "wrong_divisor":
-            return x * (rng.random(x.shape) < keep_prob) / (1.0 - keep_prob)
-        raise ValueError(self.kind)
+        return VARIANTS[self.kind](np.asarray(x, dtype=np.float64), keep_prob, rng)[0]
 
     def __repr__(self) -> str:
         return "<a dropout forward pass>"
 
 
-# Which candidates are a correct dropout at a given keep_prob. Keeping with
-# 1 - keep_prob is the same random process as keeping with keep_prob exactly
-# when keep_prob = 0.5, so there the "swapped" and "wrong divisor" versions
-# are correct.
-_CORRECT_AT = {
-    "correct": lambda kp: True,
-    "correct_binomial": lambda kp: True,
-    "swapped": lambda kp: kp == 0.5,
-    "no_scale": lambda kp: False,
-    "wrong_divisor": lambda kp: kp == 0.5,
-}
-
-_DESCRIPTIONS = {
-    "correct": "a correct inverted dropout",
-    "correct_binomial": "a correct inverted dropout that draws its mask with rng.binomial",
-    "swapped": "a dropout that keeps units with probability 1 − keep_prob and divides by 1 − keep_prob",
-    "no_scale": "a dropout that keeps units with probability keep_prob but never amplifies them",
-    "wrong_divisor": "a dropout that keeps units with probability keep_prob and divides by 1 − keep_prob",
-}
-
-
 def dropout_is_correct(dropout_forward, keep_prob):
     """The truth the learner's test must find (the learner's test measures it instead)."""
-    return _CORRECT_AT[dropout_forward.kind](keep_prob)
+    return VARIANTS[dropout_forward.kind].correct_at(keep_prob)
 
 
 def _candidate_case(kind: str, keep_prob: float) -> Case:
-    return Case((Candidate(kind), keep_prob), f"{_DESCRIPTIONS[kind]}, keep_prob = {keep_prob:g}")
+    return Case((Candidate(kind), keep_prob), f"{VARIANTS[kind].description}, keep_prob = {keep_prob:g}")
 
 
 def _learner_test_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for kind in sorted(_CORRECT_AT):
+    for kind in CANDIDATE_KINDS:
         for keep_prob in rng.choice(KEEP_PROBS, size=2, replace=False):
             cases.append(_candidate_case(kind, float(keep_prob)))
     return cases
@@ -431,15 +392,13 @@ def _kept_fraction_test(forward, keep_prob):
 def _exact_copy_test(forward, keep_prob):
     x = np.full((20, 10), 2.0)
     out = forward(x, keep_prob, np.random.default_rng(0))
-    mine = x * (np.random.default_rng(0).random(x.shape) < keep_prob) / keep_prob
+    mine = x * draw_mask(x.shape, keep_prob, np.random.default_rng(0)) / keep_prob
     return bool(np.allclose(out, mine))
 
 
 LEARNER_TEST = Exercise(
     id="05.catch_the_swap",
-    concept=CONCEPT,
     title="a test that catches the swapped keep probability",
-    function="dropout_is_correct",
     reference=dropout_is_correct,
     public=(_candidate_case("correct", 0.8), _candidate_case("swapped", 0.8), _candidate_case("no_scale", 0.8),
             _candidate_case("correct_binomial", 0.3), _candidate_case("swapped", 0.5)),
