@@ -42,6 +42,11 @@ CATEGORIES: dict[str, str] = {
     "keep_half_test": "a dropout test run only at keep_prob = 0.5, where a swapped keep probability is invisible",
     "mask_convention": "a dropout mask drawn another way than the course's, so it differs from the checker's",
     "recursion": "a recursive graph walk that fails on deep graphs (Python's recursion limit)",
+    "l2_gradient": "the L2 penalty or its gradient λW is missing or has the wrong factor",
+    "l2_bias": "weight decay applied to the biases as well",
+    "no_update": "the training loop never changes the network's parameters",
+    "threshold": "a gradient-check threshold far too loose for float64",
+    "absolute_error": "a gradient check on absolute instead of relative differences",
     "topo_order": "nodes visited in an order that is not reverse topological",
 }
 
