@@ -86,8 +86,45 @@ def _dropout(v: dict[str, float]) -> list[str]:
     return [f"{name} {got:.3f} {want:.3f}" for name, got, want in s.rows()]
 
 
+def _two_layer(v: dict[str, float], chunks: int = 0) -> list[str]:
+    from course.present.widgets.two_layer import two_layer_state
+
+    s = two_layer_state(int(v["hidden units"]), v["learning rate"], v["L2 strength"], v["keep_prob"], chunks)
+    return [s.summary()]
+
+
 EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "softmax": _softmax,
-            "dropout": _dropout}
+            "dropout": _dropout, "two_layer": _two_layer}
+
+
+# The two-layer widget starts again at step 0 when a slider moves; one click on
+# "step" before each move makes sure the move changes the picture too.
+def _step_once(widget, expected_for) -> None:
+    before = displayed(widget)
+    widget.locator("button.widget-button:text-is('step')").click()
+    wait_for_update(widget, lambda v: expected_for(v, chunks=1), before)
+
+
+def _train_then_pause(widget, expected_for) -> None:
+    """Play trains chunk after chunk while the page stays live; after pause, the page shows that step's state."""
+    before = displayed(widget)
+    buttons = widget.locator(".widget-play button")
+    buttons.nth(0).click()  # play
+    widget.page.wait_for_timeout(2_000)
+    buttons.nth(1).click()  # pause
+    widget.page.wait_for_timeout(1_000)  # chunks already sent to the kernel finish drawing
+    text = _normal(displayed(widget)[0])
+    steps = int(re.search(r"step (\d+):", text).group(1))
+    assert steps >= 20, f"two seconds of training reached only step {steps}"
+    from course.present.widgets.two_layer import STEPS_PER_CHUNK
+
+    expected = expected_for(slider_values(widget), chunks=steps // STEPS_PER_CHUNK)
+    assert all(e in text for e in expected), f"after pause the page shows {text[:300]}, expected {expected}"
+    assert displayed(widget)[1] != before[1], "the picture did not change while training"
+
+
+BEFORE_MOVE = {"two_layer": _step_once}
+AFTER_SLIDERS = {"two_layer": _train_then_pause}
 
 
 @pytest.fixture(scope="session")
@@ -174,6 +211,8 @@ def test_lesson_runs_and_its_widgets_follow_the_sliders(lab, page, path):
         for i in range(sliders.count()):
             slider = sliders.nth(i)
             for move in (keyboard_move, drag_move):
+                if name in BEFORE_MOVE:
+                    BEFORE_MOVE[name](widget, expected_for)
                 before = displayed(widget)
                 values_before = slider_values(widget)
                 slider.scroll_into_view_if_needed()
@@ -181,6 +220,8 @@ def test_lesson_runs_and_its_widgets_follow_the_sliders(lab, page, path):
                 values, _, after = wait_for_update(widget, expected_for, before)
                 assert values != values_before, f"{move.__name__} did not move slider {i} of {name}"
                 assert _normal(after[0]) != _normal(before[0]), "the numbers did not change"
+        if name in AFTER_SLIDERS:
+            AFTER_SLIDERS[name](widget, expected_for)
         widget.scroll_into_view_if_needed()
         widget.screenshot(path=str(SCREENSHOTS / f"{path.stem}.png"))
     assert error_outputs(page) == []
