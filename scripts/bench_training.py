@@ -4,6 +4,8 @@ Loads the digits split once, then times (wall clock) training the network of
 ``course.compute.network.DIGITS_RECIPE`` and fitting LogisticRegression on the
 same training set, both with one BLAS thread, and prints both test
 accuracies. Target: the network reaches >= 95 % test accuracy in under 5 s.
+Then times each exercise check of concept 06 (the reference answer through
+the same ``evaluate`` that ``check`` runs). Target: under 2 s each.
 
     .venv/bin/python scripts/bench_training.py [--repeats 3]
 """
@@ -47,6 +49,20 @@ def main() -> None:
     print(f"{'LogisticRegression':<22} {base_s:9.2f} {max(base_times):7.2f} {base_acc:14.3f}")
     print(f"network / baseline time: {net_s / base_s:.1f}x;"
           f" target: >= 0.95 in < 5 s: {'met' if net_acc >= 0.95 and max(net_times) < 5.0 else 'NOT met'}")
+
+    from course.assess.check import DEFAULT_HIDDEN_SEED
+    from course.assess.diagnose import evaluate
+    from course.assess.registry import exercises_of
+
+    print(f"{'check of':<18} {'median s':>9} {'max s':>7}")
+    for exercise in exercises_of("06_two_layer_net"):
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            verdict = evaluate(exercise, exercise.reference, DEFAULT_HIDDEN_SEED)
+            times.append(time.perf_counter() - start)
+            assert verdict.passed, verdict.message
+        print(f"{exercise.id:<18} {statistics.median(times):9.2f} {max(times):7.2f}")
 
 
 if __name__ == "__main__":

@@ -233,6 +233,10 @@ def train_loop(net, x, y, lr, epochs, batch_size, rng):
     return losses
 
 
+class Behaviour(tuple):
+    """A training run's report: (one loss per step, network changed, loss fell, accurate)."""
+
+
 def _report(net, initial, losses, x, y, epochs, batch_size):
     """What a grader can see of a training run: (one loss per step, network changed, loss fell, accurate)."""
     steps = epochs * -(-len(y) // batch_size)
@@ -246,7 +250,7 @@ def _report(net, initial, losses, x, y, epochs, batch_size):
     changed = any(not np.array_equal(v, initial[k]) for k, v in net.params.items())
     with np.errstate(all="ignore"):
         accurate = net.accuracy(*LOOP_VAL) >= LOOP_ACCURACY
-    return (len(values) == steps, bool(changed), bool(fell), bool(accurate))
+    return Behaviour((len(values) == steps, bool(changed), bool(fell), bool(accurate)))
 
 
 GOOD_RUN = (True, True, True, True)
@@ -257,6 +261,10 @@ def run_loop(answer, args):
     net, x, y, lr, epochs, batch_size, rng = args
     initial = {k: v.copy() for k, v in net.params.items()}
     losses = answer(*args)
+    if isinstance(losses, Behaviour):
+        # One of the known wrong loops below, run already: the diagnosis calls those
+        # directly, and the suite also hands them in as answers.
+        return losses
     return None if losses is None else _report(net, initial, losses, x, y, epochs, batch_size)
 
 
@@ -400,8 +408,8 @@ def _check_cases(rng: np.random.Generator, scales=(1.0, 1e7, 1e-4)) -> list[Case
         entries = [tuple(int(i) for i in np.unravel_index(f, w.shape))
                    for f in rng.choice(w.size, size=min(4, w.size), replace=False)]
         for what, analytic, _ in _candidates(rng, loss, w, entries):
-            cases.append(Case((loss, w, analytic, entries), f"{what}, the loss scaled by {scale:g},"
-                                                            f" {len(entries)} entries checked"))
+            cases.append(Case((loss, w, analytic, entries), f"{what}, x of shape {w.shape}, the loss scaled by"
+                                                            f" {scale:g}, entries {entries} checked"))
     return cases
 
 
