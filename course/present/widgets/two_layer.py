@@ -148,7 +148,8 @@ class TwoLayerPicture:
         self.image = ax.imshow(self.pale[state.regions], origin="lower", extent=(-LIMIT, LIMIT, -LIMIT, LIMIT),
                                interpolation="nearest")
         x, y = spiral_data()
-        ax.scatter(x[:, 0], x[:, 1], c=[colours[k] for k in y], s=10, edgecolors="white", linewidths=0.3)
+        # Animated too, and after the image: the opaque regions are redrawn every frame and would cover them.
+        points = ax.scatter(x[:, 0], x[:, 1], c=[colours[k] for k in y], s=10, edgecolors="white", linewidths=0.3)
         ax.set_xlim(-LIMIT, LIMIT)
         ax.set_ylim(-LIMIT, LIMIT)
         ax.set_aspect("equal")
@@ -163,7 +164,7 @@ class TwoLayerPicture:
         ax.set_ylabel("loss on all points")
         ax.grid(alpha=0.3)
         ax.set_title("loss curve", fontsize=10)
-        self.blitter = Blitter(self.figure, (self.image, self.line), dpi=dpi)
+        self.blitter = Blitter(self.figure, (self.image, points, self.line), dpi=dpi)
         self.update(state)
 
     def update(self, state: TwoLayerState) -> None:
@@ -232,7 +233,7 @@ def two_layer_widget(**settings):
     show()
     box = widgets.VBox([
         widgets.HBox([hidden, lr]), widgets.HBox([l2, keep]),
-        widgets.HBox([play, step_button, reset_button]), numbers, image,
+        widgets.HBox([widgets.Label("train"), play, step_button, reset_button]), numbers, image,
     ])
     box.add_class("gradflow-two-layer")
     return box
