@@ -40,8 +40,13 @@ The API (stable: lesson 07 inserts a batchnorm module into this network)
   the lesson's network; ``normalize(width) -> module`` puts a module between
   the signature and the bias of the hidden layer (the template's place for
   batchnorm: signature -> batchnorm -> add biases -> activation).
-- ``sgd_step(net, lr)``, ``train(net, data, ...) -> History``: the trainer
-  takes any such network.
+- ``sgd_step(net, lr)``; ``train(net, x, y, rng, *, lr, epochs,
+  batch_size=64, lr_decay=1.0, x_val=None, y_val=None) -> History`` (losses
+  per step, accuracies and validation loss per epoch): the trainer takes any
+  such network. ``network_gradcheck(net, x, y, rng, samples=20)`` checks
+  every parameter against central differences of the total loss.
+- ``DIGITS_RECIPE`` and ``train_digits(split, seed=0, **overrides)``: the
+  lesson's digits network (scripts/bench_training.py times it).
 
 Everything is float64 and every random draw comes from a generator passed in
 (initial weights, dropout masks, the order of the mini-batches): the same
