@@ -271,9 +271,10 @@ def more_ops(a, b):
 MICROGRAD_CASES = [
     ("sanity_check", sanity_check, [-4.0]),
     ("more_ops", more_ops, [-4.0, 2.0]),
-    *[("tanh", lambda x: x.tanh(), [v]) for v in (-1.0, 0.123, 2.0)],
-    *[("exp", lambda x: x.exp(), [v]) for v in (-1.0, 0.123, 2.0)],
+    *[(f"tanh({v:g})", lambda x: x.tanh(), [v]) for v in (-1.0, 0.123, 2.0)],
+    *[(f"exp({v:g})", lambda x: x.exp(), [v]) for v in (-1.0, 0.123, 2.0)],
 ]
+CASE_IDS = [name for name, _, _ in MICROGRAD_CASES]  # stable ids: pytest-xdist workers must agree
 
 
 def dual_oracle(build, values):
@@ -285,7 +286,7 @@ def dual_oracle(build, values):
     return out.value, np.array(grads)
 
 
-@pytest.mark.parametrize("name, build, values", MICROGRAD_CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize("name, build, values", MICROGRAD_CASES, ids=CASE_IDS)
 def test_micrograd_expressions_match_the_dual_number_oracle(name, build, values):
     nodes = [Node(v) for v in values]
     out = build(*nodes)
@@ -295,7 +296,7 @@ def test_micrograd_expressions_match_the_dual_number_oracle(name, build, values)
     np.testing.assert_allclose([n.grad for n in nodes], grads, rtol=1e-12)  # backward pass
 
 
-@pytest.mark.parametrize("name, build, values", MICROGRAD_CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize("name, build, values", MICROGRAD_CASES, ids=CASE_IDS)
 def test_the_dual_number_oracle_agrees_with_central_differences(name, build, values):
     _, grads = dual_oracle(build, values)
     numeric = numerical_gradient(lambda v: build(*[Dual(x) for x in v]).value, np.array(values), h=1e-5)
