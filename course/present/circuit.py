@@ -61,13 +61,15 @@ def node_name(node: Node) -> str:
     return node.label or node.op or "?"
 
 
-def circuit_layout(root: Node) -> CircuitLayout:
+def circuit_layout(root: Node, place_labels: bool = True) -> CircuitLayout:
     """Place every node of the graph that ends at ``root``.
 
     x is the depth (longest path from an input of the circuit); leaves are
     spread top to bottom in the order the graph first meets them, and each
     gate sits at the mean height of its inputs, pushed apart from its
-    neighbours in the column when they would overlap.
+    neighbours in the column when they would overlap. ``place_labels=False``
+    skips the search for the wires' number spots (the slow part), for
+    updates of a picture whose spots are already placed.
     """
     order = topological_order(root)
     index = {id(n): i for i, n in enumerate(order)}
@@ -99,7 +101,8 @@ def circuit_layout(root: Node) -> CircuitLayout:
     positions = [(float(depth[i]) * COLUMN, y[i]) for i in range(len(order))]
     layout = CircuitLayout(order, positions, wires, [node_name(n) for n in order])
     layout.segments = _spread_forks([_segment(layout, w) for w in wires], wires)
-    layout.label_points = _place_labels(layout)
+    if place_labels:
+        layout.label_points = _place_labels(layout)
     return layout
 
 
@@ -348,9 +351,10 @@ class CircuitPicture:
         ``passed_back``: names of the gates that have already sent their shares
         back (None: all); a branch of a fork shows its share only after that.
         """
-        layout = circuit_layout(root)
+        layout = circuit_layout(root, place_labels=False)
         if layout.names != self.layout.names:
             raise ValueError("update() needs a graph of the same shape as the one drawn")
+        layout.label_points = self.layout.label_points  # the numbers stay where they were drawn
         self.layout = layout
         for wire, vtext, gtext in zip(layout.wires, self.value_texts, self.gradient_texts):
             node, name = layout.nodes[wire.source], layout.names[wire.source]
