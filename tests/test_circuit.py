@@ -134,3 +134,69 @@ def overlaps(picture):
 def test_no_text_overlaps_another_text_or_a_node(name, root, close_figures):
     picture = CircuitPicture(root, title=name)
     assert overlaps(picture) == []
+
+
+# --- Forks: each branch carries its own share, the node their sum -------------------
+
+def test_each_branch_of_a_fork_carries_its_own_share_and_the_node_their_sum(close_figures):
+    from course.compute.staged import lesson_graph
+
+    f, x, y = lesson_graph(3.0, -4.0)
+    f.backward()
+    picture = CircuitPicture(f)
+    layout = picture.layout
+    for node in (x, y):
+        i = layout.index(node)
+        branches = [k for k, w in enumerate(layout.wires) if w.source == i]
+        assert len(branches) > 1
+        shares = [layout.nodes[layout.wires[k].target].shares()[layout.wires[k].slot] for k in branches]
+        shown = [picture.gradient_texts[k].get_text() for k in branches]
+        assert shown == [f"{s:.3f}" for s in shares]
+        assert len(set(shown)) == len(shown)  # distinct shares, not the total repeated
+        assert picture.sum_texts[i].get_text() == f"Σ {node.grad:.3f}"
+        assert sum(shares) == pytest.approx(node.grad)
+
+
+def test_a_branch_shows_its_share_only_once_its_consumer_has_sent_it(close_figures):
+    from course.compute.staged import lesson_graph
+
+    f, x, _ = lesson_graph(3.0, -4.0)
+    f.backward()
+    picture = CircuitPicture(f)
+    picture.update(f, passed_back={"xpy"})
+    i = picture.layout.index(x)
+    shown = {picture.layout.names[w.target]: picture.gradient_texts[k].get_text()
+             for k, w in enumerate(picture.layout.wires) if w.source == i}
+    assert shown["xpy"] != "" and shown["num"] == shown["sigx"] == ""
+
+
+# --- Wire numbers are not crossed by other wires ---------------------------------------
+
+def crossings(picture):
+    """(number text, wire) pairs where a wire other than the text's own runs through it."""
+    figure = picture.figure
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    to_pixels = picture.ax.transData.transform
+    found = []
+    own = {id(t): k for k, t in enumerate(picture.value_texts)}
+    own.update({id(t): k for k, t in enumerate(picture.gradient_texts)})
+    for text in picture.number_texts:
+        if not text.get_text():
+            continue
+        box = text.get_window_extent(renderer)
+        for k, (x0, y0, x1, y1) in enumerate(picture.layout.segments):
+            if own.get(id(text)) == k:
+                continue
+            (px0, py0), (px1, py1) = to_pixels([(x0, y0), (x1, y1)])
+            for step in range(101):
+                t = step / 100
+                if box.contains(px0 + t * (px1 - px0), py0 + t * (py1 - py0)):
+                    found.append((text.get_text(), picture.layout.names[picture.layout.wires[k].source]))
+                    break
+    return found
+
+
+@pytest.mark.parametrize("name, root", lesson_circuits(), ids=lambda v: v if isinstance(v, str) else "")
+def test_no_wire_runs_through_a_wire_s_numbers(name, root, close_figures):
+    assert crossings(CircuitPicture(root, title=name)) == []

@@ -72,3 +72,136 @@ def test_integer_input_is_refused():
 
 def test_relative_error_is_zero_for_two_zeros():
     assert relative_error(np.zeros(3), np.zeros(3)).max() == 0.0
+
+
+# ----- no false alarm near zero -------------------------------------------------
+
+
+def test_a_tiny_gradient_against_a_numerical_zero_passes():
+    # d cos(x)/dx at x = 0 is exactly 0; a formula that leaves 1e-13 of round-off is right.
+    x = np.array([0.0, 0.0])
+    result = gradcheck(lambda v: np.cos(v), x, np.array([1e-13, -1e-13]))
+    assert result.passed, result.summary()
+
+
+def test_a_tiny_entry_beside_large_ones_passes():
+    # The third entry's true gradient is 1e-9; the central difference cannot resolve it
+    # next to entries of 100, so an analytic 0 there is not an error.
+    x = np.array([100.0, -100.0, 1e-9])
+    result = gradcheck(lambda v: 0.5 * v**2, x, np.array([100.0, -100.0, 0.0]))
+    assert result.passed, result.summary()
+
+
+def test_a_wrong_small_entry_beside_large_ones_still_fails():
+    x = np.array([100.0, -100.0, 0.01])
+    result = gradcheck(lambda v: 0.5 * v**2, x, np.array([100.0, -100.0, 0.02]))
+    assert not result.passed
+    assert result.worst_index == (2,)
+
+
+def test_the_guarantee_in_the_docstring_holds_at_its_boundary():
+    numeric = np.array([1.0, 2.0])
+    just_in = numeric * (1 + 1.9e-6)     # relative error ~ 0.95e-6
+    just_out = numeric * (1 + 2.1e-6)    # relative error ~ 1.05e-6
+    assert compare_gradients(just_in, numeric).passed
+    assert not compare_gradients(just_out, numeric).passed
+
+
+def test_float32_input_gets_a_message_that_says_what_to_do():
+    with pytest.raises(TypeError, match=r"float32.*astype\(np.float64\)"):
+        gradcheck(lambda v: v**2, np.array([1.0, 2.0], dtype=np.float32), np.array([2.0, 4.0]))
+    with pytest.raises(TypeError, match="got a list"):
+        numerical_gradient(lambda v: v, [1.0, 2.0])
+
+
+# ----- a wrong gradient says how it is wrong --------------------------------------
+
+RNG = np.random.default_rng(7)
+X34 = RNG.normal(size=(3, 4))
+W44 = RNG.normal(size=(4, 4))
+UP = RNG.normal(size=(3, 4))
+
+
+def check_matmul_dx(dx):
+    """Gradient of sum(UP * (x @ W44)) with respect to x (3 x 4): right answer UP @ W44.T."""
+    return gradcheck(lambda v: v @ W44, X34.copy(), dx, upstream=UP, name="dx")
+
+
+def test_a_right_gradient_has_no_diagnosis():
+    result = check_matmul_dx(UP @ W44.T)
+    assert result.passed and result.diagnosis == ""
+
+
+@pytest.mark.parametrize(
+    "factor, words",
+    [(-1.0, "sign is flipped"), (2.0, "twice"), (0.5, "half"), (3.0, "size of axis 0"),
+     (4.0, "size of axis 1"), (1 / 3, "1/3"), (1.7, "1.7 x")],
+)
+def test_a_constant_factor_is_named(factor, words):
+    result = check_matmul_dx(factor * (UP @ W44.T))
+    assert not result.passed
+    assert "constant factor" in result.diagnosis and words in result.diagnosis, result.diagnosis
+    assert result.diagnosis in result.summary()
+
+
+def test_a_transposed_square_gradient_is_named():
+    w = RNG.normal(size=(4, 4))
+    x = RNG.normal(size=(3, 4))
+    up = RNG.normal(size=(3, 4))
+    result = gradcheck(lambda v: x @ v, w.copy(), (x.T @ up).T, upstream=up, name="dW")
+    assert not result.passed and "transpose" in result.diagnosis, result.diagnosis
+
+
+def test_a_transposed_rectangular_gradient_is_named_in_the_shape_error():
+    w = RNG.normal(size=(4, 2))
+    x = RNG.normal(size=(3, 4))
+    up = RNG.normal(size=(3, 2))
+    with pytest.raises(ValueError, match=r"transposed \(its transpose matches"):
+        gradcheck(lambda v: x @ v, w.copy(), (x.T @ up).T, upstream=up, name="dW")
+
+
+def test_zeros_where_the_gradient_is_not_zero_are_named():
+    dx = UP @ W44.T
+    assert "all zeros" in check_matmul_dx(np.zeros_like(dx)).diagnosis
+    dx[:, 2] = 0.0
+    diagnosis = check_matmul_dx(dx).diagnosis
+    assert diagnosis.startswith("Zero in 3 of 12 entries"), diagnosis
+
+
+def test_wrong_only_in_some_rows_or_columns_is_named():
+    dx = UP @ W44.T
+    rows = dx.copy()
+    rows[1] += 1.0
+    assert "only in rows [1]" in check_matmul_dx(rows).diagnosis
+    cols = dx.copy()
+    cols[:, [0, 3]] *= 1.5
+    assert "only in columns [0, 3]" in check_matmul_dx(cols).diagnosis
+
+
+def test_one_wrong_entry_per_row_points_at_the_chosen_entries():
+    # The softmax gradient with the -1 put at a fixed column instead of each row's class.
+    scores = RNG.normal(size=(3, 4))
+    labels = np.array([2, 0, 3])
+
+    def loss(s):
+        shifted = s - s.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return -logp[np.arange(3), labels].mean()
+
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    wrong = p.copy()
+    wrong[:, 1] -= 1.0
+    wrong /= 3
+    diagnosis = gradcheck(loss, scores.copy(), wrong, name="dscores").diagnosis
+    assert "exactly one entry of every row" not in diagnosis  # two wrong entries per row here
+    right_column_missing = p.copy()
+    right_column_missing /= 3    # the -1 forgotten: wrong exactly at each row's class
+    diagnosis = gradcheck(loss, scores.copy(), right_column_missing, name="dscores").diagnosis
+    assert "exactly one entry of every row (columns [2, 0, 3])" in diagnosis, diagnosis
+
+
+def test_a_single_wrong_entry_is_located():
+    dx = UP @ W44.T
+    dx[2, 1] += 0.3
+    assert check_matmul_dx(dx).diagnosis == "Only the entry at [2, 1] disagrees."

@@ -33,6 +33,11 @@ EXPRESSIONS = {
     "pow": (lambda a: a**3, [1.3]),
     "neg_pow": (lambda a: a**-2, [0.7]),
     "exp": (lambda a: a.exp(), [0.4]),
+    "log": (lambda a: a.log(), [0.4]),
+    "tanh": (lambda a: a.tanh(), [-0.8]),
+    "node_pow_node": (lambda a, b: a**b, [1.7, -0.6]),
+    "number_pow_node": (lambda b: 2.5**b, [1.3]),
+    "pow_same_node": (lambda a: a**a, [1.4]),
     "sigmoid": (lambda a: a.sigmoid(), [-0.8]),
     "relu_pos": (lambda a: a.relu(), [0.8]),
     "relu_neg": (lambda a: a.relu(), [-0.8]),
@@ -132,5 +137,189 @@ def test_sigmoid_does_not_overflow():
 def test_bad_operands_are_refused_clearly():
     with pytest.raises(TypeError, match="Node or a number"):
         Node(1.0) + "2"
-    with pytest.raises(TypeError, match="exponent"):
-        Node(1.0) ** Node(2.0)
+    with pytest.raises(TypeError, match="Node or a number, got bool"):
+        Node(1.0) * True
+
+
+# ----- new operations, operands and the messages for impossible ones ------------------
+
+
+def test_numpy_scalars_are_numbers():
+    x = Node(2.0, "x")
+    out = np.float64(3.0) * x + np.int64(2) + x * np.float32(0.5) - np.int32(1) * x ** np.int64(2)
+    out.backward()
+    assert out.value == pytest.approx(3 * 2 + 2 + 1 - 4)
+    assert x.grad == pytest.approx(3 + 0.5 - 4)
+    assert isinstance(np.float64(3.0) * x, Node)  # not an object array
+
+
+def test_negative_base_to_a_fractional_power_says_why():
+    with pytest.raises(ValueError, match=r"\(-8\) \*\* 0.333333 is not a real number.*-\(\(-x\) \*\*"):
+        Node(-8.0) ** (1 / 3)
+    assert (Node(-8.0) ** 3).value == -512.0  # a whole exponent is fine
+    with pytest.raises(ValueError, match="positive base"):
+        Node(-8.0) ** Node(2.0)
+    with pytest.raises(ZeroDivisionError, match="base must not be 0"):
+        Node(0.0) ** -1
+
+
+def test_an_overflowing_exp_says_what_to_do():
+    with pytest.raises(OverflowError, match=r"exp\(1000\) is too large.*subtract the largest"):
+        Node(1000.0).exp()
+    with pytest.raises(ValueError, match="positive input"):
+        Node(0.0).log()
+
+
+def test_each_gate_reports_its_share_per_input():
+    x, y = Node(3.0, "x"), Node(-4.0, "y")
+    p = x * y
+    f = p + x
+    f.backward()
+    assert p.shares() == (-4.0, 3.0)
+    assert f.shares() == (1.0, 1.0)
+    assert x.grad == sum([p.shares()[0], f.shares()[1]])
+
+
+# ----- micrograd's own test expressions, against an independent oracle ------------------
+# The expressions of karpathy/micrograd's test/test_engine.py, spelled as there
+# (`.data` is `.value` here). The oracle is a forward-mode autodiff on dual
+# numbers written only for these tests: it shares no code with Node, and it is
+# itself checked against central differences.
+
+
+class Dual:
+    """a + b·ε with ε² = 0: carries a value and its derivative along one input."""
+
+    def __init__(self, value, deriv=0.0):
+        self.value, self.deriv = float(value), float(deriv)
+
+    @staticmethod
+    def lift(v):
+        return v if isinstance(v, Dual) else Dual(v)
+
+    def __add__(self, o):
+        o = Dual.lift(o)
+        return Dual(self.value + o.value, self.deriv + o.deriv)
+
+    __radd__ = __add__
+
+    def __mul__(self, o):
+        o = Dual.lift(o)
+        return Dual(self.value * o.value, self.deriv * o.value + self.value * o.deriv)
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, o):
+        return self + (-Dual.lift(o))
+
+    def __rsub__(self, o):
+        return Dual.lift(o) - self
+
+    def __pow__(self, p):
+        if isinstance(p, Dual):  # a^b = exp(b log a)
+            v = self.value**p.value
+            return Dual(v, v * (p.deriv * math.log(self.value) + p.value * self.deriv / self.value))
+        return Dual(self.value**p, p * self.value ** (p - 1) * self.deriv)
+
+    def __rpow__(self, base):
+        return Dual.lift(base) ** self
+
+    def __truediv__(self, o):
+        o = Dual.lift(o)
+        return Dual(self.value / o.value, (self.deriv * o.value - self.value * o.deriv) / o.value**2)
+
+    def __rtruediv__(self, o):
+        return Dual.lift(o) / self
+
+    def relu(self):
+        return Dual(self.value, self.deriv) if self.value > 0 else Dual(0.0, 0.0)
+
+    def tanh(self):
+        t = math.tanh(self.value)
+        return Dual(t, (1 - t * t) * self.deriv)
+
+    def exp(self):
+        e = math.exp(self.value)
+        return Dual(e, e * self.deriv)
+
+
+def sanity_check(x):
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    return y
+
+
+def more_ops(a, b):
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    return g
+
+
+MICROGRAD_CASES = [
+    ("sanity_check", sanity_check, [-4.0]),
+    ("more_ops", more_ops, [-4.0, 2.0]),
+    *[(f"tanh({v:g})", lambda x: x.tanh(), [v]) for v in (-1.0, 0.123, 2.0)],
+    *[(f"exp({v:g})", lambda x: x.exp(), [v]) for v in (-1.0, 0.123, 2.0)],
+]
+CASE_IDS = [name for name, _, _ in MICROGRAD_CASES]  # stable ids: pytest-xdist workers must agree
+
+
+def dual_oracle(build, values):
+    """Value and gradient of build(*values), one forward-mode pass per input."""
+    grads = []
+    for k in range(len(values)):
+        out = build(*[Dual(v, 1.0 if i == k else 0.0) for i, v in enumerate(values)])
+        grads.append(out.deriv)
+    return out.value, np.array(grads)
+
+
+@pytest.mark.parametrize("name, build, values", MICROGRAD_CASES, ids=CASE_IDS)
+def test_micrograd_expressions_match_the_dual_number_oracle(name, build, values):
+    nodes = [Node(v) for v in values]
+    out = build(*nodes)
+    out.backward()
+    value, grads = dual_oracle(build, values)
+    assert out.value == pytest.approx(value, rel=1e-12)  # forward pass
+    np.testing.assert_allclose([n.grad for n in nodes], grads, rtol=1e-12)  # backward pass
+
+
+@pytest.mark.parametrize("name, build, values", MICROGRAD_CASES, ids=CASE_IDS)
+def test_the_dual_number_oracle_agrees_with_central_differences(name, build, values):
+    _, grads = dual_oracle(build, values)
+    numeric = numerical_gradient(lambda v: build(*[Dual(x) for x in v]).value, np.array(values), h=1e-5)
+    np.testing.assert_allclose(grads, numeric, rtol=1e-6)
+
+
+def test_micrograd_expressions_give_micrograd_s_numbers():
+    # The published values of test_engine.py's two expressions (from PyTorch there).
+    x = Node(-4.0)
+    y = sanity_check(x)
+    y.backward()
+    assert (y.value, x.grad) == (-20.0, 46.0)
+    a, b = Node(-4.0), Node(2.0)
+    g = more_ops(a, b)
+    g.backward()
+    assert g.value == pytest.approx(24.70408163265306, abs=1e-12)
+    assert (a.grad, b.grad) == (pytest.approx(138.83381924198252), pytest.approx(645.5772594752186))
+
+
+def test_pow_between_nodes_against_the_oracle():
+    for build, values in [(lambda a, b: a**b, [1.7, -0.6]), (lambda b: 2.5**b, [1.3]), (lambda a: a**a, [1.4])]:
+        nodes = [Node(v) for v in values]
+        out = build(*nodes)
+        out.backward()
+        _, grads = dual_oracle(build, values)
+        np.testing.assert_allclose([n.grad for n in nodes], grads, rtol=1e-12)

@@ -1,9 +1,11 @@
 """docs/instructor.md has a section for every concept, in step with the checks.
 
-The "Three most common mistakes" of a concept quote mistake codes; each must
-be a code that the concept's checks really give, and together they must be the
-codes found in the most of its exercises. The exercise lists must name every
-exercise of the concept, and the session plan must fill 50 minutes.
+The "Misconceptions the checks recognise most" of a concept quote mistake
+codes; each must be a code that the concept's checks really give, and together
+they must be the codes found in the most of its exercises. The exercise lists
+must name every exercise of the concept, the session plan must fill 50 minutes
+and give the in-class exercises real time, and every session states its
+learning objectives and prerequisites.
 """
 
 import re
@@ -58,7 +60,7 @@ def test_every_concept_has_a_section(concept):
 
 @pytest.mark.parametrize("concept", concepts())
 def test_three_mistakes_are_the_checks_most_frequent_codes(concept):
-    text = subsection(sections()[concept], "Three most common mistakes")
+    text = subsection(sections()[concept], "Misconceptions the checks recognise most")
     items = re.findall(r"^- `(\w+)` \(([^)]*)\)", text, flags=re.M)
     assert len(items) == 3, f"{concept}: expected three mistakes, found {len(items)}"
     counts = exercise_counts(concept)
@@ -94,3 +96,37 @@ def test_session_plan_fills_fifty_minutes(concept):
 @pytest.mark.parametrize("concept", concepts())
 def test_every_widget_has_questions(concept):
     assert "?" in subsection(sections()[concept], "At the widget")
+
+
+@pytest.mark.parametrize("concept", concepts())
+def test_in_class_exercises_get_real_time(concept):
+    section = sections()[concept]
+    in_class = re.findall(r"`(\d\d\.\w+)`", re.search(r"^- In class:(.*)$", subsection(section, "Exercises"),
+                                                       flags=re.M).group(1))
+    rows = re.findall(r"^\| (\d+) \| In-class exercises:(.*)\|$", subsection(section, "Session plan"), flags=re.M)
+    assert len(rows) == 1, f"{concept}: the session plan needs one 'In-class exercises' row"
+    minutes, what = int(rows[0][0]), rows[0][1]
+    assert set(re.findall(r"`(\d\d\.\w+)`", what)) == set(in_class)
+    assert minutes >= max(10, 3 * len(in_class)), f"{concept}: {minutes} minutes for {len(in_class)} exercises"
+
+
+@pytest.mark.parametrize("concept", concepts())
+def test_every_session_has_objectives_and_prerequisites(concept):
+    section = sections()[concept]
+    objectives = re.findall(r"^- ", subsection(section, "Learning objectives"), flags=re.M)
+    assert len(objectives) >= 3, f"{concept}: state at least three learning objectives"
+    prerequisites = subsection(section, "Prerequisites")
+    assert re.findall(r"^- ", prerequisites, flags=re.M)
+    number = int(concept[:2])
+    if number > 1:  # a later session names the lesson it builds on
+        assert re.search(r"Lessons? (0\d)", prerequisites), f"{concept}: name the earlier lesson it needs"
+
+
+def test_the_guide_says_how_to_find_a_class_s_own_misconceptions():
+    text = GUIDE.read_text()
+    assert "Three most common mistakes" not in text
+    from course.grading import report
+
+    source = open(report.__file__, encoding="utf-8").read()
+    heading = re.search(r"<h2>(The most common hints per exercise)</h2>", source).group(1)
+    assert f'"{heading}"' in text and "grades/report.html" in text

@@ -283,16 +283,16 @@ def _numbers(text):
 def test_lesson_worked_numbers_are_right():
     text = _worked_output("matmul")
     lines = dict(line.split(":", 1) for line in text.strip().splitlines() if ":" in line)
-    W = np.array([[1.0, 2.0, 0.0], [-1.0, 0.0, 3.0]])
-    X = np.array([[2.0, 1.0, 0.0, -1.0], [0.0, -1.0, 1.0, 2.0], [1.0, 2.0, -1.0, 0.0]])
-    dD = np.array([[1.0, -1.0, 0.5, 2.0], [2.0, 0.5, -1.0, 1.0]])
-    # Independent oracle: the numerical gradient of sum(dD * (W @ X)).
-    dW = numerical_gradient(lambda v: v @ X, W.copy(), upstream=dD)
-    dX = numerical_gradient(lambda v: W @ v, X.copy(), upstream=dD)
-    np.testing.assert_allclose(_numbers(lines["D"]), (W @ X).ravel(), atol=1e-9)
+    X = np.array([[2.0, 0.0, 1.0], [1.0, -1.0, 2.0], [0.0, 1.0, -1.0], [-1.0, 2.0, 0.0]])   # N x D
+    W = np.array([[1.0, -1.0], [2.0, 0.0], [0.0, 3.0]])                                   # D x C
+    dY = np.array([[1.0, 2.0], [-1.0, 0.5], [0.5, -1.0], [2.0, 1.0]])                     # N x C
+    # Independent oracle: the numerical gradient of sum(dY * (X @ W)).
+    dW = numerical_gradient(lambda v: X @ v, W.copy(), upstream=dY)
+    dX = numerical_gradient(lambda v: v @ W, X.copy(), upstream=dY)
+    np.testing.assert_allclose(_numbers(lines["Y"]), (X @ W).ravel(), atol=1e-9)
     np.testing.assert_allclose(_numbers(lines["dW"]), dW.ravel(), atol=1e-6)
     np.testing.assert_allclose(_numbers(lines["dX"]), dX.ravel(), atol=1e-6)
     # the entry worked by hand in the text below the cell
-    assert lines["dW"].strip().startswith("[[-1.0,")
+    assert lines["dW"].strip().startswith("[[-1.0,")  # dW[0, 0] = -1
     assert "dW agrees with the numerical gradient: True" in text
     assert "dX agrees with the numerical gradient: True" in text

@@ -1,9 +1,9 @@
 """A scalar computational-graph node for drawing and differentiating circuits.
 
 Every operation builds an output node, records its inputs *in order* (a tuple,
-so drawings and traversals are the same on every run) and attaches a small
-``_backward`` closure that *adds* the output's gradient, times the local
-partial derivative, into each input. ``Node.backward`` then visits the nodes in
+so drawings and traversals are the same on every run) with the local partial
+derivative for each, and attaches a small ``_backward`` closure that *adds*
+the output's gradient, times that local partial, into each input. ``Node.backward`` then visits the nodes in
 reverse topological order, found without recursion so that a chain of
 100,000 nodes works.
 """
@@ -11,6 +11,7 @@ reverse topological order, found without recursion so that a chain of
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Iterable
 
 Number = int | float
@@ -26,7 +27,7 @@ class Node:
     (-12.0, -4.0, -4.0, 3.0)
     """
 
-    __slots__ = ("value", "grad", "inputs", "op", "label", "_backward")
+    __slots__ = ("value", "grad", "inputs", "op", "label", "local_grads", "_backward")
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class Node:
         self.inputs = tuple(inputs)
         self.op = op
         self.label = label
+        self.local_grads: tuple[float, ...] = ()
         self._backward: Callable[[], None] = _no_backward
 
     def __repr__(self) -> str:
@@ -47,89 +49,89 @@ class Node:
         return f"Node({name}value={self.value:.6g}, grad={self.grad:.6g})"
 
     # ----- building the graph -------------------------------------------------
-    def _result(self, value: float, inputs: tuple["Node", ...], op: str) -> "Node":
-        return Node(value, inputs=inputs, op=op)
+    def _gate(self, value: float, inputs: tuple["Node", ...], op: str, local_grads: tuple[float, ...]) -> "Node":
+        """The output node of a gate, with d(output)/d(input) for each input slot.
+
+        Its ``_backward`` *adds* upstream x local partial into every input, so a
+        node used by several gates (or twice by one) collects all its shares.
+        """
+        out = Node(value, inputs=inputs, op=op)
+        out.local_grads = local_grads
+
+        def _backward() -> None:
+            for node, share in zip(inputs, out.shares()):
+                node.grad += share
+
+        out._backward = _backward
+        return out
+
+    def shares(self) -> tuple[float, ...]:
+        """What this gate sends back to each input slot: its gradient x the local partial."""
+        return tuple(local * self.grad for local in self.local_grads)
 
     def __add__(self, other: "Node | Number") -> "Node":
         other = as_node(other)
-        out = self._result(self.value + other.value, (self, other), "+")
-
-        def _backward() -> None:
-            # The add gate hands the upstream gradient to both inputs unchanged.
-            self.grad += out.grad
-            other.grad += out.grad
-
-        out._backward = _backward
-        return out
+        # The add gate hands the upstream gradient to both inputs unchanged.
+        return self._gate(self.value + other.value, (self, other), "+", (1.0, 1.0))
 
     def __mul__(self, other: "Node | Number") -> "Node":
         other = as_node(other)
-        out = self._result(self.value * other.value, (self, other), "*")
+        # The mul gate swaps its inputs and scales by the upstream gradient.
+        return self._gate(self.value * other.value, (self, other), "*", (other.value, self.value))
 
-        def _backward() -> None:
-            # The mul gate swaps its inputs and scales by the upstream gradient.
-            self.grad += other.value * out.grad
-            other.grad += self.value * out.grad
-
-        out._backward = _backward
-        return out
-
-    def __pow__(self, exponent: Number) -> "Node":
+    def __pow__(self, exponent: "Node | Number") -> "Node":
         if isinstance(exponent, Node):
-            raise TypeError("Node ** Node is not supported: the exponent must be a number")
-        p = float(exponent)
-        out = self._result(self.value**p, (self,), f"**{exponent:g}")
+            return self._power_of_node(exponent)
+        p = _real_number(exponent)
+        return self._gate(_power(self.value, p), (self,), f"**{p:g}", (p * _power(self.value, p - 1),))
 
-        def _backward() -> None:
-            self.grad += p * self.value ** (p - 1) * out.grad
-
-        out._backward = _backward
-        return out
+    def _power_of_node(self, exponent: "Node") -> "Node":
+        # d/d exponent = base ** exponent * log(base): a real number only for a positive base.
+        if self.value <= 0:
+            raise ValueError(
+                f"({self.value:g}) ** Node: a Node exponent needs a positive base, because"
+                f" d/d exponent = base ** exponent * log(base) and log({self.value:g}) is not a"
+                " real number; use a plain number as the exponent instead"
+            )
+        p = exponent.value
+        value = _power(self.value, p)
+        local = (p * _power(self.value, p - 1), value * math.log(self.value))
+        return self._gate(value, (self, exponent), "**", local)
 
     def exp(self) -> "Node":
-        e = math.exp(self.value)
-        out = self._result(e, (self,), "exp")
+        try:
+            e = math.exp(self.value)
+        except OverflowError:
+            raise OverflowError(
+                f"exp({self.value:g}) is too large for a float (exp overflows above about 709.8);"
+                " subtract the largest input first, as the stable softmax does"
+            ) from None
+        return self._gate(e, (self,), "exp", (e,))
 
-        def _backward() -> None:
-            self.grad += e * out.grad
+    def log(self) -> "Node":
+        if self.value <= 0:
+            raise ValueError(f"log({self.value:g}): the logarithm needs a positive input")
+        return self._gate(math.log(self.value), (self,), "log", (1.0 / self.value,))
 
-        out._backward = _backward
-        return out
+    def tanh(self) -> "Node":
+        t = math.tanh(self.value)
+        # d(tanh)/dx = 1 - t**2: like the sigmoid's, the local gradient uses the output.
+        return self._gate(t, (self,), "tanh", (1.0 - t * t,))
 
     def sigmoid(self) -> "Node":
         s = sigmoid(self.value)
-        out = self._result(s, (self,), "σ")
-
-        def _backward() -> None:
-            # d(sigma)/dx = s (1 - s): the local gradient uses the gate's *output*.
-            self.grad += s * (1.0 - s) * out.grad
-
-        out._backward = _backward
-        return out
+        # d(sigma)/dx = s (1 - s): the local gradient uses the gate's *output*.
+        return self._gate(s, (self,), "σ", (s * (1.0 - s),))
 
     def relu(self) -> "Node":
-        out = self._result(max(0.0, self.value), (self,), "relu")
-
-        def _backward() -> None:
-            # relu(x) = max(x, 0): at exactly 0 it is a tie, and like the max
-            # gate it passes half the gradient (what the central difference
-            # measures there).
-            self.grad += max_gate_shares(self.value, 0.0)[0] * out.grad
-
-        out._backward = _backward
-        return out
+        # relu(x) = max(x, 0): at exactly 0 it is a tie, and like the max gate
+        # it passes half the gradient (what the central difference measures there).
+        return self._gate(max(0.0, self.value), (self,), "relu", (max_gate_shares(self.value, 0.0)[0],))
 
     def max(self, other: "Node | Number") -> "Node":
         other = as_node(other)
-        out = self._result(max(self.value, other.value), (self, other), "max")
-
-        def _backward() -> None:
-            share_self, share_other = max_gate_shares(self.value, other.value)
-            self.grad += share_self * out.grad
-            other.grad += share_other * out.grad
-
-        out._backward = _backward
-        return out
+        return self._gate(max(self.value, other.value), (self, other), "max",
+                          max_gate_shares(self.value, other.value))
 
     # Compound operations are written with the basic ones above.
     def __neg__(self) -> "Node":
@@ -152,6 +154,13 @@ class Node:
 
     def __rtruediv__(self, other: Number) -> "Node":
         return as_node(other) / self
+
+    def __rpow__(self, other: Number) -> "Node":
+        return as_node(other) ** self
+
+    # A numpy scalar on the left (np.float64(2) * node) would otherwise try to
+    # build an object array; this makes numpy hand the operation to Node.
+    __array_ufunc__ = None
 
     # ----- differentiating -----------------------------------------------------
     def backward(self) -> None:
@@ -178,11 +187,38 @@ def _no_backward() -> None:
 
 
 def as_node(value: "Node | Number") -> Node:
+    """``value`` itself if it is a Node, else a constant leaf holding the number.
+
+    Any real number is accepted: Python's int and float, and numpy's integer
+    and float scalars (``np.float64(2.0)``, ``np.int64(3)``).
+    """
     if isinstance(value, Node):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    number = _real_number(value)
+    return Node(number, label=f"{number:g}")
+
+
+def _real_number(value: object) -> float:
+    # numbers.Real covers int, float and numpy's integer and float scalars; a
+    # bool is a number to Python but never what a circuit means.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"expected a Node or a number, got {type(value).__name__}")
-    return Node(value, label=f"{value:g}")
+    return float(value)
+
+
+def _power(base: float, exponent: float) -> float:
+    """``base ** exponent`` as a real number, or an error that says why there is none."""
+    if base < 0 and not float(exponent).is_integer():
+        raise ValueError(
+            f"({base:g}) ** {exponent:g} is not a real number: a negative base needs a whole"
+            f" exponent. For a real root of a negative number write -((-x) ** {exponent:g})"
+        )
+    if base == 0 and exponent < 0:
+        raise ZeroDivisionError(f"0 ** {exponent:g} divides by zero: the base must not be 0")
+    try:
+        return base**exponent
+    except OverflowError:
+        raise OverflowError(f"({base:g}) ** {exponent:g} is too large for a float") from None
 
 
 def sigmoid(x: float) -> float:

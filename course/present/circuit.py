@@ -1,8 +1,11 @@
 """Circuit diagrams of a scalar graph, drawn with matplotlib (no Graphviz).
 
 Nodes are laid out left to right by depth (inputs of the circuit on the left,
-the output on the right). Each wire carries its forward value above it and
-the gradient of the output with respect to it below it, in a second colour.
+the output on the right). Each wire carries its forward value above it and,
+below it in a second colour, the gradient that flows back along it. Where a
+node feeds several gates (a fork), each branch carries only its own share
+(the consumer's gradient times its local partial) and the node's gradient,
+the sum of the shares, is written under the node.
 The layout is a plain function of the graph, so the same graph always gives
 the same picture; tests call ``circuit_layout`` directly.
 """
@@ -15,6 +18,7 @@ from course.compute.graph import Node, topological_order
 from course.present.palette import GRADIENT, HIGHLIGHT, INK, NODE_FACE, VALUE
 
 MIN_GAP = 1.25  # vertical distance between two nodes of one column: room for two wires' numbers between them
+LEAF_GAP = 1.5  # vertical distance between two inputs: room for the numbers of wires that fan out from them
 COLUMN = 2.0  # horizontal distance between two columns
 RADIUS = 0.32  # a gate's circle
 LEAF_HALF = (0.35, 0.2)  # half width and half height of an input's box
@@ -44,6 +48,10 @@ class CircuitLayout:
     segments: list[tuple[float, float, float, float]] = field(default_factory=list)  # per wire: x0, y0, x1, y1
     label_points: list[tuple[float, float]] = field(default_factory=list)  # per wire: centre of its numbers
 
+    def fanout(self, source: int) -> int:
+        """How many wires leave node ``source`` (more than one: a fork)."""
+        return sum(1 for w in self.wires if w.source == source)
+
     def index(self, node: Node) -> int:
         return next(i for i, n in enumerate(self.nodes) if n is node)
 
@@ -53,13 +61,15 @@ def node_name(node: Node) -> str:
     return node.label or node.op or "?"
 
 
-def circuit_layout(root: Node) -> CircuitLayout:
+def circuit_layout(root: Node, place_labels: bool = True) -> CircuitLayout:
     """Place every node of the graph that ends at ``root``.
 
     x is the depth (longest path from an input of the circuit); leaves are
     spread top to bottom in the order the graph first meets them, and each
     gate sits at the mean height of its inputs, pushed apart from its
-    neighbours in the column when they would overlap.
+    neighbours in the column when they would overlap. ``place_labels=False``
+    skips the search for the wires' number spots (the slow part), for
+    updates of a picture whose spots are already placed.
     """
     order = topological_order(root)
     index = {id(n): i for i, n in enumerate(order)}
@@ -71,7 +81,7 @@ def circuit_layout(root: Node) -> CircuitLayout:
     y = [0.0] * len(order)
     leaves = [i for i, n in enumerate(order) if not n.inputs]
     for rank, i in enumerate(leaves):
-        y[i] = -rank * MIN_GAP
+        y[i] = -rank * LEAF_GAP
     for i, node in enumerate(order):
         if node.inputs:
             y[i] = sum(y[index[id(c)]] for c in node.inputs) / len(node.inputs)
@@ -90,8 +100,9 @@ def circuit_layout(root: Node) -> CircuitLayout:
     wires.append(Wire(len(order) - 1, -1, 0))
     positions = [(float(depth[i]) * COLUMN, y[i]) for i in range(len(order))]
     layout = CircuitLayout(order, positions, wires, [node_name(n) for n in order])
-    layout.segments = [_segment(layout, w) for w in wires]
-    layout.label_points = _place_labels(layout)
+    layout.segments = _spread_forks([_segment(layout, w) for w in wires], wires)
+    if place_labels:
+        layout.label_points = _place_labels(layout)
     return layout
 
 
@@ -112,6 +123,24 @@ def _segment(layout: CircuitLayout, wire: Wire) -> tuple[float, float, float, fl
     return start, y0, end, y1
 
 
+def _spread_forks(segments: list[tuple[float, float, float, float]], wires: list[Wire]):
+    """Start the branches of a fork at different heights, steepest rising on top.
+
+    Ordered by slope, the branches fan out from the node without crossing one
+    another near it, which leaves room for each branch's numbers.
+    """
+    spread = list(segments)
+    for source in {w.source for w in wires}:
+        branches = [k for k, w in enumerate(wires) if w.source == source]
+        if len(branches) < 2:
+            continue
+        slope = lambda k: (segments[k][3] - segments[k][1]) / (segments[k][2] - segments[k][0])  # noqa: E731
+        for rank, k in enumerate(sorted(branches, key=lambda k: (-slope(k), k))):
+            x0, y0, x1, y1 = segments[k]
+            spread[k] = (x0, y0 + (0.5 * (len(branches) - 1) - rank) * SLOT_SPREAD, x1, y1)
+    return spread
+
+
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
@@ -126,7 +155,22 @@ def _node_boxes(layout: CircuitLayout) -> list[Box]:
                 boxes.append((x - half, y + RADIUS + NAME_GAP - 0.04, x + half, y + RADIUS + NAME_GAP + 0.22))
         else:
             boxes.append((x - LEAF_HALF[0], y - LEAF_HALF[1], x + LEAF_HALF[0], y + LEAF_HALF[1]))
+    for i, _ in enumerate(layout.nodes):
+        if layout.fanout(i) > 1:
+            boxes.append(_sum_box(layout, i))
     return boxes
+
+
+def _sum_point(layout: CircuitLayout, i: int) -> tuple[float, float]:
+    """Where a fork's total gradient is written: just under the node."""
+    x, y = layout.positions[i]
+    half = RADIUS if layout.nodes[i].inputs else LEAF_HALF[1]
+    return x, y - half - 0.05
+
+
+def _sum_box(layout: CircuitLayout, i: int) -> Box:
+    x, y = _sum_point(layout, i)
+    return (x - 0.36, y - 0.26, x + 0.36, y)
 
 
 def _overlap(a: Box, b: Box) -> float:
@@ -152,7 +196,7 @@ def _place_labels(layout: CircuitLayout) -> list[tuple[float, float]]:
     A wire's candidate spots lie in the column gaps it crosses (never over a
     column, where the nodes are). Each wire takes its least crowded candidate:
     overlap with nodes, node names and the numbers already placed counts
-    most, then other wires running under the numbers, then (as a tie-break)
+    most, then other wires running through the numbers, then (as a tie-break)
     the distance from the middle of the last gap before its target. Wires
     with fewer choices are placed first. Deterministic: no randomness, fixed
     order.
@@ -175,10 +219,14 @@ def _place_labels(layout: CircuitLayout) -> list[tuple[float, float]]:
             left = max(x0, source_x + k * COLUMN + RADIUS)
             right = min(x1, source_x + (k + 1) * COLUMN - RADIUS)
             middle = (left + right) / 2
-            for f in (0.0, -0.2, 0.2, -0.4, 0.4):
+            for f in (0.0, -0.1, 0.1, -0.2, 0.2, -0.3, 0.3, -0.4, 0.4, -0.5, 0.5):
                 cx = middle + f * max(0.0, right - left - 2 * hw)
                 preference = abs(cx - (target_x - COLUMN / 2)) * 0.01
-                spots.append((*at(cx), preference))
+                cy = at(cx)[1]
+                # Slightly off the wire is allowed (a small extra cost) when the
+                # spot on it is crossed by another wire.
+                for dy in (0.0, -0.12, 0.12):
+                    spots.append((cx, cy + dy, preference + abs(dy) * 0.5))
         candidates.append(spots)
 
     placed: dict[int, tuple[float, float]] = {}
@@ -190,7 +238,7 @@ def _place_labels(layout: CircuitLayout) -> list[tuple[float, float]]:
             covered = sum(_overlap(box, o) for o in obstacles)
             covered += sum(_overlap(box, (px - hw, py - hh, px + hw, py + hh)) for px, py in placed.values())
             crossing = sum(_crosses(seg, box) for j, seg in enumerate(layout.segments) if j != i)
-            return 10.0 * covered + 0.05 * crossing + preference
+            return 10.0 * covered + 1.0 * crossing + preference
 
         x, y, _ = min(candidates[i], key=cost)
         placed[i] = (x, y)
@@ -246,7 +294,7 @@ class CircuitPicture:
         ax.set_aspect("equal", adjustable="box")
 
         r = self.RADIUS
-        self.value_texts, self.gradient_texts = [], []
+        self.value_texts, self.gradient_texts, self.sum_texts = [], [], {}
         for (start, y0, end, y1), (mx, my) in zip(self.layout.segments, self.layout.label_points):
             ax.annotate("", xy=(end, y1), xytext=(start, y0),
                         arrowprops=dict(arrowstyle="-|>", color=INK, lw=1.1, shrinkA=0, shrinkB=0))
@@ -256,6 +304,12 @@ class CircuitPicture:
                                             fontsize=10, fontweight="bold", bbox=halo))
             self.gradient_texts.append(ax.text(mx, my - 0.03, "", color=GRADIENT, ha="center", va="top",
                                                fontsize=10, fontweight="bold", bbox=halo))
+
+        for i, _ in enumerate(self.layout.nodes):
+            if self.layout.fanout(i) > 1:
+                sx, sy = _sum_point(self.layout, i)
+                self.sum_texts[i] = ax.text(sx, sy, "", color=GRADIENT, ha="center", va="top", fontsize=10,
+                                            fontweight="bold", zorder=4)
 
         self.shapes = []
         for node, name, (x, y) in zip(self.layout.nodes, self.layout.names, self.layout.positions):
@@ -274,7 +328,7 @@ class CircuitPicture:
 
         keys = [Line2D([], [], color=VALUE, marker="s", ls="", label="value (above a wire)")]
         if show_gradients:
-            keys.append(Line2D([], [], color=GRADIENT, marker="s", ls="", label="gradient of the output (below)"))
+            keys.append(Line2D([], [], color=GRADIENT, marker="s", ls="", label="gradient flowing back (below)"))
         ax.legend(handles=keys, loc="lower left", bbox_to_anchor=(0.0, -0.02), frameon=False, fontsize=8.5,
                   ncols=2)
         if title:
@@ -284,25 +338,38 @@ class CircuitPicture:
     @property
     def number_texts(self) -> list:
         """The texts that ``update`` changes (for blitting: everything else stays)."""
-        return [*self.value_texts, *self.gradient_texts]
+        return [*self.value_texts, *self.gradient_texts, *self.sum_texts.values()]
 
     def update(self, root: Node, highlight: frozenset[str] | set[str] = frozenset(),
-               values_shown: set[str] | None = None, gradients_shown: set[str] | None = None) -> None:
+               values_shown: set[str] | None = None, gradients_shown: set[str] | None = None,
+               passed_back: set[str] | None = None) -> None:
         """Show the numbers of ``root``'s graph (same shape as the drawn one).
 
         ``highlight``: names of nodes to emphasise. ``values_shown`` and
         ``gradients_shown``: names of the nodes whose wire numbers are shown
         (None: all), for pictures that reveal a computation step by step.
+        ``passed_back``: names of the gates that have already sent their shares
+        back (None: all); a branch of a fork shows its share only after that.
         """
-        layout = circuit_layout(root)
+        layout = circuit_layout(root, place_labels=False)
         if layout.names != self.layout.names:
             raise ValueError("update() needs a graph of the same shape as the one drawn")
+        layout.label_points = self.layout.label_points  # the numbers stay where they were drawn
         self.layout = layout
         for wire, vtext, gtext in zip(layout.wires, self.value_texts, self.gradient_texts):
             node, name = layout.nodes[wire.source], layout.names[wire.source]
             vtext.set_text(_fmt(node.value) if values_shown is None or name in values_shown else "")
             show_grad = self.show_gradients and (gradients_shown is None or name in gradients_shown)
-            gtext.set_text(_fmt(node.grad) if show_grad else "")
+            if wire.target == -1 or layout.fanout(wire.source) == 1:
+                gtext.set_text(_fmt(node.grad) if show_grad else "")
+            else:
+                consumer = layout.nodes[wire.target]
+                sent = passed_back is None or layout.names[wire.target] in passed_back
+                gtext.set_text(_fmt(consumer.shares()[wire.slot]) if show_grad and sent else "")
+        for i, text in self.sum_texts.items():
+            name = layout.names[i]
+            show_sum = self.show_gradients and (gradients_shown is None or name in gradients_shown)
+            text.set_text(f"Σ {_fmt(layout.nodes[i].grad)}" if show_sum else "")
         for name, shape in zip(layout.names, self.shapes):
             on = name in highlight
             shape.set_edgecolor(HIGHLIGHT if on else INK)

@@ -12,7 +12,7 @@ from course.compute.graph import Node
 EXPRESSIONS: dict[str, Callable[[Node, Node, Node], Node]] = {
     "(x + y) · z": lambda x, y, z: ((x + y).named("q") * z).named("f"),
     "max(x, y) · z": lambda x, y, z: (x.max(y).named("m") * z).named("f"),
-    "σ(x · y + z)": lambda x, y, z: ((x * y).named("p") + z).named("s").sigmoid().named("f"),
+    "σ(x · y + z)": lambda x, y, z: ((x * y).named("p") + z).named("u").sigmoid().named("f"),
 }
 
 
@@ -64,7 +64,7 @@ def chain_rule_widget(expression: str = "(x + y) · z", x: float = -2.0, y: floa
     from course.present.widgets.figure_view import Blitter
 
     def slider(name: str, value: float):
-        return widgets.FloatSlider(value=value, min=-5.0, max=5.0, step=0.5, description=name,
+        return widgets.FloatSlider(value=value, min=-6.0, max=6.0, step=0.5, description=name,
                                    continuous_update=True, readout_format=".1f")
 
     choice = widgets.Dropdown(options=list(EXPRESSIONS), value=expression, description="f =")

@@ -35,6 +35,7 @@ class StagedState:
     values: dict[str, float]  # values known so far
     gradients: dict[str, float]  # gradients known so far
     shares: dict[str, tuple[float, ...]]  # for each name, the contributions received so far
+    passed_back: tuple[str, ...]  # the stages whose backward step has run
     f: float  # the output, once all stages have run
     dx: float  # the final gradients in this mode (= or +=)
     dy: float
@@ -104,6 +105,7 @@ def staged_state(x: float, y: float, step: int, overwrite: bool = False,
     return StagedState(
         x=float(x), y=float(y), step=step, overwrite=overwrite, steps=tuple(texts), phase=phase, stage=stage,
         values=known_values, gradients=gradients, shares={k: tuple(v) for k, v in shares.items()},
+        passed_back=tuple(b.stage.name for b in backward[:done_backward]),
         f=values[computation.output], dx=final["x"], dy=final["y"],
         correct_dx=correct[0], correct_dy=correct[1],
     )
@@ -201,7 +203,7 @@ class StagedPicture:
 
     def show(self, state: StagedState) -> None:
         self.circuit.update(_graph_with_gradients(state), values_shown=set(state.values),
-                            gradients_shown=set(state.gradients))
+                            gradients_shown=set(state.gradients), passed_back=set(state.passed_back))
         self.ring.set_visible(state.stage is not None)
         if state.stage is not None:
             self.ring.center = self.positions[state.stage]
