@@ -9,7 +9,7 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test test-browser setup build notebooks slides clean
+.PHONY: lab test test-browser setup build notebooks slides site clean
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
@@ -55,3 +55,10 @@ notebooks: setup
 # build/slides/vendor/, so the decks work offline).
 slides: setup
 	$(BIN)/python scripts/build_slides.py --out build/slides
+
+# The course as a static website in build/site/ (open build/site/index.html):
+# every lesson and exercise notebook as a page, widgets from their saved state;
+# require.js, MathJax and the widget renderer are fetched once into
+# build/site/vendor/, so the site works offline, from file://.
+site: setup
+	$(BIN)/python scripts/build_site.py --out build/site

@@ -135,20 +135,30 @@ def lessons() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def fetch_assets(vendor: Path) -> None:
-    """Unpack every asset into vendor/<folder>, unless the same version is already there."""
+def fetch_assets(vendor: Path, assets: tuple[Asset, ...] = ASSETS) -> None:
+    """Unpack every asset into vendor/<folder>, unless the same version is already there.
+
+    The tarballs are kept in build/npm-cache/ (checked again on every use), so
+    the slides and the site (scripts/build_site.py) download each package once.
+    """
     vendor.mkdir(parents=True, exist_ok=True)
-    for asset in ASSETS:
+    cache = ROOT / "build" / "npm-cache"
+    for asset in assets:
         target = vendor / asset.folder
         stamp = target / ".gradflow-integrity"
         if stamp.exists() and stamp.read_text() == asset.integrity:
             continue
-        print(f"fetching {asset.name}@{asset.version} into {target}", file=sys.stderr)
-        with urllib.request.urlopen(asset.tarball, timeout=120) as response:
-            data = response.read()
-        digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-        if digest != asset.integrity:
-            raise RuntimeError(f"{asset.tarball}: sha512 {digest} is not the pinned {asset.integrity}")
+        cached = cache / f"{asset.folder}-{asset.version}.tgz"
+        data = cached.read_bytes() if cached.exists() else b""
+        if _integrity(data) != asset.integrity:
+            print(f"fetching {asset.name}@{asset.version} into {target}", file=sys.stderr)
+            with urllib.request.urlopen(asset.tarball, timeout=120) as response:
+                data = response.read()
+            digest = _integrity(data)
+            if digest != asset.integrity:
+                raise RuntimeError(f"{asset.tarball}: sha512 {digest} is not the pinned {asset.integrity}")
+            cache.mkdir(parents=True, exist_ok=True)
+            cached.write_bytes(data)
         shutil.rmtree(target, ignore_errors=True)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             for member in tar.getmembers():
@@ -158,6 +168,10 @@ def fetch_assets(vendor: Path) -> None:
                 member.name = inner
                 tar.extract(member, target, filter="data")
         stamp.write_text(asset.integrity)
+
+
+def _integrity(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
 
 
 def exporter():

@@ -364,3 +364,11 @@ def draw_circuit(root: Node, ax=None, show_gradients: bool = True, title: str | 
     Call ``root.backward()`` first for the gradients to mean anything.
     """
     return CircuitPicture(root, ax=ax, show_gradients=show_gradients, title=title).figure
+
+
+def show_circuit(root: Node, title: str | None = None, show_gradients: bool = True) -> None:
+    """Draw the circuit and show it under the cell, its numbers in words as the alt text."""
+    from course.present.figures import show_figure
+
+    figure = draw_circuit(root, show_gradients=show_gradients, title=title)
+    show_figure(figure, alt=describe_circuit(root, title, gradients_shown=None if show_gradients else set()))
