@@ -107,16 +107,18 @@ PROJECTOR_CSS = """
 .reveal .jp-RenderedHTMLCommon h1 { font-size: 44px; }
 .reveal .jp-RenderedHTMLCommon h2 { font-size: 34px; }
 .reveal .jp-RenderedHTMLCommon h3 { font-size: 26px; }
-.reveal [class*="gradflow-"] .widget-image { max-height: 320px; width: auto !important; height: auto !important; }
+.reveal [class*="gradflow-"] .gradflow-picture img { max-height: 320px; width: auto !important; height: auto !important; }
 .reveal [class*="gradflow-"] .widget-html-content { font-size: 15px; line-height: 1.3; }
 .reveal [class*="gradflow-"] .widget-html-content :is(table, td, th, code) { font-size: inherit !important; }
 .reveal [class*="gradflow-"] .widget-html-content :is(td, th) { padding: 2px 8px; }
 .reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox { flex-flow: row wrap; align-items: flex-start; column-gap: 12px; }
 .reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > * { flex: 1 1 100%; }
-.reveal .gradflow-staged.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 62% !important; max-height: 420px; }
-.reveal .gradflow-shapes.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 30% !important; max-height: 460px; }
-.reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > .widget-image ~ .widget-html { flex: 1 1 0; min-width: 0; }
-.reveal .gradflow-shapes .widget-html-content { columns: 2; column-gap: 16px; font-size: 14px; line-height: 1.25; }
+.reveal .gradflow-staged.widget-vbox > .gradflow-picture { flex: 0 1 auto; max-width: 62% !important; }
+.reveal .gradflow-staged.widget-vbox > .gradflow-picture img { max-height: 420px; }
+.reveal .gradflow-shapes.widget-vbox > .gradflow-picture { flex: 0 1 auto; max-width: 30% !important; }
+.reveal .gradflow-shapes.widget-vbox > .gradflow-picture img { max-height: 460px; }
+.reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > .gradflow-picture ~ .widget-html { flex: 1 1 0; min-width: 0; }
+.reveal .gradflow-shapes .widget-html:not(.gradflow-picture) .widget-html-content { columns: 2; column-gap: 16px; font-size: 14px; line-height: 1.25; }
 .reveal .gradflow-shapes .widget-html-content table { break-inside: avoid; }
 .reveal .gradflow-shapes .widget-html-content table:first-of-type { break-after: column; }
 .reveal .gradflow-staged .widget-html-content { font-size: 14px; }
