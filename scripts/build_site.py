@@ -10,8 +10,8 @@ under each widget a line says how to make it live. ``index.html`` has the
 course map; every page has a table of contents and previous/next links, in
 course order (lesson 01, its exercises, lesson 02, ...).
 
-Nothing is loaded from the network: require.js, MathJax, the widget renderer
-and Font Awesome are the pinned npm packages of scripts/build_slides.py,
+Nothing is loaded from the network: require.js, MathJax and the widget
+renderer are the pinned npm packages of scripts/build_slides.py,
 unpacked into <out>/vendor/ (fetched once, checked against their sha512).
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_slides import ASSETS, fetch_assets, title_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE_ASSETS = tuple(a for a in ASSETS if a.folder in ("requirejs", "mathjax", "html-manager", "font-awesome"))
+# (The widget renderer brings its own icon font.)
+SITE_ASSETS = tuple(a for a in ASSETS if a.folder in ("requirejs", "mathjax", "html-manager"))
 URLS = {
     "require_js_url": "vendor/requirejs/require.js",
     "mathjax_url": "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
@@ -48,9 +50,11 @@ EXERCISE_NOTE = ("<p class=\"gf-live\"><strong>Your notebook.</strong> Work in i
 # the code colours override the two of the template's that fall short on the
 # grey code background (comments, and the input prompt).
 SITE_CSS = """
-<link rel="stylesheet" href="vendor/font-awesome/css/font-awesome.min.css">
 <style id="gradflow-site">
-:root { --jp-mirror-editor-comment-color: #2f6363; --jp-cell-inprompt-font-color: #1f5f99; }
+:root { --jp-mirror-editor-comment-color: #2f6363; --jp-mirror-editor-keyword-color: #006b00;
+  --jp-mirror-editor-builtin-color: #006b00; --jp-mirror-editor-number-color: #006b00;
+  --jp-mirror-editor-operator-color: #7a1fd0; --jp-mirror-editor-meta-color: #7a1fd0;
+  --jp-mirror-editor-variable-3-color: #006b44; --jp-mirror-editor-error-color: #c00000; }
 body.jp-Notebook { padding: 0; }
 .gf-header { display: flex; flex-wrap: wrap; gap: 0.5em 1.5em; align-items: baseline; padding: 10px 24px;
   border-bottom: 1px solid #d0d0d0; background: #f8f8f8; font-family: var(--jp-ui-font-family); }
@@ -74,6 +78,31 @@ body.jp-Notebook { padding: 0; }
 a:focus-visible { outline: 2px solid #1a56a0; outline-offset: 2px; }
 @media (max-width: 900px) { .gf-layout { display: block; } .gf-toc { position: static; max-height: none; } }
 </style>
+"""
+
+
+# The widget renderer draws ipywidgets' own markup, which leaves two controls
+# without a name a screen reader can say: a slider's handle (role="slider")
+# and the icon-only buttons of a Play widget. Once the widgets are drawn, this
+# names each handle after its slider's label and each button after its icon.
+WIDGET_NAMES_JS = """
+<script>
+(function () {
+  function name() {
+    document.querySelectorAll('.widget-slider').forEach(function (s) {
+      var handle = s.querySelector('.noUi-handle'), label = s.querySelector('.widget-label');
+      if (handle && !handle.hasAttribute('aria-label')) {
+        handle.setAttribute('aria-label', (label && label.textContent.trim()) || 'value');
+      }
+    });
+    document.querySelectorAll('.widget-play button').forEach(function (b) {
+      var icon = b.querySelector('i'), m = icon && /fa-(play|pause|stop|repeat|sync|redo)/.exec(icon.className);
+      if (!b.hasAttribute('aria-label')) { b.setAttribute('aria-label', m ? m[1] : 'play control'); }
+    });
+  }
+  new MutationObserver(name).observe(document.documentElement, {childList: true, subtree: true});
+}());
+</script>
 """
 
 
@@ -170,7 +199,7 @@ def frame(document: str, page: Page, previous: Page | None, following: Page | No
     """Put the exported notebook into the site's frame: header, contents, the page, previous/next."""
     head, sep, rest = document.partition("</head>")
     assert sep, "the exported page has no </head>"
-    document = head + SITE_CSS + sep + rest
+    document = head + SITE_CSS + WIDGET_NAMES_JS + sep + rest
     main_open = re.search(r"<main>", document)
     main_close = document.rfind("</main>")
     assert main_open and main_close > 0, "the exported page has no <main>"
@@ -222,11 +251,28 @@ def index_html(pages: list[Page]) -> str:
     ])
 
 
+def place_widget_fonts(out: Path) -> None:
+    """Copy the widget renderer's icon fonts to where its style sheet looks for them.
+
+    Loaded through require.js, the renderer resolves its fonts against the
+    page, under @jupyter-widgets/ and @jupyter-widgets/html-manager/dist/.
+    """
+    dist = out / "vendor" / "html-manager" / "dist"
+    if not dist.exists():
+        return
+    for folder in (out / "@jupyter-widgets", out / "@jupyter-widgets" / "html-manager" / "dist"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for font in dist.iterdir():
+            if font.suffix in (".woff2", ".woff", ".ttf", ".eot", ".svg"):
+                shutil.copyfile(font, folder / font.name)
+
+
 def build_site(out: Path) -> list[Path]:
     """Write every page and index.html into ``out``; returns the pages written (index first)."""
     import nbformat
 
     out.mkdir(parents=True, exist_ok=True)
+    place_widget_fonts(out)
     pages = course_pages()
     html_exporter = exporter()
     written = []

@@ -103,8 +103,7 @@ def test_pages_load_nothing_from_the_network(site):
         remote += re.findall(r"""(?:from |require\(|Src = )['"]((?:https?:)?//[^'"]+)""", page)
         assert not remote, f"{name} loads {remote}"
     lesson = (site / "01_chain_rule.html").read_text()
-    for local in ("vendor/requirejs/require.js", "vendor/mathjax/MathJax.js", "vendor/html-manager/dist/embed-amd.js",
-                  "vendor/font-awesome/css/font-awesome.min.css"):
+    for local in ("vendor/requirejs/require.js", "vendor/mathjax/MathJax.js", "vendor/html-manager/dist/embed-amd.js"):
         assert local in lesson
 
 

@@ -140,7 +140,7 @@ def _table_html(state: DropoutState) -> str:
     rows = "".join(f"<tr><td>{name}</td><td>{got:.3f}</td><td>{want:.3f}</td></tr>"
                    for name, got, want in state.rows())
     # Spacing between the columns: without it the headers ran together.
-    return ("<table style='border-spacing:14px 2px;margin-left:-14px'><tr><th></th><th>measured</th>"
+    return ("<table style='border-spacing:14px 2px;margin-left:-14px'><tr><td></td><th>measured</th>"
             f"<th>expected (correct dropout)</th></tr>{rows}</table>"
             "<small>per unit: E[out] = x, Var[out] = x²(1 − p)/p with p = keep_prob</small>")
 
