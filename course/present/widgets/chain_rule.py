@@ -75,7 +75,10 @@ def chain_rule_widget(expression: str = "(x + y) · z", x: float = -2.0, y: floa
         return widgets.FloatSlider(value=value, min=-5.0, max=5.0, step=0.5, description=name,
                                    continuous_update=True, readout_format=".1f")
 
-    choice = widgets.Dropdown(options=list(EXPRESSIONS), value=expression, description="f =")
+    # Buttons, not a drop-down list: in JupyterLab the arrow keys on a focused
+    # <select> move between cells instead, so a keyboard could not change it.
+    choice = widgets.ToggleButtons(options=list(EXPRESSIONS), value=expression, description="f =",
+                                   style={"button_width": "auto"})
     sliders = {"x": slider("x", x), "y": slider("y", y), "z": slider("z", z)}
     numbers = widgets.HTML()
     size = _figure_size(EXPRESSIONS)

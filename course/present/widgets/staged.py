@@ -149,7 +149,11 @@ def _summary_html(state: StagedState) -> str:
                      f" dy = {_fmt(state.correct_dy)}: overwriting lost the earlier shares.")
         else:
             text += f"<br>Done: f = {_fmt(state.f)}, df/dx = {_fmt(state.dx)}, df/dy = {_fmt(state.dy)}."
-    return f"<div style='min-height:3.2em'>{text}</div>"
+    # The mode is always written out: toggling it during the forward pass
+    # changes no number yet, and the reader should still see that it took.
+    mode = ("Backward pass overwrites at the forks (<code>=</code>)." if state.overwrite
+            else "Backward pass adds at the forks (<code>+=</code>).")
+    return f"<div style='min-height:3.2em'>{text}<br><small>{mode}</small></div>"
 
 
 def picture_alt(state: StagedState) -> str:
