@@ -104,6 +104,7 @@ class SoftmaxPicture:
             bar.set_color(pal.CORRECT if i == state.correct else pal.VALUE)
             bar.set_hatch("//" if i == state.correct else "")
             bar.set_edgecolor(pal.INK if i == state.correct else "none")
+            bar.set_hatchcolor("white")  # set after the colour: set_color also sets the hatch colour
             label.set_position((i, p + 0.02))
             label.set_text(f"{p:.2f}")
         for i, (bar, label, g) in enumerate(zip(self.g_bars, self.g_labels, state.gradient)):
@@ -111,6 +112,7 @@ class SoftmaxPicture:
             bar.set_color(pal.CORRECT if i == state.correct else pal.GRADIENT)
             bar.set_hatch("//" if i == state.correct else "")
             bar.set_edgecolor(pal.INK if i == state.correct else "none")
+            bar.set_hatchcolor("white")  # set after the colour: set_color also sets the hatch colour
             label.set_position((i, g + (0.04 if g >= 0 else -0.04) * bound))
             label.set_va("bottom" if g >= 0 else "top")
             label.set_text(f"{g:+.2f}")
