@@ -49,7 +49,7 @@ from course.grading.integrity import Snapshot
 
 EXERCISES = dict(all_exercises())
 for _name in course.__all__:
-    if _name not in ("draw_circuit", "staged_widget"):
+    if _name not in ("draw_circuit", "show_circuit", "show_figure", "staged_widget"):  # pictures: never in an exercise
         getattr(course, _name)  # load what notebooks import, so the snapshot covers it
 # Inside an exercise cell, the course's own code is off limits (its reference answers live
 # there), and so are the modules that reach into the judge's process. A deterrent only: code
