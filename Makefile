@@ -9,7 +9,7 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test test-browser setup build notebooks slides clean
+.PHONY: lab test test-browser setup build notebooks slides site clean
 
 # JupyterLab refuses to run as root (as in many containers) unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -61,3 +61,10 @@ notebooks: setup
 # build/slides/vendor/, so the decks work offline).
 slides: setup
 	$(BIN)/python scripts/build_slides.py --out build/slides
+
+# The course as a static website in build/site/ (open build/site/index.html):
+# every lesson and exercise notebook as a page, widgets from their saved state;
+# require.js, MathJax and the widget renderer are fetched once into
+# build/site/vendor/, so the site works offline, from file://.
+site: setup
+	$(BIN)/python scripts/build_site.py --out build/site

@@ -26,6 +26,8 @@ _EXPORTS = {
     "compare_gradients": "course.compute.gradcheck",
     "GradCheckResult": "course.compute.gradcheck",
     "draw_circuit": "course.present.circuit",
+    "show_circuit": "course.present.circuit",
+    "show_figure": "course.present.figures",
     "check": "course.assess.check",
     "dropout_forward": "course.compute.dropout",
     "dropout_backward": "course.compute.dropout",

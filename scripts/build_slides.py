@@ -107,16 +107,18 @@ PROJECTOR_CSS = """
 .reveal .jp-RenderedHTMLCommon h1 { font-size: 44px; }
 .reveal .jp-RenderedHTMLCommon h2 { font-size: 34px; }
 .reveal .jp-RenderedHTMLCommon h3 { font-size: 26px; }
-.reveal [class*="gradflow-"] .widget-image { max-height: 320px; width: auto !important; height: auto !important; }
+.reveal [class*="gradflow-"] .gradflow-picture img { max-height: 320px; width: auto !important; height: auto !important; }
 .reveal [class*="gradflow-"] .widget-html-content { font-size: 15px; line-height: 1.3; }
 .reveal [class*="gradflow-"] .widget-html-content :is(table, td, th, code) { font-size: inherit !important; }
 .reveal [class*="gradflow-"] .widget-html-content :is(td, th) { padding: 2px 8px; }
 .reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox { flex-flow: row wrap; align-items: flex-start; column-gap: 12px; }
 .reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > * { flex: 1 1 100%; }
-.reveal .gradflow-staged.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 62% !important; max-height: 420px; }
-.reveal .gradflow-shapes.widget-vbox > .widget-image { flex: 0 1 auto; max-width: 30% !important; max-height: 460px; }
-.reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > .widget-image ~ .widget-html { flex: 1 1 0; min-width: 0; }
-.reveal .gradflow-shapes .widget-html-content { columns: 2; column-gap: 16px; font-size: 14px; line-height: 1.25; }
+.reveal .gradflow-staged.widget-vbox > .gradflow-picture { flex: 0 1 auto; max-width: 62% !important; }
+.reveal .gradflow-staged.widget-vbox > .gradflow-picture img { max-height: 420px; }
+.reveal .gradflow-shapes.widget-vbox > .gradflow-picture { flex: 0 1 auto; max-width: 30% !important; }
+.reveal .gradflow-shapes.widget-vbox > .gradflow-picture img { max-height: 460px; }
+.reveal :is(.gradflow-staged, .gradflow-shapes).widget-vbox > .gradflow-picture ~ .widget-html { flex: 1 1 0; min-width: 0; }
+.reveal .gradflow-shapes .widget-html:not(.gradflow-picture) .widget-html-content { columns: 2; column-gap: 16px; font-size: 14px; line-height: 1.25; }
 .reveal .gradflow-shapes .widget-html-content table { break-inside: avoid; }
 .reveal .gradflow-shapes .widget-html-content table:first-of-type { break-after: column; }
 .reveal .gradflow-staged .widget-html-content { font-size: 14px; }
@@ -135,20 +137,30 @@ def lessons() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def fetch_assets(vendor: Path) -> None:
-    """Unpack every asset into vendor/<folder>, unless the same version is already there."""
+def fetch_assets(vendor: Path, assets: tuple[Asset, ...] = ASSETS) -> None:
+    """Unpack every asset into vendor/<folder>, unless the same version is already there.
+
+    The tarballs are kept in build/npm-cache/ (checked again on every use), so
+    the slides and the site (scripts/build_site.py) download each package once.
+    """
     vendor.mkdir(parents=True, exist_ok=True)
-    for asset in ASSETS:
+    cache = ROOT / "build" / "npm-cache"
+    for asset in assets:
         target = vendor / asset.folder
         stamp = target / ".gradflow-integrity"
         if stamp.exists() and stamp.read_text() == asset.integrity:
             continue
-        print(f"fetching {asset.name}@{asset.version} into {target}", file=sys.stderr)
-        with urllib.request.urlopen(asset.tarball, timeout=120) as response:
-            data = response.read()
-        digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-        if digest != asset.integrity:
-            raise RuntimeError(f"{asset.tarball}: sha512 {digest} is not the pinned {asset.integrity}")
+        cached = cache / f"{asset.folder}-{asset.version}.tgz"
+        data = cached.read_bytes() if cached.exists() else b""
+        if _integrity(data) != asset.integrity:
+            print(f"fetching {asset.name}@{asset.version} into {target}", file=sys.stderr)
+            with urllib.request.urlopen(asset.tarball, timeout=120) as response:
+                data = response.read()
+            digest = _integrity(data)
+            if digest != asset.integrity:
+                raise RuntimeError(f"{asset.tarball}: sha512 {digest} is not the pinned {asset.integrity}")
+            cache.mkdir(parents=True, exist_ok=True)
+            cached.write_bytes(data)
         shutil.rmtree(target, ignore_errors=True)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             for member in tar.getmembers():
@@ -158,6 +170,10 @@ def fetch_assets(vendor: Path) -> None:
                 member.name = inner
                 tar.extract(member, target, filter="data")
         stamp.write_text(asset.integrity)
+
+
+def _integrity(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
 
 
 def exporter():

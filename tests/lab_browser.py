@@ -108,7 +108,9 @@ def start_lab(notebooks: list[Path], timeout: float = 60.0) -> LabServer:
     port, token = free_port(), secrets.token_hex(16)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
                "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}",
-               f"--ServerApp.root_dir={home / 'root'}", "--ServerApp.open_browser=False"]
+               f"--ServerApp.root_dir={home / 'root'}", "--ServerApp.open_browser=False",
+               # window.jupyterapp: the tests switch the theme through its command.
+               "--LabApp.expose_app_in_browser=True"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     log = open(home / "server.log", "wb")
@@ -201,3 +203,39 @@ def displayed(widget) -> tuple[str, str]:
     text, src = widget.evaluate(
         "w => [w.innerText.replace(/\\s+/g, ' ').trim(), (w.querySelector('img') || {}).src || '']")
     return text, src
+
+
+THEMES = ("JupyterLab Light", "JupyterLab Dark")
+
+
+def set_theme(page, theme: str) -> None:
+    """Switch JupyterLab's theme (a user setting: it lasts for the server's life) and wait until it applies."""
+    page.evaluate("t => window.jupyterapp.commands.execute('apputils:change-theme', {theme: t})", theme)
+    page.wait_for_function("t => document.body.dataset.jpThemeName === t", arg=theme, timeout=30_000)
+    page.wait_for_timeout(300)  # the theme's style sheet is in; let the page repaint before a screenshot
+
+
+# Every control of a widget a keyboard can reach, in document order, and what it is.
+CONTROLS_JS = """w => [...w.querySelectorAll('.noUi-handle, select, button, input, [contenteditable="true"]')]
+    .filter(e => e.offsetParent !== null)"""
+CONTROL_KIND_JS = """e => {
+    if (e.classList.contains('noUi-handle')) return 'slider';
+    if (e.tagName === 'SELECT') return 'select';
+    if (e.isContentEditable) return 'readout';
+    if (e.closest('.widget-play')) return 'play';
+    if (e.closest('.widget-toggle-buttons')) return e.classList.contains('mod-active') ? 'chosen' : 'option';
+    if (e.classList.contains('widget-toggle-button')) return 'toggle';
+    return 'button';
+}"""
+
+
+def active_control(widget) -> int:
+    """Index (in CONTROLS_JS order) of the focused control of ``widget``, or -1 when the focus is elsewhere."""
+    return widget.evaluate(f"w => ({CONTROLS_JS})(w).indexOf(document.activeElement)")
+
+
+def missing_alt(page) -> list[str]:
+    """Every picture in the notebook's outputs (figures and widgets) without alt text."""
+    return page.eval_on_selector_all(
+        f"{NOTEBOOK} .jp-OutputArea img",
+        "imgs => imgs.filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.outerHTML.slice(0, 120))")

@@ -437,4 +437,5 @@ def test_widget_buttons_step_and_the_toggle_replays_with_overwrite():
     toggle.value = True
     assert "With <code>=</code> at the forks: dx = 0.512" in summary.value
     x_slider.value = 1.0
-    assert bytes(image.value).startswith(b"\x89PNG") and play.max == LAST_STEP
+    assert 'src="data:image/png;base64,iVBOR' in image.value and play.max == LAST_STEP
+    assert f'alt="Step {LAST_STEP} of {LAST_STEP}: Backward stage 1 of 8.' in image.value

@@ -376,9 +376,66 @@ class CircuitPicture:
             shape.set_linewidth(3.0 if on else 1.2)
 
 
+def _short(v: float) -> str:
+    """A number for reading aloud: up to 3 decimals, no trailing zeros, no '-0'."""
+    text = _fmt(v).rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def describe_circuit(root: Node, title: str | None = None, values_shown: set[str] | None = None,
+                     gradients_shown: set[str] | None = None) -> str:
+    """The circuit in words, for a screen reader: every value and gradient the picture shows.
+
+    A gate without a name is spoken as its expression, e.g. ``(w0 × x0)``.
+    ``values_shown`` and ``gradients_shown`` as in ``CircuitPicture.update``:
+    a number the picture leaves out is left out here too.
+    """
+    order = topological_order(root)
+    spoken: dict[int, str] = {}
+    values, gradients = [], []
+    for node in order:
+        ins = [spoken[id(c)] for c in node.inputs]
+        op = OP_SYMBOLS.get(node.op, node.op)
+        if not node.inputs:
+            expression = ""
+        elif len(ins) == 2 and op in ("+", "×"):
+            expression = f"{ins[0]} {op} {ins[1]}"
+        elif op.startswith("**"):
+            expression = f"{ins[0]} to the power {op[2:]}"
+        else:
+            expression = f"{op}({', '.join(ins)})"
+        name = node.label or (f"({expression})" if expression else node_name(node))
+        spoken[id(node)] = name
+        if values_shown is None or node_name(node) in values_shown:
+            if not node.inputs:
+                values.append(f"{name} = {_short(node.value)}")
+            elif node.label:
+                values.append(f"{name} = {expression} = {_short(node.value)}")
+            else:
+                values.append(f"{expression} = {_short(node.value)}")
+        if gradients_shown is None or node_name(node) in gradients_shown:
+            gradients.append(f"on {name} {_short(node.grad)}")
+    out = spoken[id(root)]
+    text = f"Circuit{' of ' + title if title else ''}, drawn left to right, inputs on the left. "
+    text += ("Values, written above the wires: " + "; ".join(values) + ". ") if values else "No values shown yet. "
+    if gradients:
+        text += f"Gradients of {out}, written below the wires: " + "; ".join(gradients) + "."
+    else:
+        text += "No gradients shown yet."
+    return text
+
+
 def draw_circuit(root: Node, ax=None, show_gradients: bool = True, title: str | None = None):
     """Draw the circuit that computes ``root``; returns the matplotlib Figure.
 
     Call ``root.backward()`` first for the gradients to mean anything.
     """
     return CircuitPicture(root, ax=ax, show_gradients=show_gradients, title=title).figure
+
+
+def show_circuit(root: Node, title: str | None = None, show_gradients: bool = True) -> None:
+    """Draw the circuit and show it under the cell, its numbers in words as the alt text."""
+    from course.present.figures import show_figure
+
+    figure = draw_circuit(root, show_gradients=show_gradients, title=title)
+    show_figure(figure, alt=describe_circuit(root, title, gradients_shown=None if show_gradients else set()))

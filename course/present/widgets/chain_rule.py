@@ -39,12 +39,20 @@ def chain_rule_state(expression: str, x: float, y: float, z: float) -> ChainRule
 
 
 def summary_html(state: ChainRuleState) -> str:
-    """The numbers line of the widget: f in blue, the gradients in vermillion."""
-    from course.present.palette import GRADIENT, VALUE
+    """The numbers line of the widget: f in blue, the gradients in (dark) vermillion, on a light panel."""
+    from course.present.palette import GRADIENT_TEXT, VALUE
+    from course.present.widgets.figure_view import light_panel
 
     cells = [f'<span style="color:{VALUE}"><b>f</b> = {state.f:.3f}</span>']
-    cells += [f'<span style="color:{GRADIENT}">∂f/∂{k} = {v:.3f}</span>' for k, v in state.grads.items()]
-    return '<div style="font-family:monospace;display:flex;gap:2em">' + "".join(cells) + "</div>"
+    cells += [f'<span style="color:{GRADIENT_TEXT}">∂f/∂{k} = {v:.3f}</span>' for k, v in state.grads.items()]
+    return light_panel('<div style="font-family:monospace;display:flex;gap:2em">' + "".join(cells) + "</div>")
+
+
+def picture_alt(state: ChainRuleState) -> str:
+    """The picture in words: the circuit's values and gradients, then the summary."""
+    from course.present.circuit import describe_circuit
+
+    return describe_circuit(state.root, f"f = {state.expression}")
 
 
 def _figure_size(expressions) -> tuple[float, float]:
@@ -61,19 +69,21 @@ def chain_rule_widget(expression: str = "(x + y) · z", x: float = -2.0, y: floa
     from matplotlib.figure import Figure
 
     from course.present.circuit import CircuitPicture
-    from course.present.widgets.figure_view import Blitter
+    from course.present.widgets.figure_view import Blitter, picture_widget, show_picture
 
     def slider(name: str, value: float):
         return widgets.FloatSlider(value=value, min=-6.0, max=6.0, step=0.5, description=name,
                                    continuous_update=True, readout_format=".1f")
 
-    choice = widgets.Dropdown(options=list(EXPRESSIONS), value=expression, description="f =")
+    # Buttons, not a drop-down list: in JupyterLab the arrow keys on a focused
+    # <select> move between cells instead, so a keyboard could not change it.
+    choice = widgets.ToggleButtons(options=list(EXPRESSIONS), value=expression, description="f =",
+                                   style={"button_width": "auto"})
     sliders = {"x": slider("x", x), "y": slider("y", y), "z": slider("z", z)}
     numbers = widgets.HTML()
     size = _figure_size(EXPRESSIONS)
     dpi = 96
-    view = widgets.Image(format="png", layout=widgets.Layout(width=f"{int(size[0] * dpi)}px", max_width="100%",
-                                                             height="auto"))
+    view = picture_widget()
     # One picture per expression, built when first chosen. Only the wire
     # numbers change with the sliders: they are blitted over a saved
     # background (a full redraw of the figure cost ~55 ms, the blit ~10 ms).
@@ -90,7 +100,7 @@ def chain_rule_widget(expression: str = "(x + y) · z", x: float = -2.0, y: floa
         s = chain_rule_state(choice.value, *(sliders[k].value for k in "xyz"))
         picture, blitter = picture_for(choice.value, s.root)
         picture.update(s.root)
-        view.value = blitter.png()
+        show_picture(view, blitter.png(), picture_alt(s))
         numbers.value = summary_html(s)
 
     for control in (choice, *sliders.values()):

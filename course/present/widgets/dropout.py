@@ -122,13 +122,28 @@ class DropoutPicture:
         return self.blitter.png()
 
 
+def picture_alt(state: DropoutState) -> str:
+    """The picture in words: the mask's count of kept units, then the measured points against the lines."""
+    n, f = state.mask.shape
+    kept = int(state.mask.sum())
+    version = "swapped (the article's)" if state.swapped else "correct"
+    return (f"Left: the dropout mask of the {version} version over a batch of {n} examples by {f} features,"
+            f" kept units dark blue, dropped ones light grey: {kept} of {n * f} kept"
+            f" ({state.measured['kept']:.3f}). Right: kept fraction and mean against keep_prob from 0 to 1,"
+            f" with the lines kept = keep_prob (correct), kept = 1 - keep_prob (swapped) and mean ratio 1;"
+            f" at keep_prob = {state.keep_prob:.2f} the measured kept fraction is {state.measured['kept']:.3f}"
+            f" (correct dropout expects {state.expected['kept']:.3f}) and the measured mean ratio is"
+            f" {state.measured['mean'] / state.expected['mean']:.3f}.")
+
+
 def _table_html(state: DropoutState) -> str:
     rows = "".join(f"<tr><td>{name}</td><td>{got:.3f}</td><td>{want:.3f}</td></tr>"
                    for name, got, want in state.rows())
     # Spacing between the columns: without it the headers ran together.
-    return ("<table style='border-spacing:14px 2px;margin-left:-14px'><tr><th></th><th>measured</th>"
+    return ("<table style='border-spacing:14px 2px;margin-left:-14px'><tr><td></td><th>measured</th>"
             f"<th>expected (correct dropout)</th></tr>{rows}</table>"
             "<small>per unit: E[out] = x, Var[out] = x²(1 − p)/p with p = keep_prob</small>")
+
 
 
 def dropout_widget(keep_prob: float = 0.8, swapped: bool = False, seed: int = 0):
@@ -140,13 +155,15 @@ def dropout_widget(keep_prob: float = 0.8, swapped: bool = False, seed: int = 0)
     version = widgets.ToggleButtons(options=[("correct", False), ("swapped (article)", True)], value=swapped,
                                     description="version")
     table = widgets.HTML()
+    from course.present.widgets.figure_view import picture_widget, show_picture
+
     picture = DropoutPicture(dropout_state(keep_prob, swapped, seed))
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    image = picture_widget()
 
     def redraw(_change=None) -> None:
         state = dropout_state(slider.value, version.value, seed)
         picture.update(state)
-        image.value = picture.png()
+        show_picture(image, picture.png(), picture_alt(state))
         table.value = _table_html(state)
 
     slider.observe(redraw, names="value")

@@ -1,8 +1,13 @@
 """Showing a matplotlib figure inside a widget, fast and without printing.
 
-The figure is rendered to PNG and handed to an ``ipywidgets.Image``: nothing
-reaches the cell's output stream (nbval would compare it), and an update
-costs one PNG render instead of a new figure.
+The figure is rendered to PNG and shown by an ``ipywidgets.HTML`` as an
+``<img>`` with alt text (``picture_widget`` and ``show_picture``): nothing
+reaches the cell's output stream (nbval would compare it), an update costs
+one PNG render instead of a new figure, and every update also says in words
+what the picture now shows. (``ipywidgets.Image`` has no alt attribute; its
+only text hook, ``tooltip``, becomes a hover pop-up.) Chromium shows a
+``data:`` image in the same frame it is inserted, so swapping the ``<img>``
+does not flicker.
 
 ``Blitter`` is the fast path for pictures where only a few artists change:
 everything else is drawn once and kept as a bitmap, and an update draws the
@@ -64,11 +69,43 @@ class Blitter:
         return canvas_png(canvas)
 
 
+PICTURE_CLASS = "gradflow-picture"
+
+
+def picture_widget():
+    """An empty HTML widget for a widget's picture; fill it with ``show_picture``."""
+    import ipywidgets as widgets
+
+    picture = widgets.HTML(layout=widgets.Layout(max_width="100%"))
+    picture.add_class(PICTURE_CLASS)
+    return picture
+
+
+def show_picture(picture, png: bytes, alt: str) -> None:
+    """Put ``png`` into ``picture`` (natural size, shrunk on narrow screens), with ``alt`` as its text alternative.
+
+    The pictures are drawn on white: in a dark theme they stay a light panel on purpose.
+    """
+    from course.present.figures import img_html
+
+    picture.value = img_html(png, alt)
+
+
+def light_panel(html: str) -> str:
+    """Wrap a widget's HTML (numbers, tables) in a light panel with dark text.
+
+    The numbers are coloured like the pictures (blue values, dark orange
+    gradients), which is legible on white only; the panel keeps them that way
+    in JupyterLab's dark theme too, next to the pictures' own white.
+    """
+    return (f'<div style="background:#ffffff;color:#222222;padding:4px 8px;border-radius:4px;'
+            f'display:inline-block;max-width:100%">{html}</div>')
+
+
 class FigureView:
-    """An Image widget that shows a figure; call ``refresh()`` after changing it."""
+    """A picture widget that shows a figure; call ``refresh(alt)`` after changing it."""
 
     def __init__(self, figure, dpi: int = 96):
-        import ipywidgets as widgets
         import matplotlib.pyplot as plt
 
         self.figure = figure
@@ -76,11 +113,7 @@ class FigureView:
         # The figure lives only in this widget: keep pyplot from also showing
         # it as a static picture at the end of the cell.
         plt.close(figure)
-        # Shown at its natural size (never stretched), shrunk on narrow screens.
-        width = int(figure.get_figwidth() * dpi)
-        self.widget = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px", max_width="100%",
-                                                                          height="auto"))
-        self.refresh()
+        self.widget = picture_widget()
 
-    def refresh(self) -> None:
-        self.widget.value = figure_png(self.figure, self.dpi)
+    def refresh(self, alt: str) -> None:
+        show_picture(self.widget, figure_png(self.figure, self.dpi), alt)

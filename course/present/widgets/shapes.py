@@ -210,6 +210,22 @@ class ShapePicture:
             label.set_text(f"{name}  ({_symbols(name)}) = {rows}×{cols}")
 
 
+def picture_alt(state: ShapeState) -> str:
+    """The picture in words: each of its three rows with every matrix's shape."""
+    rows = []
+    for row in _ROWS:
+        words = []
+        for k, token in enumerate(row):
+            if k % 2 == 1:
+                words.append(token)
+            else:
+                r, c = _shape_of(token, state)
+                words.append(f"{token} ({r}×{c})")
+        rows.append(" ".join(words))
+    return (f"Matrices drawn as boxes to scale, rows down and columns across, for N = {state.n}, D = {state.d},"
+            f" C = {state.c}: " + "; ".join(rows) + ".")
+
+
 def _table_html(state: ShapeState) -> str:
     parts = []
     for choice in (state.dW, state.dX):
@@ -245,7 +261,7 @@ def shapes_widget(n: int = 2, d: int = 4, c: int = 3):
     def redraw(_change=None) -> None:
         state = shape_state(*(sliders[k].value for k in "NDC"))
         picture.update(state)
-        view.refresh()
+        view.refresh(picture_alt(state))
         table.value = _table_html(state)
 
     for slider in sliders.values():

@@ -98,14 +98,21 @@ class SoftmaxPicture:
         if bound != self._bound:
             self.ax_g.set_ylim(-bound, bound)
             self._bound = bound
+        # The correct class's bars are green *and* hatched: colour is not the only clue.
         for i, (bar, label, p) in enumerate(zip(self.p_bars, self.p_labels, state.probabilities)):
             bar.set_height(p)
             bar.set_color(pal.CORRECT if i == state.correct else pal.VALUE)
+            bar.set_hatch("//" if i == state.correct else "")
+            bar.set_edgecolor(pal.INK if i == state.correct else "none")
+            bar.set_hatchcolor("white")  # set after the colour: set_color also sets the hatch colour
             label.set_position((i, p + 0.02))
             label.set_text(f"{p:.2f}")
         for i, (bar, label, g) in enumerate(zip(self.g_bars, self.g_labels, state.gradient)):
             bar.set_height(g)
             bar.set_color(pal.CORRECT if i == state.correct else pal.GRADIENT)
+            bar.set_hatch("//" if i == state.correct else "")
+            bar.set_edgecolor(pal.INK if i == state.correct else "none")
+            bar.set_hatchcolor("white")  # set after the colour: set_color also sets the hatch colour
             label.set_position((i, g + (0.04 if g >= 0 else -0.04) * bound))
             label.set_va("bottom" if g >= 0 else "top")
             label.set_text(f"{g:+.2f}")
@@ -125,6 +132,16 @@ class SoftmaxPicture:
         return canvas_png(canvas)
 
 
+def picture_alt(state: SoftmaxState, names=CLASS_NAMES) -> str:
+    """The two bar charts in words, with every bar's number."""
+    names = names[:state.scores.size]
+    p = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, state.probabilities))
+    g = ", ".join(f"{n} {v:+.2f}" for n, v in zip(names, state.gradient))
+    return (f"Two bar charts over the classes {', '.join(names)}; the correct class, {names[state.correct]},"
+            f" has hatched bars. Left, probability P: {p}. Right, gradient dL/dscore: {g}."
+            f" Loss = -log P[correct] = {state.loss:.3f} at temperature {state.temperature:g}.")
+
+
 def softmax_widget(scores=(2.0, 1.0, -1.0, 0.5), correct: int = 0, temperature: float = 1.0):
     """Sliders for four class scores and the temperature, buttons for the correct class."""
     import ipywidgets as widgets
@@ -142,13 +159,15 @@ def softmax_widget(scores=(2.0, 1.0, -1.0, 0.5), correct: int = 0, temperature: 
                                            description="correct class", style={"description_width": "initial"})
     numbers = widgets.HTML()
     state = softmax_state([s.value for s in score_sliders], correct, temperature)
+    from course.present.widgets.figure_view import picture_widget, show_picture
+
     picture = SoftmaxPicture(state)
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    image = picture_widget()
 
     def redraw(_change=None) -> None:
         s = softmax_state([w.value for w in score_sliders], correct_choice.value, temperature_slider.value)
         picture.update(s)
-        image.value = picture.png()
+        show_picture(image, picture.png(), picture_alt(s))
         numbers.value = f"<code>{s.summary()}</code>"
 
     for control in (*score_sliders, temperature_slider, correct_choice):

@@ -112,15 +112,20 @@ def staged_state(x: float, y: float, step: int, overwrite: bool = False,
 
 
 def state_table_html(state: StagedState, computation: StagedComputation = LESSON) -> str:
-    """The table under the circuit: each value and gradient known so far."""
+    """The table under the circuit: each value and gradient known so far, the current stage marked ▶."""
+    from course.present.palette import GRADIENT_TEXT, VALUE
+    from course.present.widgets.figure_view import light_panel
+
     rows = [("x", "input"), ("y", "input")] + [(s.name, s.formula) for s in computation.stages]
     lines = ['<table style="border-collapse:collapse;font-family:monospace;font-size:13px">',
              "<tr><th style='text-align:left;padding:2px 10px'>name</th>"
              "<th style='text-align:left;padding:2px 10px'>computed as</th>"
-             "<th style='text-align:right;padding:2px 10px;color:#0072B2'>value</th>"
-             "<th style='text-align:right;padding:2px 10px;color:#D55E00'>gradient d f / d name</th></tr>"]
+             f"<th style='text-align:right;padding:2px 10px;color:{VALUE}'>value</th>"
+             f"<th style='text-align:right;padding:2px 10px;color:{GRADIENT_TEXT}'>gradient d f / d name</th></tr>"]
     for name, formula in rows:
-        mark = "background:#FBE3B8;" if name == state.stage else ""
+        # The current stage: a background and a ▶, so that colour is not the only clue.
+        current = name == state.stage
+        mark = "background:#FBE3B8;" if current else ""
         value = _fmt(state.values[name]) if name in state.values else ""
         grad = ""
         if name in state.gradients:
@@ -128,12 +133,13 @@ def state_table_html(state: StagedState, computation: StagedComputation = LESSON
             grad = _fmt(state.gradients[name])
             if len(received) > 1:
                 grad = " + ".join(_fmt(v) for v in received).replace("+ -", "- ") + f" = {grad}"
-        lines.append(f"<tr style='{mark}'><td style='padding:2px 10px'>{name}</td>"
+        shown = f"▶ {name}" if current else name
+        lines.append(f"<tr style='{mark}'><td style='padding:2px 10px'>{shown}</td>"
                      f"<td style='padding:2px 10px'>{formula}</td>"
                      f"<td style='text-align:right;padding:2px 10px'>{value}</td>"
                      f"<td style='text-align:right;padding:2px 10px'>{grad}</td></tr>")
     lines.append("</table>")
-    return "".join(lines)
+    return light_panel("".join(lines))
 
 
 def _summary_html(state: StagedState) -> str:
@@ -145,7 +151,21 @@ def _summary_html(state: StagedState) -> str:
                      f" dy = {_fmt(state.correct_dy)}: overwriting lost the earlier shares.")
         else:
             text += f"<br>Done: f = {_fmt(state.f)}, df/dx = {_fmt(state.dx)}, df/dy = {_fmt(state.dy)}."
-    return f"<div style='min-height:3.2em'>{text}</div>"
+    # The mode is always written out: toggling it during the forward pass
+    # changes no number yet, and the reader should still see that it took.
+    mode = ("Backward pass overwrites at the forks (<code>=</code>)." if state.overwrite
+            else "Backward pass adds at the forks (<code>+=</code>).")
+    return f"<div style='min-height:3.2em'>{text}<br><small>{mode}</small></div>"
+
+
+def picture_alt(state: StagedState) -> str:
+    """The picture in words: the step, then every number the circuit shows at this step."""
+    from course.present.circuit import describe_circuit
+
+    where = f" The ring marks stage {state.stage}." if state.stage else ""
+    return (f"Step {state.step} of {LAST_STEP}: {state.current}{where} "
+            + describe_circuit(_graph_with_gradients(state), "f = (x + σ(y)) / (σ(x) + (x + y)²)",
+                               values_shown=set(state.values), gradients_shown=set(state.gradients)))
 
 
 def _graph_with_gradients(state: StagedState):
@@ -231,13 +251,15 @@ def staged_widget(x: float = 3.0, y: float = -4.0, step: int = 0, overwrite: boo
                                   layout=widgets.Layout(width="210px"))
     summary, table = widgets.HTML(), widgets.HTML()
 
+    from course.present.widgets.figure_view import picture_widget, show_picture
+
     picture = StagedPicture(staged_state(x, y, step, overwrite))
-    view = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    view = picture_widget()
 
     def redraw(_change=None) -> None:
         s = staged_state(xs.value, ys.value, stepper.value, toggle.value)
         picture.show(s)
-        view.value = picture.png()
+        show_picture(view, picture.png(), picture_alt(s))
         summary.value = _summary_html(s)
         table.value = state_table_html(s)
 

@@ -1,0 +1,208 @@
+"""`make site`: the course as a static website that works offline.
+
+The build tests run the site build (without fetching MathJax & co.) and read
+the pages. The browser test (only with GRADFLOW_REQUIRE_BROWSER=1, like the
+other browser tests) builds the site with its vendor files into build/site/,
+opens every page from file:// in headless chromium with every other request
+blocked, and fails on any failed request, console error or page error, on a
+widget that did not render, on an image without alt text, and on any serious
+or critical axe-core violation.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import os
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import EXERCISES, LESSONS, ROOT, gradflow, notebooks_in, read
+
+
+def load(script: str):
+    if script not in sys.modules:
+        spec = importlib.util.spec_from_file_location(script, ROOT / "scripts" / f"{script}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[script] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[script]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    load("build_site").build_site(out)
+    return out
+
+
+def pages_of(site) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(site.glob("*.html"))}
+
+
+def test_makefile_target_runs_the_build_script():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^site: setup\n\t\$\(BIN\)/python scripts/build_site.py", makefile, flags=re.M)
+
+
+def test_every_lesson_and_exercise_notebook_on_disk_is_a_page(site):
+    names = set(pages_of(site))
+    expected = {f"{p.stem}.html" for p in notebooks_in(LESSONS)}
+    expected |= {f"{p.stem}.exercises.html" for p in notebooks_in(EXERCISES)}
+    assert expected and expected | {"index.html"} == names
+
+
+def test_index_has_the_course_map_linking_every_page(site):
+    index = (site / "index.html").read_text()
+    assert 'id="course-map"' in index
+    for lesson in notebooks_in(LESSONS):
+        assert f'href="{lesson.stem}.html"' in index
+        assert f'href="{lesson.stem}.exercises.html"' in index
+
+
+def test_pages_follow_the_course_order_with_previous_and_next(site):
+    order = [p.href for p in load("build_site").course_pages()]
+    assert order[:2] == ["01_chain_rule.html", "01_chain_rule.exercises.html"]
+    for k, name in enumerate(order):
+        page = (site / name).read_text()
+        if k > 0:
+            assert f'href="{order[k - 1]}" rel="prev"' in page, name
+        if k + 1 < len(order):
+            assert f'href="{order[k + 1]}" rel="next"' in page, name
+
+
+def test_every_page_has_a_table_of_contents_of_its_headings(site):
+    for name, page in pages_of(site).items():
+        if name == "index.html":
+            continue
+        toc = re.search(r'<nav class="gf-toc".*?</nav>', page, flags=re.S)
+        assert toc, f"{name} has no table of contents"
+        anchors = re.findall(r'href="#([^"]+)"', toc.group(0))
+        assert len(anchors) >= 3, name
+        for anchor in anchors:
+            assert f'id="{anchor}"' in page, f"{name}: contents link #{anchor} leads nowhere"
+
+
+@pytest.mark.parametrize("lesson", notebooks_in(LESSONS), ids=lambda p: p.stem)
+def test_each_widget_has_its_saved_state_and_a_make_it_live_line(site, lesson):
+    page = (site / f"{lesson.stem}.html").read_text()
+    widgets = [c for c in read(lesson).cells if gradflow(c).get("widget")]
+    assert widgets
+    assert page.count('<script type="application/vnd.jupyter.widget-view+json">') == len(widgets)
+    assert page.count("application/vnd.jupyter.widget-state+json") == 1
+    assert page.count("To make it live") == len(widgets)
+    assert f"<code>make lab</code> and open <code>notebooks/{lesson.name}</code>" in page
+
+
+def test_pages_load_nothing_from_the_network(site):
+    for name, page in pages_of(site).items():
+        remote = re.findall(r'<(?:script|img|link|iframe|source)\b[^>]*\b(?:src|href)="((?:https?:)?//[^"]+)"', page)
+        remote += re.findall(r"""(?:from |require\(|Src = )['"]((?:https?:)?//[^'"]+)""", page)
+        assert not remote, f"{name} loads {remote}"
+    lesson = (site / "01_chain_rule.html").read_text()
+    for local in ("vendor/requirejs/require.js", "vendor/mathjax/MathJax.js", "vendor/html-manager/dist/embed-amd.js"):
+        assert local in lesson
+
+
+def test_every_static_image_has_alt_text(site):
+    for name, page in pages_of(site).items():
+        # (The widgets' pictures are in their saved state, a script; the browser test checks them.)
+        page = re.sub(r"<script\b.*?</script>", "", page, flags=re.S)
+        for tag in re.findall(r"<img\b[^>]*>", page):
+            alt = re.search(r'\balt="([^"]*)"', tag)
+            assert alt and len(html.unescape(alt.group(1)).strip()) > 20, f"{name}: {tag[:160]}"
+
+
+# ----- in a browser ----------------------------------------------------------------------------
+
+def _check_pages_in_browser(out, pages: list[str]) -> dict[str, dict]:
+    """Open each page from file:// with every non-local request blocked; what went wrong, per page."""
+    from a11y import blocking, run_axe
+    from lab_browser import launch_browser
+    from playwright.sync_api import sync_playwright
+
+    results = {}
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        blocked: list[str] = []
+
+        def gate(route):
+            url = route.request.url
+            if url.startswith(("file://", "data:", "blob:")):
+                route.continue_()
+            else:
+                blocked.append(url)
+                route.abort()
+
+        context.route("**/*", gate)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
+        for name in pages:
+            blocked.clear()
+            problems.clear()
+            page.goto((out / name).as_uri(), wait_until="load")
+            stem = name.split(".")[0]
+            lesson = LESSONS / f"{stem}.ipynb"
+            widgets = [gradflow(c)["widget"] for c in read(lesson).cells if gradflow(c).get("widget")] \
+                if name.endswith(".html") and not name.endswith(".exercises.html") and name != "index.html" else []
+            for widget in widgets:
+                selector = f".gradflow-{widget.replace('_', '-')} .gradflow-picture img"
+                try:
+                    page.wait_for_selector(selector, timeout=30_000)
+                except Exception:  # noqa: BLE001 - reported as a problem below
+                    problems.append(f"widget {widget} did not render")
+            if name != "index.html":
+                # MathJax has typeset the page once its queue is empty.
+                page.wait_for_function(
+                    "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
+                    " && MathJax.Hub.queue.running === 0", timeout=60_000)
+            no_alt = page.eval_on_selector_all(
+                "img", "imgs => imgs.filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.outerHTML.slice(0, 120))")
+            violations = run_axe(page)
+            results[name] = {
+                "problems": list(problems) + [f"blocked request: {u}" for u in blocked],
+                "images": page.eval_on_selector_all("img", "imgs => imgs.length"),
+                "no_alt": no_alt,
+                "widgets": widgets,
+                "violations": violations,
+                "blocking": blocking(violations),
+            }
+        context.close()
+        browser.close()
+    return results
+
+
+def test_site_pages_in_a_browser_offline():
+    if os.environ.get("GRADFLOW_REQUIRE_BROWSER") != "1":
+        pytest.skip("browser check of the site runs only with GRADFLOW_REQUIRE_BROWSER=1")
+    from lab_browser import browser_missing
+
+    if (missing := browser_missing()) is not None:
+        pytest.fail(f"GRADFLOW_REQUIRE_BROWSER=1 but {missing}: run scripts/install-browser.sh", pytrace=False)
+    build = load("build_site")
+    out = ROOT / "build" / "site"
+    build.fetch_assets(out / "vendor", build.SITE_ASSETS)
+    pages = [p.name for p in build.build_site(out)]
+    # A thread of its own: the lesson browser suite may hold a sync Playwright open in this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        results = pool.submit(_check_pages_in_browser, out, pages).result()
+    report = []
+    for name, r in results.items():
+        counts = {}
+        for v in r["violations"]:
+            counts[v.impact] = counts.get(v.impact, 0) + 1
+        report.append(f"{name}: {r['images']} images, widgets {r['widgets']}, axe violations by impact {counts}")
+    print("\n".join(report))
+    failures = []
+    for name, r in results.items():
+        failures += [f"{name}: {p}" for p in r["problems"]]
+        failures += [f"{name}: image without alt text: {t}" for t in r["no_alt"]]
+        failures += [f"{name}: axe: {v}" for v in r["blocking"]]
+    assert not failures, "\n".join(failures)
