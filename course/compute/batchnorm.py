@@ -147,6 +147,10 @@ def batchnorm_forward(x: np.ndarray, gamma, beta, mode: str = "train", running: 
     xmu = x - mu                              # mu broadcast over the N rows
     sq = xmu**2
     var = sq.sum(axis=0, keepdims=True) / n   # biased: 1/N, not 1/(N - 1)
+    if eps == 0 and np.any(var == 0):
+        constant = ", ".join(str(k + 1) for k in np.flatnonzero(var[0] == 0))
+        raise ValueError(f"feature {constant} is constant in this batch: its variance is 0, and with eps = 0"
+                         " x_hat would be 0 / 0. That is what eps is for: give eps > 0.")
     std = np.sqrt(var + eps)                  # eps inside the root
     istd = 1.0 / std
     x_hat = xmu * istd                        # istd broadcast over the rows
