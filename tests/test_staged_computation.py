@@ -16,6 +16,7 @@ from course.assess.concepts import c02_staged_computation as c02
 from course.assess.diagnose import evaluate, hidden_cases
 from course.assess.hints import CATEGORIES
 from course.assess.registry import exercises_of, get_exercise
+from course.compute import local_graph
 from course.compute.gradcheck import compare_gradients, numerical_gradient
 from course.compute.graph import Node, sigmoid
 from course.compute.local_graph import (
@@ -220,7 +221,7 @@ def graph_numeric(spec: GraphSpec, which=None) -> np.ndarray:
 
 def test_graph_reference_is_the_numerical_gradient_and_node_backward():
     rng = np.random.default_rng(7)
-    specs = list(c02.PUBLIC_GRAPHS) + [c02.random_graph(rng, 4, 20) for _ in range(5)]
+    specs = list(c02.PUBLIC_GRAPHS) + [local_graph.random_graph(rng, 4, 20) for _ in range(5)]
     for spec in specs:
         ours = leaf_gradients(spec)
         result = compare_gradients(ours, graph_numeric(spec), name=spec.note, tolerance=1e-5)
@@ -232,12 +233,12 @@ def test_graph_reference_is_the_numerical_gradient_and_node_backward():
 
 def test_graph_reference_on_deep_and_wide_graphs():
     rng = np.random.default_rng(3)
-    for spec in (c02.deep_chain(rng), c02.wide_graph(rng)):
+    for spec in (local_graph.deep_chain(rng), local_graph.wide_graph(rng)):
         ours = leaf_gradients(spec)
         probe = [0, 1, len(spec.leaves) // 2, len(spec.leaves) - 1]
         result = compare_gradients(ours[probe], graph_numeric(spec, probe), name=spec.note, tolerance=1e-5)
         assert result.passed, result.summary()
-    assert depth_of(build_graph(c02.deep_chain(rng))[0]) == c02.DEEP
+    assert depth_of(build_graph(local_graph.deep_chain(rng))[0]) == local_graph.DEEP
 
 
 def test_every_reference_passes_its_own_check():
@@ -400,10 +401,10 @@ def test_backward_graph_runs_on_fresh_graphs():
 def test_graphs_copy_without_recursion_and_keep_their_shape():
     import copy
 
-    spec = c02.deep_chain(np.random.default_rng(1))
+    spec = local_graph.deep_chain(np.random.default_rng(1))
     root = build_graph(spec)[0]
     twin = copy.deepcopy(root)
-    assert twin is not root and depth_of(twin) == c02.DEEP
+    assert twin is not root and depth_of(twin) == local_graph.DEEP
     assert [leaf.value for leaf in leaves_of(twin)] == [leaf.value for leaf in leaves_of(root)]
     assert c02.backward_reference(twin) == pytest.approx(leaf_gradients(spec), rel=1e-12)
 

@@ -39,6 +39,11 @@ class Misconception:
 class Exercise:
     """One graded exercise.
 
+    - ``function``: the name the learner's function has in the notebook;
+      by default the reference's own name.
+    - ``concept``: the notebook stem; left empty in a concept module, the
+      registry fills it in from the module's name (``c03_matmul_gradients``
+      gives ``03_matmul_gradients``).
     - ``reference``: the correct implementation (never shown to learners).
     - ``public``: the worked examples that the notebook also shows.
     - ``hidden``: makes fresh cases from a random generator; the grader seeds it.
@@ -56,13 +61,13 @@ class Exercise:
     """
 
     id: str
-    concept: str
     title: str
-    function: str
     reference: Callable[..., Any]
     public: tuple[Case, ...]
     hidden: Callable[[np.random.Generator], list[Case]]
     outputs: tuple[str, ...]
+    function: str = ""
+    concept: str = ""
     misconceptions: tuple[Misconception, ...] = ()
     upstream: int | None = None
     run: Callable[[Callable[..., Any], tuple], Any] | None = None
@@ -71,3 +76,8 @@ class Exercise:
     atol: float = 1e-9
     time_limit: float = 10.0
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.function:
+            # frozen: set once, here, before anyone can see the object
+            object.__setattr__(self, "function", self.reference.__name__)

@@ -9,7 +9,8 @@ into each input (the golden rule).
 
 Graphs to test a backward on are described by a ``GraphSpec`` (flat data: no
 recursion to copy it, a fresh graph for every call) and made by
-``build_graph``.
+``build_graph``; ``random_graph``, ``deep_chain`` and ``wide_graph`` draw the
+three kinds a correct backward must handle (forks, depth, width).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course.compute.graph import sigmoid
+from course.compute.graph import sigmoid, topological_order
 
 
 class Var:
@@ -116,22 +117,11 @@ def evaluate_graph(spec: GraphSpec, leaves) -> float:
 def reverse_topological(root: Var) -> list[Var]:
     """Every node reachable from ``root``, each *before* all of its inputs.
 
-    Iterative depth-first search (an explicit stack): a chain of any length
-    works, where a recursive search stops at Python's recursion limit.
+    The reverse of ``course.compute.graph.topological_order`` (an iterative
+    search: a chain of any length works, where recursion stops at Python's
+    limit); ``Var`` has the ``inputs`` that search follows.
     """
-    order: list[Var] = []
-    seen = {id(root)}
-    stack = [(root, iter(root.inputs))]
-    while stack:
-        node, pending = stack[-1]
-        for child in pending:
-            if id(child) not in seen:
-                seen.add(id(child))
-                stack.append((child, iter(child.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)  # after all of its inputs
+    order = topological_order(root)
     order.reverse()
     return order
 
@@ -170,3 +160,72 @@ def leaf_gradients(spec: GraphSpec) -> np.ndarray:
     root, leaves = build_graph(spec)
     golden_rule_backward(root)
     return np.array([leaf.grad for leaf in leaves])
+
+
+# ----- graphs to test a backward on ------------------------------------------------------
+
+DEEP = 5000  # gates in the deep chain: far past Python's default recursion limit (1000)
+
+
+def _leaf_value(rng: np.random.Generator, low: float = -2.0, high: float = 2.0) -> float:
+    # Two decimals and never 0, like every number a check shows (course.assess.cases).
+    v = round(float(rng.uniform(low, high)), 2)
+    return v if v != 0.0 else 0.5
+
+
+def _pick(rng: np.random.Generator, size: int) -> int:
+    # Mostly a recent node, so the graph is deep as well as forked; sometimes any node.
+    if rng.random() < 0.7:
+        return max(0, size - int(rng.geometric(0.35)))
+    return int(rng.integers(0, size))
+
+
+def random_graph(rng: np.random.Generator, n_leaves: int, n_gates: int) -> GraphSpec:
+    """A random graph with forks; every node feeds the root; values stay moderate."""
+    while True:
+        leaves = tuple(_leaf_value(rng) for _ in range(n_leaves))
+        gates: list[tuple] = []
+        size = n_leaves
+        for _ in range(n_gates):
+            op = str(rng.choice(["add", "mul", "sigmoid", "square"], p=[0.35, 0.3, 0.25, 0.1]))
+            gates.append((op, _pick(rng, size), _pick(rng, size)) if op in ("add", "mul") else (op, _pick(rng, size)))
+            size += 1
+        used = {i for _, *args in gates for i in args}
+        last = size - 1
+        for i in [i for i in range(size - 1) if i not in used]:
+            # Fold every unused node into the root, so that all of the graph matters.
+            gates.append(("add", last, i))
+            last = size
+            size += 1
+        spec = GraphSpec(leaves, tuple(gates), f"a graph of {n_leaves} leaves and {len(gates)} gates, with forks")
+        root, _ = build_graph(spec)
+        if abs(root.value) < 1e3 and np.all(np.abs(leaf_gradients(spec)) < 1e4):
+            return spec
+
+
+def deep_chain(rng: np.random.Generator, length: int = DEEP) -> GraphSpec:
+    """x, then `length` gates in a row: multiply by a leaf, add a leaf, alternately."""
+    leaves = [_leaf_value(rng)] + [round(float(rng.uniform(0.97, 1.03)), 3) if k % 2 == 0
+                                   else _leaf_value(rng, -1.0, 1.0) for k in range(length)]
+    gates = [("mul" if k % 2 == 0 else "add", 0 if k == 0 else len(leaves) + k - 1, k + 1) for k in range(length)]
+    return GraphSpec(tuple(leaves), tuple(gates), f"a chain of {length:,} gates (a deep graph)")
+
+
+def wide_graph(rng: np.random.Generator, width: int = 1000) -> GraphSpec:
+    """`width` leaves, each used by two products; the shares are summed by a balanced tree."""
+    leaves = tuple(_leaf_value(rng) for _ in range(width))
+    gates: list[tuple] = []
+    level = []
+    for i in range(width):
+        gates.append(("mul", i, (i + 1) % width))
+        gates.append(("sigmoid", width + len(gates) - 1))
+        level.append(width + len(gates) - 1)
+    while len(level) > 1:
+        nxt = []
+        for a, b in zip(level[0::2], level[1::2]):
+            gates.append(("add", a, b))
+            nxt.append(width + len(gates) - 1)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return GraphSpec(leaves, tuple(gates), f"a wide graph: {width:,} leaves, each used twice")

@@ -14,9 +14,11 @@ the widget's step-by-step reveal, and the exercises' known wrong answers (a
 
 from __future__ import annotations
 
-import math
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Callable
+
+import numpy as np
 
 from course.compute.graph import Node, sigmoid
 
@@ -152,11 +154,6 @@ def sigmoid_stage(name: str, a: str) -> Stage:
                  (f"{name}·(1 - {name})",))
 
 
-def tanh_stage(name: str, a: str) -> Stage:
-    # Like the sigmoid, tanh's derivative 1 - t² is cheapest from its output t.
-    return Stage(name, f"tanh({a})", (a,), math.tanh, lambda u, out: (1.0 - out * out,), (f"1 - {name}²",))
-
-
 def square_stage(name: str, a: str) -> Stage:
     return Stage(name, f"{a}²", (a,), lambda u: u * u, lambda u, out: (2.0 * u,), (f"2·{a}",))
 
@@ -167,6 +164,66 @@ def inverse_stage(name: str, a: str) -> Stage:
 
 def add_constant_stage(name: str, constant: float, a: str) -> Stage:
     return Stage(name, f"{constant:g} + {a}", (a,), lambda u: constant + u, lambda u, out: (1.0,), ("1",))
+
+
+# ----- wrong answers made from a staged description -------------------------------------
+# The checks of concept 02 recognise these mistakes by computing them: each
+# function below has the signature of an exercise's answer,
+# (inputs..., upstream) -> the gradients of the inputs (one number for one input).
+
+def answer_function(computation: StagedComputation, **how) -> Callable[..., float | tuple[float, ...]]:
+    """The gradients computed the way ``how`` says (``overwrite=``, ``unchained=``, see ``backward_steps``)."""
+    def answer(*args):
+        *inputs, upstream = args
+        grads = computation.gradients(*inputs, upstream=upstream, **how)
+        return grads[0] if len(grads) == 1 else grads
+    return answer
+
+
+def _subsets(n: int) -> list[tuple[int, ...]]:
+    """Every non-empty set of share positions out of n, the full set first."""
+    return [c for k in range(n, 0, -1) for c in itertools.combinations(range(n), k)]
+
+
+def lost_share_answers(computation: StagedComputation) -> list[Callable]:
+    """Every answer in which a forked input lost some of its shares.
+
+    An ``=`` where ``+=`` belongs wipes out the shares written before it and
+    keeps the ones after it; which ones those are depends on the order the
+    learner wrote the lines, so every non-empty subset is tried.
+    """
+    uses = [sum(name in s.inputs for s in computation.stages) for name in computation.inputs]
+    options = [_subsets(n) for n in uses]
+    full = tuple(tuple(range(n)) for n in uses)
+    answers = []
+    for choice in itertools.product(*options):
+        if choice == full:
+            continue
+
+        def answer(*args, choice=choice):
+            *inputs, upstream = args
+            found = computation.contributions(*inputs, upstream=upstream)
+            grads = tuple(sum(found[name][k] for k in kept) for name, kept in zip(computation.inputs, choice))
+            return grads[0] if len(grads) == 1 else grads
+        answers.append(answer)
+    return answers
+
+
+def unchained_answers(computation: StagedComputation) -> list[tuple[tuple[Stage, ...], Callable]]:
+    """One answer per way of forgetting the upstream factor in one stage, with the stages it fits.
+
+    Stages whose mistake gives the very same numbers (forgetting it at
+    ``bottom = 1 + sq`` or at ``sq = amb²`` does) are grouped: one answer
+    stands for all of them.
+    """
+    rng = np.random.default_rng(0)
+    probes = [tuple(rng.uniform(-2, 2, size=len(computation.inputs) + 1)) for _ in range(4)]
+    groups: dict[tuple, list] = {}
+    for s in computation.stages:
+        wrong = answer_function(computation, unchained=frozenset({s.name}))
+        key = tuple(np.round(np.ravel([wrong(*p) for p in probes]), 9))
+        groups.setdefault(key, []).append((s, wrong))
+    return [(tuple(s for s, _ in members), members[0][1]) for members in groups.values()]
 
 
 # ----- the lesson's function ------------------------------------------------------------

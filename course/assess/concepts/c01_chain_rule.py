@@ -6,28 +6,24 @@ import math
 
 import numpy as np
 
+from course.assess.cases import array, case, many, number
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.graph import max_gate_shares, sigmoid
 
-CONCEPT = "01_chain_rule"
+
+def _wide(rng: np.random.Generator) -> float:
+    return number(rng, -5.0, 5.0)
 
 
-def _num(rng: np.random.Generator, low: float = -5.0, high: float = 5.0) -> float:
-    # Two decimals: readable in hints, and never exactly 0 unless asked for.
-    v = round(float(rng.uniform(low, high)), 2)
-    return v if v != 0.0 else 0.5
+def _gate_case(rng: np.random.Generator, k: int, ties: bool = False) -> Case:
+    x, y = _wide(rng), _wide(rng)
+    if ties and k % 3 == 0:
+        y = x
+    made = case(x=x, y=y, dout=number(rng))
+    return Case(made.args, made.note + (", a tie" if x == y else ""))
 
 
-def _gate_cases(rng: np.random.Generator, n: int = 20, ties: bool = False) -> list[Case]:
-    cases = []
-    for k in range(n):
-        x, y = _num(rng), _num(rng)
-        if ties and k % 3 == 0:
-            y = x
-        dout = _num(rng, -3, 3)
-        tie = ", a tie" if x == y else ""
-        cases.append(Case((x, y, dout), f"x = {x:g}, y = {y:g}, dout = {dout:g}{tie}"))
-    return cases
+_gate_cases = many(20, _gate_case)
 
 
 # ----- 1. the three gates ---------------------------------------------------------
@@ -47,9 +43,7 @@ def max_backward(x, y, dout):
 
 MUL_GATE = Exercise(
     id="01.mul_gate",
-    concept=CONCEPT,
     title="multiply gate, backward",
-    function="mul_backward",
     reference=mul_backward,
     public=(Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"),
             Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2")),
@@ -65,9 +59,7 @@ MUL_GATE = Exercise(
 
 ADD_GATE = Exercise(
     id="01.add_gate",
-    concept=CONCEPT,
     title="add gate, backward",
-    function="add_backward",
     reference=add_backward,
     public=(Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"),
             Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2")),
@@ -92,14 +84,12 @@ def _tie_first(x, y, dout):
 
 MAX_GATE = Exercise(
     id="01.max_gate",
-    concept=CONCEPT,
     title="max gate, backward",
-    function="max_backward",
     reference=max_backward,
     public=(Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"),
             Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2"),
             Case((1.5, 1.5, 2.0), "x = 1.5, y = 1.5, dout = 2, a tie")),
-    hidden=lambda rng: _gate_cases(rng, ties=True),
+    hidden=many(20, lambda rng, k: _gate_case(rng, k, ties=True)),
     outputs=("dx", "dy"),
     upstream=2,
     misconceptions=(
@@ -124,19 +114,12 @@ def compound_backward(x, y, z):
     return 1.0 * dq, 1.0 * dq, q
 
 
-def _xyz_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(20):
-        x, y, z = _num(rng), _num(rng), _num(rng)
-        cases.append(Case((x, y, z), f"x = {x:g}, y = {y:g}, z = {z:g}"))
-    return cases
+_xyz_cases = many(20, lambda rng, k: case(x=_wide(rng), y=_wide(rng), z=_wide(rng)))
 
 
 COMPOUND = Exercise(
     id="01.compound",
-    concept=CONCEPT,
     title="(x + y) * z, backward",
-    function="compound_backward",
     reference=compound_backward,
     public=(Case((-2.0, 5.0, -4.0), "x = -2, y = 5, z = -4"),),
     hidden=_xyz_cases,
@@ -171,23 +154,17 @@ def _neuron_with_local(local):
     return wrong
 
 
-def _neuron_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(20):
-        w = np.round(rng.uniform(-3, 3, size=3), 2)
-        x = np.round(rng.uniform(-3, 3, size=2), 2)
-        cases.append(Case((w, x), f"w = {w.tolist()}, x = {x.tolist()}"))
-    return cases
+def _neuron_case(rng: np.random.Generator, k: int) -> Case:
+    w, x = array(rng, (3,)), array(rng, (2,))
+    return Case((w, x), f"w = {w.tolist()}, x = {x.tolist()}")
 
 
 NEURON = Exercise(
     id="01.sigmoid_neuron",
-    concept=CONCEPT,
     title="sigmoid neuron, backward",
-    function="neuron_backward",
     reference=neuron_backward,
     public=(Case((np.array([2.0, -3.0, -3.0]), np.array([-1.0, -2.0])), "w = [2, -3, -3], x = [-1, -2]"),),
-    hidden=_neuron_cases,
+    hidden=many(20, _neuron_case),
     outputs=("dw", "dx"),
     misconceptions=(
         Misconception("output_for_input", "The sigmoid's local gradient is s(1 - s) with s the sigmoid's"
@@ -227,26 +204,20 @@ DERIVATIVES = {
 }
 
 
-def _derivative_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    names = sorted(FUNCTIONS)
-    for k in range(20):
-        name = names[k % len(names)]
-        x = _num(rng, -2, 2)
-        h = float(10.0 ** -rng.integers(3, 6))
-        cases.append(Case((FUNCTIONS[name], x, h), f"f = {name}, x = {x:g}, h = {h:g}"))
-    return cases
+def _derivative_case(rng: np.random.Generator, k: int) -> Case:
+    name = sorted(FUNCTIONS)[k % len(FUNCTIONS)]
+    x = number(rng, -2, 2)
+    h = float(10.0 ** -rng.integers(3, 6))
+    return Case((FUNCTIONS[name], x, h), f"f = {name}, x = {x:g}, h = {h:g}")
 
 
 NUMERICAL = Exercise(
     id="01.numerical_derivative",
-    concept=CONCEPT,
     title="central-difference derivative",
-    function="numerical_derivative",
     reference=numerical_derivative,
     public=(Case((math.sin, 1.0, 1e-4), "f = sin, x = 1, h = 1e-4"),
             Case((_cube, 2.0, 1e-3), "f = cube, x = 2, h = 1e-3")),
-    hidden=_derivative_cases,
+    hidden=many(20, _derivative_case),
     outputs=("derivative",),
     rtol=1e-7,
     misconceptions=(
@@ -286,25 +257,18 @@ def _best_step_agrees(got, expected, case: Case) -> bool:
 STEPS = [10.0**-k for k in range(1, 15)]
 
 
-def _step_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    names = sorted(FUNCTIONS)
-    for k in range(10):
-        name = names[k % len(names)]
-        x = _num(rng, 0.3, 2)
-        cases.append(Case((FUNCTIONS[name], DERIVATIVES[name], x, list(STEPS)),
-                          f"f = {name}, x = {x:g}, steps 1e-1 ... 1e-14"))
-    return cases
+def _step_case(rng: np.random.Generator, k: int) -> Case:
+    name = sorted(FUNCTIONS)[k % len(FUNCTIONS)]
+    x = number(rng, 0.3, 2)
+    return Case((FUNCTIONS[name], DERIVATIVES[name], x, list(STEPS)), f"f = {name}, x = {x:g}, steps 1e-1 ... 1e-14")
 
 
 BEST_STEP = Exercise(
     id="01.best_step",
-    concept=CONCEPT,
     title="the step-size trade-off",
-    function="best_step",
     reference=best_step,
     public=(Case((math.sin, math.cos, 1.0, list(STEPS)), "f = sin, x = 1, steps 1e-1 ... 1e-14"),),
-    hidden=_step_cases,
+    hidden=many(10, _step_case),
     outputs=("h",),
     agree=_best_step_agrees,
     misconceptions=(

@@ -12,108 +12,53 @@ and the local partials people get wrong.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import deque
 
 import numpy as np
 
+from course.assess.cases import case, many, number
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.graph import sigmoid
 from course.compute.local_graph import (
     GraphSpec,
     build_graph,
+    deep_chain,
     depth_of,
     golden_rule_backward,
-    leaf_gradients,
     leaves_of,
+    random_graph,
     reverse_topological,
+    wide_graph,
 )
 from course.compute.staged import (
     StagedComputation,
     add_constant_stage,
     add_stage,
+    answer_function,
     inverse_stage,
+    lost_share_answers,
     mul_stage,
     sigmoid_stage,
     square_stage,
     sub_stage,
+    unchained_answers,
 )
-
-CONCEPT = "02_staged_computation"
-
-
-def _num(rng: np.random.Generator, low: float = -3.0, high: float = 3.0) -> float:
-    # Two decimals: readable in hints; never exactly 0, which hides missing factors.
-    v = round(float(rng.uniform(low, high)), 2)
-    return v if v != 0.0 else 0.5
-
-
-# ----- wrong answers made from a staged description ---------------------------------
-
-def _answer(computation: StagedComputation, **how):
-    """A function (inputs..., upstream) -> gradients, computed the way ``how`` says."""
-    def answer(*args):
-        *inputs, upstream = args
-        grads = computation.gradients(*inputs, upstream=upstream, **how)
-        return grads[0] if len(grads) == 1 else grads
-    return answer
-
-
-def _subsets(n: int) -> list[tuple[int, ...]]:
-    """Every non-empty set of share positions out of n, the full set first."""
-    return [c for k in range(n, 0, -1) for c in itertools.combinations(range(n), k)]
-
-
-def _lost_share_answers(computation: StagedComputation) -> list:
-    """Every answer in which a forked input lost some of its shares.
-
-    An ``=`` where ``+=`` belongs wipes out the shares written before it and
-    keeps the ones after it; which ones those are depends on the order the
-    learner wrote the lines, so every non-empty subset is tried.
-    """
-    uses = [sum(name in s.inputs for s in computation.stages) for name in computation.inputs]
-    options = [_subsets(n) for n in uses]
-    full = tuple(tuple(range(n)) for n in uses)
-    answers = []
-    for choice in itertools.product(*options):
-        if choice == full:
-            continue
-
-        def answer(*args, choice=choice):
-            *inputs, upstream = args
-            found = computation.contributions(*inputs, upstream=upstream)
-            grads = tuple(sum(found[name][k] for k in kept) for name, kept in zip(computation.inputs, choice))
-            return grads[0] if len(grads) == 1 else grads
-        answers.append(answer)
-    return answers
 
 
 def _fork_misconceptions(computation: StagedComputation, hint: str) -> tuple[Misconception, ...]:
-    return tuple(Misconception("fork_overwrite", hint, wrong) for wrong in _lost_share_answers(computation))
+    return tuple(Misconception("fork_overwrite", hint, wrong) for wrong in lost_share_answers(computation))
 
 
 def _unchained_misconceptions(computation: StagedComputation) -> tuple[Misconception, ...]:
-    """One misconception per way of forgetting the upstream factor in one stage.
-
-    Stages whose mistake gives the very same numbers (forgetting it at
-    ``bottom = 1 + sq`` or at ``sq = amb²`` does) share one hint naming both.
-    """
-    rng = np.random.default_rng(0)
-    probes = [tuple(rng.uniform(-2, 2, size=len(computation.inputs) + 1)) for _ in range(4)]
-    groups: dict[tuple, list] = {}
-    for s in computation.stages:
-        wrong = _answer(computation, unchained=frozenset({s.name}))
-        key = tuple(np.round(np.ravel([wrong(*p) for p in probes]), 9))
-        groups.setdefault(key, []).append((s, wrong))
+    """One misconception per way of forgetting the upstream factor in one stage."""
     found = []
-    for members in groups.values():
-        where = " or ".join(f"`{s.name} = {s.formula}`" for s, _ in members)
+    for stages, wrong in unchained_answers(computation):
+        where = " or ".join(f"`{s.name} = {s.formula}`" for s in stages)
         found.append(Misconception(
             "upstream", f"In the backward stage of {where} you passed back the local derivative alone."
                         " Multiply it by the gradient that arrived at that stage's output from the stages"
-                        " after it: local times upstream.",
-            members[0][1]))
+                        " after it: local times upstream.", wrong))
     return tuple(found)
 
 
@@ -162,13 +107,7 @@ def staged_backward(a, b, dg):
 
 def _two_inputs_and_upstream(first: str, second: str, upstream: str):
     """Hidden cases (first, second, upstream): two inputs and an upstream gradient."""
-    def cases(rng: np.random.Generator) -> list[Case]:
-        made = []
-        for _ in range(20):
-            u, v, d = _num(rng), _num(rng), _num(rng, -2, 2)
-            made.append(Case((u, v, d), f"{first} = {u:g}, {second} = {v:g}, {upstream} = {d:g}"))
-        return made
-    return cases
+    return many(20, lambda rng, k: case(**{first: number(rng), second: number(rng), upstream: number(rng, -2, 2)}))
 
 
 _ab_cases = _two_inputs_and_upstream("a", "b", "dg")
@@ -176,9 +115,7 @@ _ab_cases = _two_inputs_and_upstream("a", "b", "dg")
 
 STAGED = Exercise(
     id="02.staged_backward",
-    concept=CONCEPT,
     title="a staged backward pass",
-    function="staged_backward",
     reference=staged_backward,
     public=(Case((2.0, -1.0, 1.0), "a = 2, b = -1, dg = 1"),
             Case((-1.5, 0.5, 2.0), "a = -1.5, b = 0.5, dg = 2")),
@@ -194,18 +131,18 @@ STAGED = Exercise(
         + (
             Misconception("output_for_input", "The sigmoid's local derivative is sigb·(1 - sigb), written with"
                                               " its *output* sigb; you put its input b into that formula.",
-                          _answer(STAGED_G.with_local("sigb", lambda u, out: (u * (1.0 - u),)))),
+                          answer_function(STAGED_G.with_local("sigb", lambda u, out: (u * (1.0 - u),)))),
             Misconception("output_for_input", "The square's local derivative is 2 times its *input* amb; you"
                                               " used its output sq.",
-                          _answer(STAGED_G.with_local("sq", lambda u, out: (2.0 * out,)))),
+                          answer_function(STAGED_G.with_local("sq", lambda u, out: (2.0 * out,)))),
             Misconception("output_for_input", "The local derivative of inv = 1/bottom is -1/bottom², written"
                                               " with its input bottom; you used its output inv there.",
-                          _answer(STAGED_G.with_local("inv", lambda u, out: (-1.0 / (out * out),)))),
+                          answer_function(STAGED_G.with_local("inv", lambda u, out: (-1.0 / (out * out),)))),
             Misconception("sign", "The local derivative of 1/bottom is negative: dividing by a larger number"
                                   " gives a smaller result.",
-                          _answer(STAGED_G.with_local("inv", lambda u, out: (1.0 / (u * u),)))),
+                          answer_function(STAGED_G.with_local("inv", lambda u, out: (1.0 / (u * u),)))),
             Misconception("sign", "amb = a - b: its local derivative with respect to b is -1, not +1.",
-                          _answer(STAGED_G.with_local("amb", lambda u, v, out: (1.0, 1.0)))),
+                          answer_function(STAGED_G.with_local("amb", lambda u, v, out: (1.0, 1.0)))),
         )
     ),
 )
@@ -226,19 +163,12 @@ def silu_backward(x, dout):
     return dx
 
 
-def _x_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(20):
-        x, dout = _num(rng, -4, 4), _num(rng, -2, 2)
-        cases.append(Case((x, dout), f"x = {x:g}, dout = {dout:g}"))
-    return cases
+_x_cases = many(20, lambda rng, k: case(x=number(rng, -4, 4), dout=number(rng, -2, 2)))
 
 
 FORK = Exercise(
     id="02.fork",
-    concept=CONCEPT,
     title="a fork: x used twice",
-    function="silu_backward",
     reference=silu_backward,
     public=(Case((1.5, 1.0), "x = 1.5, dout = 1"), Case((-2.0, 0.5), "x = -2, dout = 0.5")),
     hidden=_x_cases,
@@ -252,7 +182,7 @@ FORK = Exercise(
         + (
             Misconception("output_for_input", "σ'(x) is s·(1 - s) with s = σ(x), the sigmoid's output; you put"
                                               " x itself into that formula.",
-                          _answer(SILU.with_local("s", lambda u, out: (u * (1.0 - u),)))),
+                          answer_function(SILU.with_local("s", lambda u, out: (u * (1.0 - u),)))),
         )
     ),
 )
@@ -304,16 +234,13 @@ def _gated_case(x, u, w, b, dout) -> Case:
     return Case((dout, cache), f"x = {x:g}, u = {u:g}, w = {w:g}, b = {b:g}, dout = {dout:g}")
 
 
-def _gated_cases(rng: np.random.Generator) -> list[Case]:
-    return [_gated_case(_num(rng, -2, 2), _num(rng), _num(rng), _num(rng, -1, 1), _num(rng, -2, 2))
-            for _ in range(20)]
+_gated_cases = many(20, lambda rng, k: _gated_case(number(rng, -2, 2), number(rng), number(rng), number(rng, -1, 1),
+                                                   number(rng, -2, 2)))
 
 
 CACHED = Exercise(
     id="02.cached_backward",
-    concept=CONCEPT,
     title="a backward pass from the cache",
-    function="gated_backward",
     reference=gated_backward,
     public=(_gated_case(0.5, -1.2, 2.0, 0.3, 1.0), _gated_case(-1.0, 0.8, -0.5, 0.1, 2.0)),
     hidden=_gated_cases,
@@ -392,9 +319,7 @@ _xy_cases = _two_inputs_and_upstream("x", "y", "dh")
 
 FIX = Exercise(
     id="02.fix_overwrite",
-    concept=CONCEPT,
     title="fix a backward pass that overwrites",
-    function="fixed_backward",
     reference=fixed_backward,
     public=(Case((1.0, 2.0, 1.0), "x = 1, y = 2, dh = 1"), Case((-1.5, 0.5, 2.0), "x = -1.5, y = 0.5, dh = 2")),
     hidden=_xy_cases,
@@ -415,9 +340,6 @@ FIX = Exercise(
 
 
 # ----- 5. backward(root) on graphs never seen before --------------------------------------------
-
-DEEP = 5000  # nodes in the chain case: far past Python's default recursion limit (1000)
-
 
 def _collect(root, walk) -> np.ndarray:
     """Run ``walk(root)`` (a backward pass, right or wrong) and read the leaves' gradients."""
@@ -494,64 +416,6 @@ def _recursion_stopped(root) -> np.ndarray:
     return backward_reference(root)
 
 
-def _pick(rng: np.random.Generator, size: int) -> int:
-    # Mostly a recent node, so the graph is deep as well as forked; sometimes any node.
-    if rng.random() < 0.7:
-        return max(0, size - int(rng.geometric(0.35)))
-    return int(rng.integers(0, size))
-
-
-def random_graph(rng: np.random.Generator, n_leaves: int, n_gates: int) -> GraphSpec:
-    """A random graph with forks; every node feeds the root; values stay moderate."""
-    while True:
-        leaves = tuple(_num(rng, -2, 2) for _ in range(n_leaves))
-        gates: list[tuple] = []
-        size = n_leaves
-        for _ in range(n_gates):
-            op = str(rng.choice(["add", "mul", "sigmoid", "square"], p=[0.35, 0.3, 0.25, 0.1]))
-            gates.append((op, _pick(rng, size), _pick(rng, size)) if op in ("add", "mul") else (op, _pick(rng, size)))
-            size += 1
-        used = {i for _, *args in gates for i in args}
-        last = size - 1
-        for i in [i for i in range(size - 1) if i not in used]:
-            # Fold every unused node into the root, so that all of the graph matters.
-            gates.append(("add", last, i))
-            last = size
-            size += 1
-        spec = GraphSpec(leaves, tuple(gates), f"a graph of {n_leaves} leaves and {len(gates)} gates, with forks")
-        root, _ = build_graph(spec)
-        if abs(root.value) < 1e3 and np.all(np.abs(leaf_gradients(spec)) < 1e4):
-            return spec
-
-
-def deep_chain(rng: np.random.Generator, length: int = DEEP) -> GraphSpec:
-    """x, then `length` gates in a row: multiply by a leaf, add a leaf, alternately."""
-    leaves = [_num(rng, -2, 2)] + [round(float(rng.uniform(0.97, 1.03)), 3) if k % 2 == 0 else _num(rng, -1, 1)
-                                   for k in range(length)]
-    gates = [("mul" if k % 2 == 0 else "add", 0 if k == 0 else len(leaves) + k - 1, k + 1) for k in range(length)]
-    return GraphSpec(tuple(leaves), tuple(gates), f"a chain of {length:,} gates (a deep graph)")
-
-
-def wide_graph(rng: np.random.Generator, width: int = 1000) -> GraphSpec:
-    """`width` leaves, each used by two products; the shares are summed by a balanced tree."""
-    leaves = tuple(_num(rng, -2, 2) for _ in range(width))
-    gates: list[tuple] = []
-    level = []
-    for i in range(width):
-        gates.append(("mul", i, (i + 1) % width))
-        gates.append(("sigmoid", width + len(gates) - 1))
-        level.append(width + len(gates) - 1)
-    while len(level) > 1:
-        nxt = []
-        for a, b in zip(level[0::2], level[1::2]):
-            gates.append(("add", a, b))
-            nxt.append(width + len(gates) - 1)
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return GraphSpec(leaves, tuple(gates), f"a wide graph: {width:,} leaves, each used twice")
-
-
 def _graph_cases(rng: np.random.Generator) -> list[Case]:
     specs = [random_graph(rng, int(rng.integers(2, 6)), int(rng.integers(6, 30))) for _ in range(6)]
     specs += [deep_chain(rng), wide_graph(rng)]
@@ -566,7 +430,6 @@ PUBLIC_GRAPHS = (
 
 BACKWARD = Exercise(
     id="02.backward_graph",
-    concept=CONCEPT,
     title="backward() for any graph",
     function="backward",
     reference=backward_reference,

@@ -10,37 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.assess.cases import array, case, many, sizes
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute import layers
 from course.compute.layout import flat_index, position_of
-
-CONCEPT = "03_matmul_gradients"
-
-
-# ----- cases ------------------------------------------------------------------------------
-
-def _sizes(rng: np.random.Generator, k: int) -> tuple[int, int, int]:
-    """Three different sizes (N, D, F); the first case of a set is a batch of one."""
-    while True:
-        n = 1 if k == 0 else int(rng.integers(2, 6))
-        d, f = (int(v) for v in rng.integers(2, 7, size=2))
-        if len({n, d, f}) == 3:
-            return n, d, f
-
-
-def _array(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    # Two decimals: readable in a hint. Never exactly 0, so that relu's kink
-    # (where any share between 0 and 1 is a valid answer) is never hit.
-    a = np.round(rng.uniform(-3.0, 3.0, size=shape), 2)
-    return np.where(a == 0.0, 0.5, a)
-
-
-def _shapes_note(**arrays: np.ndarray) -> str:
-    return ", ".join(f"{name} of shape {a.shape}" for name, a in arrays.items())
-
-
-def _case(**arrays: np.ndarray) -> Case:
-    return Case(tuple(arrays.values()), _shapes_note(**arrays))
 
 
 # Worked examples, shown in the notebook: N = 2 examples, D = 3 inputs, F = 4 outputs.
@@ -57,22 +30,17 @@ def fully_connected_backward(x, w, dout):
     return dout @ w.T, x.T @ dout
 
 
-def _fc_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(12):
-        n, d, f = _sizes(rng, k)
-        cases.append(_case(x=_array(rng, (n, d)), w=_array(rng, (d, f)), dout=_array(rng, (n, f))))
-    return cases
+def _fc_case(rng: np.random.Generator, k: int) -> Case:
+    n, d, f = sizes(rng, k)
+    return case(x=array(rng, (n, d)), w=array(rng, (d, f)), dout=array(rng, (n, f)))
 
 
 FULLY_CONNECTED = Exercise(
     id="03.fc_backward",
-    concept=CONCEPT,
     title="fully connected, backward",
-    function="fully_connected_backward",
     reference=fully_connected_backward,
-    public=(_case(x=X_WORKED, w=W_WORKED, dout=DOUT_WORKED),),
-    hidden=_fc_cases,
+    public=(case(x=X_WORKED, w=W_WORKED, dout=DOUT_WORKED),),
+    hidden=many(12, _fc_case),
     outputs=("dx", "dw"),
     upstream=2,
     misconceptions=(
@@ -90,22 +58,17 @@ def bias_backward(dout):
     return dout.copy(), dout.sum(axis=0, keepdims=True)
 
 
-def _bias_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(12):
-        n, _, f = _sizes(rng, k)
-        cases.append(_case(dout=_array(rng, (n, f))))
-    return cases
+def _bias_case(rng: np.random.Generator, k: int) -> Case:
+    n, _, f = sizes(rng, k)
+    return case(dout=array(rng, (n, f)))
 
 
 BIAS = Exercise(
     id="03.bias_backward",
-    concept=CONCEPT,
     title="add biases, backward",
-    function="bias_backward",
     reference=bias_backward,
-    public=(_case(dout=DOUT_WORKED),),
-    hidden=_bias_cases,
+    public=(case(dout=DOUT_WORKED),),
+    hidden=many(12, _bias_case),
     outputs=("dx", "db"),
     upstream=0,
     misconceptions=(
@@ -135,22 +98,17 @@ def sigmoid_backward(x, dout):
     return dout * s * (1.0 - s)
 
 
-def _elementwise_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(12):
-        n, _, f = _sizes(rng, k)
-        cases.append(_case(x=_array(rng, (n, f)), dout=_array(rng, (n, f))))
-    return cases
+def _elementwise_case(rng: np.random.Generator, k: int) -> Case:
+    n, _, f = sizes(rng, k)
+    return case(x=array(rng, (n, f)), dout=array(rng, (n, f)))
 
 
 RELU = Exercise(
     id="03.relu_backward",
-    concept=CONCEPT,
     title="relu, backward",
-    function="relu_backward",
     reference=relu_backward,
-    public=(_case(x=S_WORKED, dout=DOUT_WORKED),),
-    hidden=_elementwise_cases,
+    public=(case(x=S_WORKED, dout=DOUT_WORKED),),
+    hidden=many(12, _elementwise_case),
     outputs=("dx",),
     upstream=1,
     misconceptions=(
@@ -170,12 +128,10 @@ RELU = Exercise(
 
 SIGMOID = Exercise(
     id="03.sigmoid_backward",
-    concept=CONCEPT,
     title="sigmoid, backward",
-    function="sigmoid_backward",
     reference=sigmoid_backward,
-    public=(_case(x=S_WORKED, dout=DOUT_WORKED),),
-    hidden=_elementwise_cases,
+    public=(case(x=S_WORKED, dout=DOUT_WORKED),),
+    hidden=many(12, _elementwise_case),
     outputs=("dx",),
     upstream=1,
     misconceptions=(
@@ -197,24 +153,19 @@ def bias_relu_backward(x, b, dout):
     return ds, ds.sum(axis=0, keepdims=True)
 
 
-def _bias_relu_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(12):
-        n, _, f = _sizes(rng, k)
-        x, b = _array(rng, (n, f)), _array(rng, (1, f))
-        x = np.where(x + b == 0.0, x + 0.25, x)  # keep off relu's kink
-        cases.append(_case(x=x, b=b, dout=_array(rng, (n, f))))
-    return cases
+def _bias_relu_case(rng: np.random.Generator, k: int) -> Case:
+    n, _, f = sizes(rng, k)
+    x, b = array(rng, (n, f)), array(rng, (1, f))
+    x = np.where(x + b == 0.0, x + 0.25, x)  # keep off relu's kink
+    return case(x=x, b=b, dout=array(rng, (n, f)))
 
 
 BIAS_RELU = Exercise(
     id="03.bias_relu_backward",
-    concept=CONCEPT,
     title="add biases then relu, backward in reverse",
-    function="bias_relu_backward",
     reference=bias_relu_backward,
-    public=(_case(x=X_WORKED @ W_WORKED, b=B_WORKED, dout=DOUT_WORKED),),
-    hidden=_bias_relu_cases,
+    public=(case(x=X_WORKED @ W_WORKED, b=B_WORKED, dout=DOUT_WORKED),),
+    hidden=many(12, _bias_relu_case),
     outputs=("dx", "db"),
     upstream=2,
     misconceptions=(
@@ -265,9 +216,7 @@ def _position_cases(rng):
 
 FLAT_INDEX = Exercise(
     id="03.flat_index",
-    concept=CONCEPT,
     title="the flat index of a position",
-    function="flat_index",
     reference=flat_index,
     public=(Case(((1, 2, 3), (2, 3, 4)), "position (1, 2, 3) in shape (2, 3, 4)"),
             Case(((0, 1, 0, 4), (3, 2, 4, 5)), "position (0, 1, 0, 4) in shape (3, 2, 4, 5)")),
@@ -282,9 +231,7 @@ FLAT_INDEX = Exercise(
 
 POSITION_OF = Exercise(
     id="03.position_of",
-    concept=CONCEPT,
     title="the position of a flat index",
-    function="position_of",
     reference=position_of,
     public=(Case((23, (2, 3, 4)), "flat index 23 in shape (2, 3, 4)"),
             Case((29, (3, 2, 4, 5)), "flat index 29 in shape (3, 2, 4, 5)")),
@@ -319,24 +266,19 @@ def _exp_layer_with_local(local):
     return wrong
 
 
-def _exp_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(12):
-        n, d, c = _sizes(rng, k)
-        # Small weights keep exp(S) in a readable range.
-        X, W = _array(rng, (n, d)), np.round(_array(rng, (d, c)) / 3.0, 2)
-        cases.append(_case(X=X, W=W, b=_array(rng, (1, c)), dH=_array(rng, (n, c))))
-    return cases
+def _exp_case(rng: np.random.Generator, k: int) -> Case:
+    n, d, c = sizes(rng, k)
+    # Small weights keep exp(S) in a readable range.
+    X, W = array(rng, (n, d)), np.round(array(rng, (d, c)) / 3.0, 2)
+    return case(X=X, W=W, b=array(rng, (1, c)), dH=array(rng, (n, c)))
 
 
 EXP_LAYER = Exercise(
     id="03.exp_layer",
-    concept=CONCEPT,
     title="H = exp(XW + b), backward through S",
-    function="exp_layer_backward",
     reference=exp_layer_backward,
-    public=(_case(X=X_WORKED, W=W_WORKED / 2, b=B_WORKED, dH=DOUT_WORKED),),
-    hidden=_exp_cases,
+    public=(case(X=X_WORKED, W=W_WORKED / 2, b=B_WORKED, dH=DOUT_WORKED),),
+    hidden=many(12, _exp_case),
     outputs=("dX", "dW", "db"),
     upstream=3,
     misconceptions=(

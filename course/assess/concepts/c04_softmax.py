@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.assess.cases import many
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.softmax import affine_backward, affine_forward, softmax_loss
-
-CONCEPT = "04_softmax"
 
 # A worked example small enough to follow by hand; the lesson uses it too.
 WORKED_SCORES = np.array([[2.0, 1.0, -1.0], [0.5, 1.5, -0.5]])
@@ -46,16 +45,11 @@ def _score_case(rng: np.random.Generator, offsets: np.ndarray | None = None) -> 
                              f" {_labels_note(y)}")
 
 
-def _moderate_cases(rng: np.random.Generator) -> list[Case]:
-    return [_score_case(rng) for _ in range(15)]
+_moderate_cases = many(15, lambda rng, k: _score_case(rng))
 
-
-def _stability_cases(rng: np.random.Generator) -> list[Case]:
-    cases = [_score_case(rng) for _ in range(6)]
-    cases += [_score_case(rng, np.array([1000.0])) for _ in range(3)]
-    cases += [_score_case(rng, np.array([-1000.0])) for _ in range(3)]
-    cases += [_score_case(rng, np.array([1000.0, -1000.0])) for _ in range(6)]
-    return cases
+# Six moderate cases, three moved up, three moved down, six with rows moved either way.
+_ROW_OFFSETS = [None] * 6 + [np.array([1000.0])] * 3 + [np.array([-1000.0])] * 3 + [np.array([1000.0, -1000.0])] * 6
+_stability_cases = many(len(_ROW_OFFSETS), lambda rng, k: _score_case(rng, _ROW_OFFSETS[k]))
 
 
 WORKED_CASE = Case((WORKED_SCORES, WORKED_LABELS), "of the lesson, scores [[2, 1, -1], [0.5, 1.5, -0.5]], y = [0, 2]")
@@ -139,7 +133,6 @@ def softmax_loss_reference(scores, y):
 
 LOSS_LOOP = Exercise(
     id="04.loss_loop",
-    concept=CONCEPT,
     title="softmax loss and gradient, one example at a time",
     function="softmax_loss_loop",
     reference=softmax_loss_reference,
@@ -151,7 +144,6 @@ LOSS_LOOP = Exercise(
 
 LOSS_VECTORIZED = Exercise(
     id="04.loss_vectorized",
-    concept=CONCEPT,
     title="softmax loss and gradient, vectorized",
     function="softmax_loss_vectorized",
     reference=softmax_loss_reference,
@@ -183,7 +175,6 @@ def _staged_without(second_path, divide=True, first_path=True):
 
 FIX_DOT = Exercise(
     id="04.fix_dot",
-    concept=CONCEPT,
     title="the staged derivation with its `.dot` fixed",
     function="staged_dscores",
     reference=staged_dscores_reference,
@@ -256,7 +247,6 @@ def _unstable_loss(scores, y):
 
 STABLE = Exercise(
     id="04.stable_loss",
-    concept=CONCEPT,
     title="softmax loss and gradient for scores of any size",
     function="softmax_loss_stable",
     reference=softmax_loss_reference,
@@ -282,17 +272,14 @@ def score_gradients(dscores, X, W, b):
     return affine_backward(dscores, affine_forward(X, W, b)[1])
 
 
-def _affine_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        # D != C and N differs from both, so a misplaced transpose shows as a shape.
-        n, d, c = [int(v) for v in rng.choice(np.arange(2, 8), size=3, replace=False)]
-        dscores = np.round(rng.normal(size=(n, c)) / n, 4)
-        x = np.round(rng.normal(size=(n, d)), 2)
-        w = np.round(rng.normal(size=(d, c)), 2)
-        b = np.round(rng.normal(size=(1, c)), 2)
-        cases.append(Case((dscores, x, w, b), f"N = {n}, D = {d}, C = {c}"))
-    return cases
+def _affine_case(rng: np.random.Generator, k: int) -> Case:
+    # D != C and N differs from both, so a misplaced transpose shows as a shape.
+    n, d, c = [int(v) for v in rng.choice(np.arange(2, 8), size=3, replace=False)]
+    dscores = np.round(rng.normal(size=(n, c)) / n, 4)
+    x = np.round(rng.normal(size=(n, d)), 2)
+    w = np.round(rng.normal(size=(d, c)), 2)
+    b = np.round(rng.normal(size=(1, c)), 2)
+    return Case((dscores, x, w, b), f"N = {n}, D = {d}, C = {c}")
 
 
 def _affine_public() -> tuple[Case, ...]:
@@ -306,12 +293,10 @@ def _affine_public() -> tuple[Case, ...]:
 
 SCORE_GRADIENTS = Exercise(
     id="04.score_gradients",
-    concept=CONCEPT,
     title="dX, dW and db of scores = X W + b",
-    function="score_gradients",
     reference=score_gradients,
     public=_affine_public(),
-    hidden=_affine_cases,
+    hidden=many(12, _affine_case),
     outputs=("dX", "dW", "db"),
     upstream=0,
     misconceptions=(

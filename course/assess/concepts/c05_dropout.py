@@ -11,21 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.assess.cases import array, many
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.dropout import kept_fraction_tolerance
-
-CONCEPT = "05_dropout"
 
 # keep_prob values for hidden cases: never 0.5, where keeping with keep_prob
 # and with 1 - keep_prob cannot be told apart.
 KEEP_PROBS = (0.2, 0.25, 0.3, 0.4, 0.6, 0.7, 0.75, 0.8, 0.9)
-
-
-def _matrix(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    # Two decimals and no zeros: a zero input would hide a unit that was
-    # wrongly dropped or kept.
-    x = np.round(rng.uniform(-3.0, 3.0, size=shape), 2)
-    return np.where(x == 0.0, 0.5, x)
 
 
 def _mask(rng: np.random.Generator, shape: tuple[int, int], keep_prob: float) -> np.ndarray:
@@ -55,13 +47,10 @@ def mask_module(x, mask, dout):
     return out, dx
 
 
-def _mask_module_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob = _shape(rng), _keep_prob(rng)
-        x, dout, mask = _matrix(rng, shape), _matrix(rng, shape), _mask(rng, shape, keep_prob)
-        cases.append(Case((x, mask, dout), f"x, mask and dout of shape {shape}, {int(mask.sum())} units kept"))
-    return cases
+def _mask_module_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob = _shape(rng), _keep_prob(rng)
+    x, dout, mask = array(rng, shape), array(rng, shape), _mask(rng, shape, keep_prob)
+    return Case((x, mask, dout), f"x, mask and dout of shape {shape}, {int(mask.sum())} units kept")
 
 
 _X = np.array([[1.0, -2.0, 3.0, 0.5], [-1.5, 2.5, -0.5, 4.0]])
@@ -70,12 +59,10 @@ _MASK = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
 
 MASK_MODULE = Exercise(
     id="05.mask_module",
-    concept=CONCEPT,
     title="the mask module, forward and backward",
-    function="mask_module",
     reference=mask_module,
     public=(Case((_X, _MASK, _DOUT), "the 2 × 4 example of the lesson"),),
-    hidden=_mask_module_cases,
+    hidden=many(12, _mask_module_case),
     outputs=("out", "dx"),
     upstream=2,
     misconceptions=(
@@ -100,23 +87,18 @@ def amplify_module(x, keep_prob, dout):
     return x * scale, dout * scale
 
 
-def _amplify_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob = _shape(rng), _keep_prob(rng)
-        x, dout = _matrix(rng, shape), _matrix(rng, shape)
-        cases.append(Case((x, keep_prob, dout), f"x and dout of shape {shape}, keep_prob = {keep_prob:g}"))
-    return cases
+def _amplify_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob = _shape(rng), _keep_prob(rng)
+    x, dout = array(rng, shape), array(rng, shape)
+    return Case((x, keep_prob, dout), f"x and dout of shape {shape}, keep_prob = {keep_prob:g}")
 
 
 AMPLIFY_MODULE = Exercise(
     id="05.amplify_module",
-    concept=CONCEPT,
     title="the amplify module, forward and backward",
-    function="amplify_module",
     reference=amplify_module,
     public=(Case((_X, 0.8, _DOUT), "the 2 × 4 example of the lesson, keep_prob = 0.8"),),
-    hidden=_amplify_cases,
+    hidden=many(12, _amplify_case),
     outputs=("out", "dx"),
     upstream=2,
     misconceptions=(
@@ -145,16 +127,13 @@ def dropout_forward(x, keep_prob, rng):
     return out, mask
 
 
-def _forward_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-        cases.append(Case((_matrix(rng, shape), keep_prob, np.random.default_rng(seed)),
-                          f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed})"))
-    # A large case: on a few units a wrong keep probability can hide by chance.
-    cases.append(Case((_matrix(rng, (50, 40)), 0.8, np.random.default_rng(7)),
-                      "x of shape (50, 40), keep_prob = 0.8, rng = default_rng(7)"))
-    return cases
+def _forward_case(rng: np.random.Generator, k: int) -> Case:
+    if k == 12:  # A large case: on a few units a wrong keep probability can hide by chance.
+        return Case((array(rng, (50, 40)), 0.8, np.random.default_rng(7)),
+                    "x of shape (50, 40), keep_prob = 0.8, rng = default_rng(7)")
+    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+    return Case((array(rng, shape), keep_prob, np.random.default_rng(seed)),
+                f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed})")
 
 
 def _swapped_forward(x, keep_prob, rng):
@@ -202,13 +181,11 @@ _SWAPPED_HINT = ("Your dropout keeps each unit with probability 1 − keep_prob 
 
 DROPOUT_FORWARD = Exercise(
     id="05.dropout_forward",
-    concept=CONCEPT,
     title="inverted dropout, forward",
-    function="dropout_forward",
     reference=dropout_forward,
     public=(Case((_X, 0.8, np.random.default_rng(0)), "the 2 × 4 example, keep_prob = 0.8, rng = default_rng(0)"),
             Case((_X, 0.3, np.random.default_rng(1)), "the 2 × 4 example, keep_prob = 0.3, rng = default_rng(1)")),
-    hidden=_forward_cases,
+    hidden=many(13, _forward_case),
     outputs=("out", "mask"),
     misconceptions=(
         Misconception("keep_prob_scale", _SWAPPED_HINT, _swapped_forward),
@@ -230,15 +207,12 @@ def dropout_backward(dout, mask, keep_prob, rng):
     return dout * mask / keep_prob
 
 
-def _backward_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for _ in range(12):
-        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-        mask = _mask(rng, shape, keep_prob)
-        cases.append(Case((_matrix(rng, shape), mask, keep_prob, np.random.default_rng(seed)),
-                          f"dout of shape {shape}, {int(mask.sum())} units kept, keep_prob = {keep_prob:g},"
-                          f" rng = default_rng({seed})"))
-    return cases
+def _backward_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+    mask = _mask(rng, shape, keep_prob)
+    return Case((array(rng, shape), mask, keep_prob, np.random.default_rng(seed)),
+                f"dout of shape {shape}, {int(mask.sum())} units kept, keep_prob = {keep_prob:g},"
+                f" rng = default_rng({seed})")
 
 
 _RESAMPLED_HINT = ("Your backward pass draws a new mask. The gradient must flow back through exactly the"
@@ -247,13 +221,11 @@ _RESAMPLED_HINT = ("Your backward pass draws a new mask. The gradient must flow 
 
 DROPOUT_BACKWARD = Exercise(
     id="05.dropout_backward",
-    concept=CONCEPT,
     title="inverted dropout, backward",
-    function="dropout_backward",
     reference=dropout_backward,
     public=(Case((_DOUT, _MASK, 0.8, np.random.default_rng(5)),
                  "the 2 × 4 example of the lesson, keep_prob = 0.8, rng = default_rng(5)"),),
-    hidden=_backward_cases,
+    hidden=many(12, _backward_case),
     outputs=("dx",),
     upstream=0,
     misconceptions=(
@@ -283,15 +255,11 @@ def dropout_layer(x, keep_prob, rng, train):
     return x * mask / keep_prob
 
 
-def _layer_cases(rng: np.random.Generator) -> list[Case]:
-    cases = []
-    for k in range(12):
-        shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-        train = k % 2 == 0
-        cases.append(Case((_matrix(rng, shape), keep_prob, np.random.default_rng(seed), train),
-                          f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed}),"
-                          f" train = {train}"))
-    return cases
+def _layer_case(rng: np.random.Generator, k: int) -> Case:
+    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
+    train = k % 2 == 0
+    return Case((array(rng, shape), keep_prob, np.random.default_rng(seed), train),
+                f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed}), train = {train}")
 
 
 def _layer_with_test(test_mode):
@@ -308,13 +276,11 @@ def _layer_with_train(train_mode):
 
 DROPOUT_LAYER = Exercise(
     id="05.dropout_layer",
-    concept=CONCEPT,
     title="dropout in train and test mode",
-    function="dropout_layer",
     reference=dropout_layer,
     public=(Case((_X, 0.8, np.random.default_rng(0), True), "the 2 × 4 example, keep_prob = 0.8, train = True"),
             Case((_X, 0.8, np.random.default_rng(0), False), "the 2 × 4 example, keep_prob = 0.8, train = False")),
-    hidden=_layer_cases,
+    hidden=many(12, _layer_case),
     outputs=("out",),
     misconceptions=(
         Misconception("test_time_scale", "At test time you multiply by keep_prob. That is the test-time rule of"
@@ -437,9 +403,7 @@ def _exact_copy_test(forward, keep_prob):
 
 LEARNER_TEST = Exercise(
     id="05.catch_the_swap",
-    concept=CONCEPT,
     title="a test that catches the swapped keep probability",
-    function="dropout_is_correct",
     reference=dropout_is_correct,
     public=(_candidate_case("correct", 0.8), _candidate_case("swapped", 0.8), _candidate_case("no_scale", 0.8),
             _candidate_case("correct_binomial", 0.3), _candidate_case("swapped", 0.5)),
