@@ -145,7 +145,15 @@ ACTIVATIONS = {
 
 class Module:
     """One step of a layer: ``forward(x)`` keeps its cache, ``backward(dout)``
-    stores parameter gradients in ``grads`` and returns the input's gradient."""
+    stores parameter gradients in ``grads`` and returns the input's gradient.
+
+    ``decayed`` names the parameters that L2 weight decay applies to (the
+    weights, never the biases); ``training`` is set by a network before each
+    forward pass, for modules that behave differently in training.
+    """
+
+    decayed: tuple[str, ...] = ()
+    training: bool = True
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -161,6 +169,8 @@ class Module:
 
 class FullyConnected(Module):
     """x (N, D) -> x · w (N, F); parameter w (D, F)."""
+
+    decayed = ("w",)
 
     def __init__(self, w: np.ndarray) -> None:
         super().__init__()

@@ -1,0 +1,156 @@
+"""The assembled network and its trainer (course.compute.network), against numerical gradients.
+
+Every parameter's gradient is compared with central differences of the
+total loss (data loss + L2 penalty), with dropout on and its masks held
+fixed; shapes include a batch of one and all sizes different.
+"""
+
+import numpy as np
+import pytest
+
+from course.compute.data import digits_split, spiral, standardise, stratified_indices
+from course.compute.layers import Activation, AddBias, FullyConnected
+from course.compute.network import (Dropout, Network, network_gradcheck, sgd_step, train,
+                                    two_layer_network)
+
+SIZES = [(1, 3, 4, 2), (5, 4, 7, 3), (6, 2, 9, 5)]  # (N, D, H, C), all different
+
+
+@pytest.mark.parametrize("n, d, h, c", SIZES)
+@pytest.mark.parametrize("keep_prob, l2", [(1.0, 0.0), (1.0, 0.3), (0.6, 0.1)])
+def test_every_parameter_gradient_matches_numerical(n, d, h, c, keep_prob, l2):
+    rng = np.random.default_rng([n, d, h, c])
+    x, y = rng.normal(size=(n, d)), rng.integers(0, c, n)
+    net = two_layer_network((d, h, c), np.random.default_rng(1), keep_prob=keep_prob, l2=l2)
+    # Non-zero biases: zero biases would hide a bias gradient summed over the wrong axis.
+    for key, p in net.params.items():
+        if key.endswith(".b"):
+            p += rng.normal(size=p.shape)
+    results = network_gradcheck(net, x, y, np.random.default_rng(2), samples=None)
+    assert [r.name for r in results] == ["fc1.w", "bias1.b", "fc2.w", "bias2.b"]
+    assert all(r.passed for r in results), [str(r) for r in results]
+
+
+def test_l2_decays_the_weights_only():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(4, 3)), rng.integers(0, 2, 4)
+    plain = two_layer_network((3, 5, 2), np.random.default_rng(1))
+    decayed = two_layer_network((3, 5, 2), np.random.default_rng(1), l2=0.5)
+    loss0, g0 = plain.loss_and_grads(x, y)
+    loss1, g1 = decayed.loss_and_grads(x, y)
+    w1, w2 = plain.params["fc1.w"], plain.params["fc2.w"]
+    assert loss1 == pytest.approx(loss0 + 0.25 * (np.sum(w1**2) + np.sum(w2**2)))
+    assert np.allclose(g1["fc1.w"], g0["fc1.w"] + 0.5 * w1)
+    assert np.allclose(g1["bias1.b"], g0["bias1.b"]) and np.allclose(g1["bias2.b"], g0["bias2.b"])
+
+
+def test_backward_runs_the_modules_in_reverse_and_leaves_the_list_alone():
+    order = []
+
+    class Spy(Activation):
+        def __init__(self, tag):
+            super().__init__("identity")
+            self.tag = tag
+
+        def backward(self, dout):
+            order.append(self.tag)
+            return super().backward(dout)
+
+    net = Network([("a", Spy("a")), ("b", Spy("b")), ("c", Spy("c"))])
+    net.forward(np.ones((2, 3)))
+    net.backward(np.ones((2, 3)))
+    assert order == ["c", "b", "a"]
+    assert [n for n, _ in net.layers] == ["a", "b", "c"]
+
+
+def test_params_are_the_modules_arrays_so_sgd_updates_the_network():
+    net = two_layer_network((3, 4, 2), np.random.default_rng(0))
+    x, y = np.random.default_rng(1).normal(size=(5, 3)), np.array([0, 1, 1, 0, 1])
+    before = {k: v.copy() for k, v in net.params.items()}
+    _, grads = net.loss_and_grads(x, y)
+    sgd_step(net, 0.1)
+    for key in before:
+        assert np.allclose(net.params[key], before[key] - 0.1 * grads[key])
+    assert net.module("fc1").params["w"] is net.params["fc1.w"]
+
+
+def test_insert_after_puts_a_module_between_signature_and_bias():
+    net = two_layer_network((3, 4, 2), np.random.default_rng(0))
+    net.insert_after("fc1", "norm1", Activation("identity"))
+    assert [n for n, _ in net.layers][:3] == ["fc1", "norm1", "bias1"]
+    with pytest.raises(ValueError):
+        net.insert_after("fc1", "norm1", Activation("identity"))
+    with pytest.raises(KeyError):
+        net.insert_after("nowhere", "x", Activation("identity"))
+    built = two_layer_network((3, 4, 2), np.random.default_rng(0), normalize=lambda width: AddBias(np.ones((1, width))))
+    assert [n for n, _ in built.layers][:3] == ["fc1", "norm1", "bias1"]
+
+
+def test_dropout_is_off_in_evaluation_and_its_mask_can_be_held():
+    net = two_layer_network((3, 50, 2), np.random.default_rng(0), keep_prob=0.5)
+    x = np.random.default_rng(1).normal(size=(4, 3))
+    assert np.array_equal(net.forward(x, train=False), net.forward(x, train=False))
+    assert not np.array_equal(net.forward(x, train=True), net.forward(x, train=True))
+    with net.fixed_masks():
+        assert np.array_equal(net.forward(x, train=True), net.forward(x, train=True))
+    drop = net.module("drop1")
+    assert isinstance(drop, Dropout) and not drop.hold
+
+
+def test_a_wrong_backward_is_caught_by_the_gradient_check():
+    class FlippedBias(AddBias):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.grads["b"] = -self.grads["b"]
+            return dx
+
+    rng = np.random.default_rng(3)
+    net = Network([("fc1", FullyConnected(rng.normal(size=(3, 4)))), ("bias1", FlippedBias(rng.normal(size=(1, 4))))])
+    results = network_gradcheck(net, rng.normal(size=(5, 3)), rng.integers(0, 4, 5), rng, samples=None)
+    assert results[0].passed and not results[1].passed
+
+
+def test_training_is_deterministic_and_the_loss_falls():
+    x, y = spiral(50, 3, rng=np.random.default_rng(0))
+    runs = []
+    for _ in range(2):
+        net = two_layer_network((2, 30, 3), np.random.default_rng(1), keep_prob=0.9, l2=1e-3)
+        history = train(net, x, y, np.random.default_rng(2), lr=1.0, epochs=60, batch_size=30, x_val=x, y_val=y)
+        runs.append((history.losses, net.params["fc2.w"].copy()))
+    assert runs[0][0] == runs[1][0] and np.array_equal(runs[0][1], runs[1][1])
+    losses = runs[0][0]
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10])
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss():
+    x, y = spiral(30, 3, rng=np.random.default_rng(0))
+    net = two_layer_network((2, 20, 3), np.random.default_rng(1))
+    with np.errstate(all="ignore"):
+        history = train(net, x * 1e3, y, np.random.default_rng(2), lr=1e6, epochs=50, batch_size=90)
+    assert not np.isfinite(history.losses[-1]) and history.steps < 50
+
+
+def test_digits_split_is_stratified_standardised_and_fixed():
+    split = digits_split(0)
+    assert split.sizes == (1078, 360, 359) and split.num_features == 64 and split.num_classes == 10
+    assert np.allclose(split.x_train.mean(axis=0), 0.0)
+    for y in (split.y_train, split.y_val, split.y_test):
+        counts = np.bincount(y, minlength=10)
+        assert counts.min() >= 0.9 * counts.max() * 0.9
+    again = digits_split(0)
+    assert np.array_equal(split.x_test, again.x_test)
+    assert np.all(np.isfinite(split.x_test))
+
+
+def test_stratified_indices_cover_every_example_once():
+    y = np.repeat(np.arange(3), [10, 7, 5])
+    parts = stratified_indices(y, (0.6, 0.2, 0.2), np.random.default_rng(0))
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(y)))
+    a, b = standardise(np.array([[1.0, 5.0], [3.0, 5.0]]), np.array([[2.0, 6.0]]))
+    assert np.allclose(a, [[-1.0, 0.0], [1.0, 0.0]]) and np.allclose(b, [[0.0, 1.0]])
+
+
+def test_spiral_shapes_and_classes():
+    x, y = spiral(40, 4, rng=np.random.default_rng(0))
+    assert x.shape == (160, 2) and x.dtype == np.float64 and np.bincount(y).tolist() == [40] * 4
+    assert np.abs(x).max() <= 1.0 + 1e-12
