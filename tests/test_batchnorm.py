@@ -245,7 +245,7 @@ def test_batchnorm_module_trains_then_tests():
     np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
     dx = module.backward(dout)
     assert set(module.grads) == {"gamma", "beta"} and dx.shape == x.shape
-    module.train = False
+    module.training = False
     test_out = module.forward(x)
     np.testing.assert_allclose(test_out, (x - module.running.mean) / np.sqrt(module.running.var + 1e-5))
 

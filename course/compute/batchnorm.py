@@ -237,8 +237,10 @@ def path_gradients(dout: np.ndarray, cache: BatchNormCache) -> dict[str, np.ndar
 class BatchNorm(Module):
     """Batch normalisation as a module of the layer template: parameters gamma and beta (1, D).
 
-    ``train`` selects the mode; the running statistics live in ``running``
-    and are updated by every forward pass in training mode.
+    ``training`` selects the mode (a ``course.compute.network.Network`` sets
+    it before each forward pass); the running statistics live in ``running``
+    and are updated by every forward pass in training mode. gamma and beta
+    are not weight-decayed (``decayed`` stays empty), like biases.
     """
 
     def __init__(self, features: int, momentum: float = DEFAULT_MOMENTUM, eps: float = DEFAULT_EPS) -> None:
@@ -247,10 +249,10 @@ class BatchNorm(Module):
         self.params["beta"] = np.zeros((1, features))
         self.running = RunningStats.start(features, momentum)
         self.eps = eps
-        self.train = True
+        self.training = True
 
     def forward(self, x):
-        mode = "train" if self.train else "test"
+        mode = "train" if self.training else "test"
         out, self.cache = batchnorm_forward(x, self.params["gamma"], self.params["beta"], mode, self.running,
                                             self.eps)
         return out
