@@ -481,7 +481,7 @@ NETWORK = Exercise(
     reference=network_batchnorm,
     function="BatchNormLayer",
     public=(Case(((4, 3, 2), 0, _NET_X, np.array([0, 1, 1, 0, 1]), _NET_X[:1], None),
-                 "the 5 examples, 4 inputs, 3 hidden units and 2 classes shown above, network seed 0,"
+                 "a batch of 5 examples with 4 inputs, 3 hidden units, 2 classes, network seed 0,"
                  " 1 test example"),),
     hidden=many(9, _network_case),
     outputs=("loss", "fc1.w gradient", "gamma gradient", "beta gradient", "bias1.b gradient", "fc2.w gradient",
