@@ -75,7 +75,8 @@ _DOUT2 = np.array([[1.0, -0.5, 2.0, 0.5, -1.0], [0.0, 1.5, -1.0, 1.0, 2.0], [-2.
 
 # ----- one batch normalisation with a knob per mistake -----------------------------
 
-def _variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", paths=PATHS, overwrite=False):
+def _variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", paths=PATHS, overwrite=False,
+             dvar_by="root"):
     """Forward and backward of batch normalisation, right by default, wrong as asked.
 
     - ``axis``: the axis of the statistics (the batch is axis 0);
@@ -83,7 +84,10 @@ def _variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", path
     - ``eps_at``: "inside" sqrt(var + eps), "outside" sqrt(var) + eps, "missing" sqrt(var);
     - ``paths``: which of x's paths reach dx (direct, mean, variance);
     - ``overwrite``: the path through the variance *replaces* the direct one at
-      the fork of xmu instead of adding to it.
+      the fork of xmu instead of adding to it;
+    - ``dvar_by``: "root" differentiates the root the forward pass took; "std"
+      keeps the lesson's line ``dvar = dstd / (2 * std)`` whatever std is (with
+      eps outside the root, that line no longer matches the forward pass).
     Returns (out, dx, dgamma, dbeta).
     """
     n = x.shape[axis]
@@ -100,7 +104,7 @@ def _variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", path
         dx_hat = dout * gamma
         direct = dx_hat / std
         dstd = -(dx_hat * xmu).sum(axis=axis, keepdims=True) / std**2
-        dvar = dstd / (2.0 * root)
+        dvar = dstd / (2.0 * (root if dvar_by == "root" else std))
         through_var = 2.0 * xmu * dvar / (n - ddof)
         dxmu = through_var if overwrite else direct * ("direct" in paths) + through_var * ("variance" in paths)
         through_mean = np.broadcast_to(-dxmu.sum(axis=axis, keepdims=True) / n, x.shape)
@@ -111,6 +115,25 @@ def _variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", path
 def _compact(**knobs):
     def wrong(dout, x, gamma, eps):
         _, dx, dgamma, dbeta = _variant(x, gamma, np.zeros_like(gamma), eps, dout, **knobs)
+        return dx, dgamma, dbeta
+    return wrong
+
+
+def _formula(*, axis=0, ddof=0, eps_at="inside"):
+    """The compact formula, right, applied to statistics computed wrong (as the knobs of ``_variant`` say).
+
+    Someone who writes the formula from the lesson and slips in the
+    statistics gets this, not the exact gradient of their own forward pass.
+    """
+    def wrong(dout, x, gamma, eps):
+        n = x.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = x.var(axis=axis, ddof=ddof, keepdims=True)
+            std = {"inside": np.sqrt(var + eps), "outside": np.sqrt(var) + eps, "missing": np.sqrt(var)}[eps_at]
+            x_hat = (x - x.mean(axis=axis, keepdims=True)) / std
+            dbeta = dout.sum(axis=0, keepdims=True)
+            dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
+            dx = gamma / (n * std) * (n * dout - dbeta - x_hat * dgamma)
         return dx, dgamma, dbeta
     return wrong
 
@@ -143,6 +166,7 @@ _FORWARD_MISTAKES = (
     Misconception("sum_axis", _AXIS_HINT, {"axis": 1}),
     Misconception("unbiased_variance", _UNBIASED_HINT, {"ddof": 1}),
     Misconception("epsilon", _EPS_OUTSIDE_HINT, {"eps_at": "outside"}),
+    Misconception("epsilon", _EPS_OUTSIDE_HINT, {"eps_at": "outside", "dvar_by": "std"}),
     Misconception("epsilon", _EPS_MISSING_HINT, {"eps_at": "missing"}),
 )
 _PATH_MISTAKES = (
@@ -227,7 +251,10 @@ COMPACT = Exercise(
     outputs=("dx", "dgamma", "dbeta"),
     upstream=0,
     misconceptions=(
-        *_with(_compact, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES),
+        # Someone who derives the backward themselves makes the mistakes of exercise 1 ...
+        *_with(_compact, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES[:2]),
+        # ... someone who uses the lesson's formula slips in the statistics it is fed.
+        *_with(_formula, tuple(m for m in _FORWARD_MISTAKES if "dvar_by" not in m.wrong)),
         Misconception("one_over_n", "Your dx is N times too large: the formula has the factor"
                                     " γ / (N · sqrt(σ² + ε)) in front of (N·dy − Σdy − x̂·Σ(dy·x̂)).",
                       _compact_without_one_over_n),
