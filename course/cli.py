@@ -1,4 +1,4 @@
-"""The command line: ``python -m course build | execute | grade | progress``.
+"""The command line: ``python -m course build | new | execute | grade | progress``.
 
 Thin on purpose: each command parses its arguments and calls the module that
 does the work.
@@ -33,6 +33,20 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new(args: argparse.Namespace) -> int:
+    from course.authoring.scaffold import ScaffoldError, names_of, new_concept, next_steps
+
+    try:
+        written = new_concept(args.stem, args.title, args.root, execute=not args.no_execute)
+    except ScaffoldError as exc:
+        print(f"new failed: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"  wrote {path.relative_to(args.root)}")
+    print(next_steps(names_of(args.stem, args.title)))
+    return 0
+
+
 def _execute(args: argparse.Namespace) -> int:
     from course.authoring.execute import execute_all
 
@@ -61,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--exercises", type=Path, default=ROOT / "exercises")
     b.add_argument("--check", action="store_true", help="only report whether exercises/ is up to date")
     b.set_defaults(run=_build)
+
+    n = commands.add_parser("new", help="(authors) create the files of a new concept, as a draft")
+    n.add_argument("stem", help="NN_name, e.g. 06_two_layer_net")
+    n.add_argument("title", help='the concept\'s title, e.g. "A two-layer network"')
+    n.add_argument("--root", type=Path, default=ROOT, help="the course's folder (default: this checkout)")
+    n.add_argument("--no-execute", action="store_true", help="do not run the new notebooks (no outputs yet)")
+    n.set_defaults(run=_new)
 
     e = commands.add_parser("execute", help="(authors) rerun notebooks and save their outputs")
     e.add_argument("paths", type=Path, nargs="+")

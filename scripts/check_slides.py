@@ -22,16 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+# One probe and one launch recipe for every headless-browser check of the project.
+from lab_browser import CHROMIUM, CHROMIUM_ARGS, browser_missing  # noqa: E402
+
 WIDTH, HEIGHT = 1280, 720
-CHROMIUM = os.environ.get("GRADFLOW_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 @dataclass
@@ -65,17 +66,6 @@ class Deck:
             if s.overflows:
                 found.append(f"{where} overflows: {s.width} x {s.height} in a {s.frame[0]} x {s.frame[1]} frame")
         return found
-
-
-def available() -> str | None:
-    """None when the check can run here, else why not (one line)."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright is not installed"
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (set GRADFLOW_CHROMIUM)"
-    return None
 
 
 MATHJAX_IDLE = ("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
@@ -168,7 +158,7 @@ def check_decks(folder: Path, screenshots: Path | None = None, every: bool = Fal
         screenshots.mkdir(parents=True, exist_ok=True)
     results = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for deck in decks:
                 page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
@@ -206,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="screenshot every slide")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    missing = available()
+    missing = browser_missing()
     if missing:
         print(f"cannot check the decks: {missing}", file=sys.stderr)
         return 2

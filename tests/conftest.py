@@ -22,6 +22,17 @@ def notebooks_in(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.ipynb"))
 
 
+def is_draft(stem: str) -> bool:
+    """A concept made by `python -m course new` stays a draft until its lesson's mark is removed."""
+    lesson = LESSONS / f"{stem}.ipynb"
+    return lesson.exists() and bool(read(lesson).metadata.get("gradflow", {}).get("draft"))
+
+
+def published_lessons() -> list[Path]:
+    """The lessons the course map, the instructor guide and the browser tests must cover (no drafts)."""
+    return [p for p in notebooks_in(LESSONS) if not is_draft(p.stem)]
+
+
 def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 

@@ -1,6 +1,7 @@
 """Drive the lessons in JupyterLab in a real (headless) chromium.
 
-Shared by tests/test_browser.py and scripts/bench_browser.py. Nothing here
+Shared by tests/test_browser.py and scripts/bench_browser.py; its browser
+probe and launch arguments by scripts/check_slides.py too. Nothing here
 imports playwright at module level, so the unit-test run never needs it.
 
 The server runs on a copy of the lessons in a temporary folder, with its own
@@ -48,7 +49,7 @@ def browser_missing() -> str | None:
     except ImportError:
         return "the Python package playwright is not installed"
     if not Path(CHROMIUM).exists():
-        return f"no chromium at {CHROMIUM}"
+        return f"no chromium at {CHROMIUM} (install it with scripts/install-browser.sh, or set GRADFLOW_CHROMIUM)"
     return None
 
 

@@ -19,7 +19,7 @@ import re
 
 import pytest
 
-from conftest import LESSONS, ROOT, notebooks_in
+from conftest import ROOT, published_lessons
 from lab_browser import (
     REQUIRE_VARIABLE,
     browser_missing,
@@ -92,7 +92,7 @@ EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "so
 
 @pytest.fixture(scope="session")
 def lab():
-    server = start_lab(notebooks_in(LESSONS))
+    server = start_lab(published_lessons())
     yield server
     server.stop()
 
@@ -155,7 +155,7 @@ def wait_for_update(widget, expected_for, before: tuple[str, str]) -> tuple[dict
         waited += step_ms
 
 
-@pytest.mark.parametrize("path", notebooks_in(LESSONS), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", published_lessons(), ids=lambda p: p.stem)
 def test_lesson_runs_and_its_widgets_follow_the_sliders(lab, page, path):
     open_notebook(page, lab, path)
     run_all_cells(page)

@@ -11,15 +11,15 @@ from collections import Counter
 
 import pytest
 
-from conftest import LESSONS, ROOT, notebooks_in
+from conftest import ROOT, is_draft, published_lessons
 from course.assess.registry import all_exercises
 
 GUIDE = ROOT / "docs" / "instructor.md"
 
 
 def concepts() -> list[str]:
-    stems = {p.stem for p in notebooks_in(LESSONS)}
-    return sorted(stems | {e.concept for e in all_exercises().values()})
+    stems = {p.stem for p in published_lessons()}
+    return sorted(stems | {e.concept for e in all_exercises().values() if not is_draft(e.concept)})
 
 
 def sections() -> dict[str, str]:

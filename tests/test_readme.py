@@ -2,12 +2,12 @@
 
 import re
 
-from conftest import LESSONS, ROOT, notebooks_in
+from conftest import ROOT, published_lessons
 
 
 def test_course_map_has_a_row_per_concept_with_working_links():
     readme = (ROOT / "README.md").read_text()
-    for lesson in notebooks_in(LESSONS):
+    for lesson in published_lessons():
         stem = lesson.stem
         row = next((line for line in readme.splitlines() if line.startswith(f"| {stem[:2]} |")), None)
         assert row, f"README course map has no row for {stem}"

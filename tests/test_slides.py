@@ -96,7 +96,7 @@ def test_decks_render_and_fit_the_frame_in_a_browser():
     if os.environ.get("GRADFLOW_REQUIRE_BROWSER") != "1":
         # Like the lesson browser suite: only on request, so `make test` stays fast.
         pytest.skip("browser check of the decks runs only with GRADFLOW_REQUIRE_BROWSER=1")
-    missing = check.available()
+    missing = check.browser_missing()
     if missing:
         pytest.fail(f"GRADFLOW_REQUIRE_BROWSER=1 but {missing}")
     build = load("build_slides")

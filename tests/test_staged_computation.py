@@ -379,11 +379,11 @@ def recursive_backward(root):
 def test_backward_graph_hints():
     code, message = verdict_code("02.backward_graph", recursive_backward)
     assert code == "recursion" and "5,000" in message
-    assert verdict_code("02.backward_graph", c02._overwriting)[0] == "fork_overwrite"
-    assert verdict_code("02.backward_graph", c02._breadth_first)[0] == "topo_order"
-    assert verdict_code("02.backward_graph", c02._forward_order)[0] == "topo_order"
-    assert verdict_code("02.backward_graph", c02._no_seed)[0] == "upstream"
-    assert verdict_code("02.backward_graph", c02._local_only)[0] == "upstream"
+    assert verdict_code("02.backward_graph", local_graph.overwriting_backward)[0] == "fork_overwrite"
+    assert verdict_code("02.backward_graph", local_graph.breadth_first_backward)[0] == "topo_order"
+    assert verdict_code("02.backward_graph", local_graph.forward_order_backward)[0] == "topo_order"
+    assert verdict_code("02.backward_graph", local_graph.unseeded_backward)[0] == "upstream"
+    assert verdict_code("02.backward_graph", local_graph.local_only_backward)[0] == "upstream"
 
 
 def test_backward_graph_runs_on_fresh_graphs():

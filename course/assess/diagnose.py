@@ -2,8 +2,11 @@
 
 The verdict names the first problem found, in this order: the function does
 not run (not written, raises, loops), what it returns is malformed (None,
-count, type, dtype, shape, NaN), it changed its inputs, and finally its values
+count, type, dtype, shape), it changed its inputs, and finally its values
 are wrong, in which case the known misconceptions are tried to say *why*.
+A result with NaN or infinity is first compared with the exercise's known
+mistakes (NaN equal to NaN: an unstable softmax is one of them), and only
+when none fits does the verdict say "NaN" in general.
 Messages describe the learner's result and the inputs; never the answer.
 """
 
@@ -50,6 +53,15 @@ class _Stop(Exception):
         self.message = message
 
 
+class _NotFinite(_Stop):
+    """Internal: the result holds NaN or infinity where the reference's is finite."""
+
+    def __init__(self, stop: _Stop, got: Any, expected: Any) -> None:
+        super().__init__(stop.code, stop.message)
+        self.got = got
+        self.expected = expected
+
+
 def hidden_cases(exercise: Exercise, seed: int) -> list[Case]:
     # Mix the exercise id into the seed so exercises do not share cases.
     rng = np.random.default_rng([seed, zlib.crc32(exercise.id.encode())])
@@ -73,7 +85,12 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
     try:
         with time_limit(exercise.time_limit):
             for is_hidden, case in [(False, c) for c in public] + [(True, c) for c in hidden]:
-                got, expected = _run_case(exercise, answer, case)
+                try:
+                    got, expected = _run_case(exercise, answer, case)
+                except _NotFinite as bad:
+                    failures.append((case, bad.got, bad.expected, is_hidden))
+                    known = _known_mistake(exercise, failures)
+                    raise _Stop(*known) if known else bad
                 if not _agrees(exercise, got, expected, case):
                     failures.append((case, got, expected, is_hidden))
     except TimeLimitExceeded as exc:
@@ -95,7 +112,9 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
 def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, Any]:
     given = copy.deepcopy(case.args)
     try:
-        got = exercise.run(answer, given) if exercise.run is not None else answer(*given)
+        # An overflow is reported by the verdict; numpy's warnings would only add noise above it.
+        with np.errstate(all="ignore"):
+            got = exercise.run(answer, given) if exercise.run is not None else answer(*given)
     except NotImplementedError:
         raise _Stop("not_done", f"`{exercise.function}` is not written yet: replace the line"
                                 " `raise NotImplementedError` with your code, run that cell, then run this one.")
@@ -106,7 +125,12 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, An
             raise _Stop("transpose", _describe_exception(exercise, exc, case) + _PRODUCT_HINT)
         raise _Stop("error", _describe_exception(exercise, exc, case))
     expected = exercise.reference(*copy.deepcopy(case.args))
-    _check_form(exercise, got, expected, case)
+    try:
+        _check_form(exercise, got, expected, case)
+    except _Stop as stop:
+        if stop.code == "nan":
+            raise _NotFinite(stop, got, expected) from None
+        raise
     changed = _mutated_argument(exercise.reference, case.args, given)
     if changed is not None:
         raise _Stop("mutated", f"`{exercise.function}` changed its input `{changed}` in place ({case.note})."
@@ -270,15 +294,34 @@ def _agrees(exercise: Exercise, got: Any, expected: Any, case: Case) -> bool:
 def _matches_all(exercise: Exercise, wrong: Callable, failures) -> bool:
     for case, got, expected, _ in failures:
         try:
-            variant = wrong(*copy.deepcopy(case.args))
+            with np.errstate(all="ignore"):  # some known mistakes overflow: that is the point
+                variant = wrong(*copy.deepcopy(case.args))
         except Exception:
             return False
         if _agrees(exercise, variant, expected, case):
             return False  # the misconception gives the right answer here: no evidence
+        overflowed = _not_finite(exercise, got), _not_finite(exercise, variant)
+        if any(overflowed):
+            # NaN and inf count as one value: a result that breaks down on the case where a known
+            # mistake breaks down is that mistake, wherever the NaN lands (inf/inf, 0/0, log 0).
+            if not all(overflowed):
+                return False
+            continue
         if not all(_close(exercise, g, v) for g, v in
                    zip(_as_outputs(exercise, got), _as_outputs(exercise, variant))):
             return False
     return True
+
+
+def _not_finite(exercise: Exercise, result: Any) -> bool:
+    """Does any output of ``result`` hold NaN or infinity?"""
+    for value in _as_outputs(exercise, result):
+        try:
+            if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+                return True
+        except (TypeError, ValueError):
+            pass
+    return False
 
 
 def _with_unit_upstream(exercise: Exercise) -> Callable:
@@ -290,11 +333,20 @@ def _with_unit_upstream(exercise: Exercise) -> Callable:
     return wrong
 
 
-def _explain(exercise: Exercise, failures) -> tuple[str, str]:
-    case, got, expected, is_hidden = failures[0]
+def _known_mistake(exercise: Exercise, failures) -> tuple[str, str] | None:
+    """The first of the exercise's misconceptions that explains every failure, with its hint."""
+    case = failures[0][0]
     for m in exercise.misconceptions:
         if _matches_all(exercise, m.wrong, failures):
             return m.code, f"{m.hint} (seen on the example {case.note})"
+    return None
+
+
+def _explain(exercise: Exercise, failures) -> tuple[str, str]:
+    case, got, expected, is_hidden = failures[0]
+    known = _known_mistake(exercise, failures)
+    if known:
+        return known
     if exercise.upstream is not None and _matches_all(exercise, _with_unit_upstream(exercise), failures):
         return "upstream", (f"Your gradients are the local derivatives alone (seen on the example {case.note})."
                             " Multiply each local derivative by the upstream gradient: that is the chain rule.")

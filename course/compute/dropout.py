@@ -45,18 +45,30 @@ def _check_keep_prob(keep_prob: float) -> None:
         raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob}: it is the probability of *keeping* a unit")
 
 
+# How one uniform number u per unit (or a binomial draw) becomes "kept". All
+# three keep a unit with probability keep_prob, but from the same generator
+# they give different masks; "below" is the course's convention.
+MASK_RULES = {
+    "below": lambda rng, shape, keep_prob: rng.random(shape) < keep_prob,
+    "above": lambda rng, shape, keep_prob: rng.random(shape) >= 1.0 - keep_prob,
+    "binomial": lambda rng, shape, keep_prob: rng.binomial(1, keep_prob, size=shape),
+}
+
+
 def draw_mask(shape: tuple[int, ...], keep_prob: float, rng: np.random.Generator,
-              per_feature: bool = False) -> np.ndarray:
+              per_feature: bool = False, rule: str = "below") -> np.ndarray:
     """A float mask of 0.0 (dropped) and 1.0 (kept); each unit kept with probability ``keep_prob``.
 
     - ``shape``: the input's shape (N, F), or any shape for per-element masks.
     - ``per_feature``: draw one row of shape (1, F) shared by the whole batch
       instead of a mask of shape ``shape``.
+    - ``rule``: how the generator's numbers become a mask (``MASK_RULES``);
+      the course draws ``rng.random(shape) < keep_prob``.
     Returns an array of shape ``shape`` or (1, F).
     """
     _check_keep_prob(keep_prob)
     draw_shape = (1, shape[-1]) if per_feature else tuple(shape)
-    return (rng.random(draw_shape) < keep_prob).astype(np.float64)
+    return MASK_RULES[rule](rng, draw_shape, keep_prob).astype(np.float64)
 
 
 # ----- the mask module ---------------------------------------------------------------

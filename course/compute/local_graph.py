@@ -15,6 +15,7 @@ three kinds a correct backward must handle (forks, depth, width).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,3 +230,52 @@ def wide_graph(rng: np.random.Generator, width: int = 1000) -> GraphSpec:
             nxt.append(level[-1])
         level = nxt
     return GraphSpec(leaves, tuple(gates), f"a wide graph: {width:,} leaves, each used twice")
+
+
+# ----- wrong backward passes, to recognise them ---------------------------------------------
+# Each fills ``grad`` the way a classic mistake does, from the same cached
+# local partials as golden_rule_backward.
+
+def overwriting_backward(root: Var) -> None:
+    """``=`` where ``+=`` belongs: a node used by several gates keeps one share."""
+    root.grad = 1.0
+    for node in reverse_topological(root):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad = local * node.grad
+
+
+def breadth_first_backward(root: Var) -> None:
+    # Each node passes its gradient on when first reached, possibly before all
+    # of its consumers have added their shares.
+    root.grad = 1.0
+    queue, seen = deque([root]), {id(root)}
+    while queue:
+        node = queue.popleft()
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local * node.grad
+            if id(child) not in seen:
+                seen.add(id(child))
+                queue.append(child)
+
+
+def forward_order_backward(root: Var) -> None:
+    """The nodes visited from the inputs towards the root: gradients arrive too late."""
+    root.grad = 1.0
+    for node in reversed(reverse_topological(root)):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local * node.grad
+
+
+def unseeded_backward(root: Var) -> None:
+    """The root's own gradient never set to 1: nothing flows."""
+    for node in reverse_topological(root):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local * node.grad
+
+
+def local_only_backward(root: Var) -> None:
+    """Local partials passed on without the upstream factor."""
+    root.grad = 1.0
+    for node in reverse_topological(root):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad += local

@@ -13,7 +13,6 @@ and the local partials people get wrong.
 from __future__ import annotations
 
 import math
-from collections import deque
 
 import numpy as np
 
@@ -26,9 +25,13 @@ from course.compute.local_graph import (
     deep_chain,
     depth_of,
     golden_rule_backward,
+    breadth_first_backward,
+    forward_order_backward,
     leaves_of,
+    local_only_backward,
+    overwriting_backward,
     random_graph,
-    reverse_topological,
+    unseeded_backward,
     wide_graph,
 )
 from course.compute.staged import (
@@ -368,47 +371,6 @@ def backward_reference(root) -> np.ndarray:
     return _collect(root, golden_rule_backward)
 
 
-def _overwriting(root) -> None:
-    root.grad = 1.0
-    for node in reverse_topological(root):
-        for child, local in zip(node.inputs, node.local_grads):
-            child.grad = local * node.grad
-
-
-def _breadth_first(root) -> None:
-    # Each node passes its gradient on when first reached, possibly before all
-    # of its consumers have added their shares.
-    root.grad = 1.0
-    queue, seen = deque([root]), {id(root)}
-    while queue:
-        node = queue.popleft()
-        for child, local in zip(node.inputs, node.local_grads):
-            child.grad += local * node.grad
-            if id(child) not in seen:
-                seen.add(id(child))
-                queue.append(child)
-
-
-def _forward_order(root) -> None:
-    root.grad = 1.0
-    for node in reversed(reverse_topological(root)):
-        for child, local in zip(node.inputs, node.local_grads):
-            child.grad += local * node.grad
-
-
-def _no_seed(root) -> None:
-    for node in reverse_topological(root):
-        for child, local in zip(node.inputs, node.local_grads):
-            child.grad += local * node.grad
-
-
-def _local_only(root) -> None:
-    root.grad = 1.0
-    for node in reverse_topological(root):
-        for child, local in zip(node.inputs, node.local_grads):
-            child.grad += local
-
-
 def _recursion_stopped(root) -> np.ndarray:
     """What a recursive walk leaves behind: nothing on a deep graph, the right answer elsewhere."""
     if depth_of(root) > 1000:
@@ -444,22 +406,22 @@ BACKWARD = Exercise(
                       _recursion_stopped),
         Misconception("fork_overwrite", "A node used by several gates gets the share of only one of them: an `=`"
                                         " where `+=` belongs. Every consumer adds its share.",
-                      lambda root: _collect(root, _overwriting)),
+                      lambda root: _collect(root, overwriting_backward)),
         Misconception("topo_order", "Your nodes pass their gradient on in breadth-first order, sometimes before"
                                     " every consumer has added its share. A node may pass its gradient on only"
                                     " when it is complete: visit the nodes in reverse topological order (a node"
                                     " after everything that uses it).",
-                      lambda root: _collect(root, _breadth_first)),
+                      lambda root: _collect(root, breadth_first_backward)),
         Misconception("topo_order", "Your backward visits the nodes from the inputs towards the root, so the"
                                     " gradients have not arrived yet when a node passes its own on. Reverse the"
                                     " order: the root first, a node after everything that uses it.",
-                      lambda root: _collect(root, _forward_order)),
+                      lambda root: _collect(root, forward_order_backward)),
         Misconception("upstream", "Everything stays 0: the root's own gradient d root / d root must be set to 1"
                                   " before anything can flow back.",
-                      lambda root: _collect(root, _no_seed)),
+                      lambda root: _collect(root, unseeded_backward)),
         Misconception("upstream", "Each input receives the local derivative alone; multiply it by the gradient"
                                   " of the node that uses it (local times upstream).",
-                      lambda root: _collect(root, _local_only)),
+                      lambda root: _collect(root, local_only_backward)),
     ),
 )
 

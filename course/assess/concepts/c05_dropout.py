@@ -9,11 +9,14 @@ course's convention for drawing a mask is ``rng.random(x.shape) < keep_prob``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
 from course.assess.cases import array, many
 from course.assess.exercise import Case, Exercise, Misconception
-from course.compute.dropout import kept_fraction_tolerance
+from course.compute.dropout import draw_mask, kept_fraction_tolerance
 
 # keep_prob values for hidden cases: never 0.5, where keeping with keep_prob
 # and with 1 - keep_prob cannot be told apart.
@@ -21,7 +24,7 @@ KEEP_PROBS = (0.2, 0.25, 0.3, 0.4, 0.6, 0.7, 0.75, 0.8, 0.9)
 
 
 def _mask(rng: np.random.Generator, shape: tuple[int, int], keep_prob: float) -> np.ndarray:
-    mask = (rng.random(shape) < keep_prob).astype(np.float64)
+    mask = draw_mask(shape, keep_prob, rng)
     # An all-kept or all-dropped mask would hide an inverted or ignored mask.
     mask.flat[0], mask.flat[-1] = 1.0, 0.0
     return mask
@@ -35,8 +38,59 @@ def _keep_prob(rng: np.random.Generator) -> float:
     return float(rng.choice(KEEP_PROBS))
 
 
-def _draw(x: np.ndarray, keep_prob: float, rng: np.random.Generator) -> np.ndarray:
-    return (rng.random(x.shape) < keep_prob).astype(np.float64)
+# ----- ways to write the forward pass, right and wrong -------------------------------
+
+def _kept(keep_prob: float) -> float:
+    return keep_prob
+
+
+def _dropped(keep_prob: float) -> float:
+    return 1.0 - keep_prob
+
+
+def _one(keep_prob: float) -> float:
+    return 1.0
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to write inverted dropout's forward pass: ``variant(x, keep_prob, rng) -> (out, mask)``.
+
+    It keeps a unit with probability ``keeps_with(keep_prob)``, drawn by the
+    ``rule`` of ``course.compute.dropout.MASK_RULES``, and divides the kept
+    units by ``divides_by(keep_prob)``. It is a correct dropout at a keep_prob
+    exactly when both are keep_prob: the swapped version is right at 0.5.
+    """
+
+    description: str
+    keeps_with: Callable[[float], float] = _kept
+    divides_by: Callable[[float], float] = _kept
+    rule: str = "below"
+
+    def __call__(self, x, keep_prob, rng):
+        mask = draw_mask(x.shape, self.keeps_with(keep_prob), rng, rule=self.rule)
+        return x * mask / self.divides_by(keep_prob), mask
+
+    def correct_at(self, keep_prob: float) -> bool:
+        return self.keeps_with(keep_prob) == keep_prob and self.divides_by(keep_prob) == keep_prob
+
+
+VARIANTS = {
+    "correct": Variant("a correct inverted dropout"),
+    "correct_binomial": Variant("a correct inverted dropout that draws its mask with rng.binomial", rule="binomial"),
+    "correct_upper": Variant("a correct inverted dropout that keeps where rng.random() >= 1 − keep_prob",
+                             rule="above"),
+    # The article's version: draws the mask with the drop probability.
+    "swapped": Variant("a dropout that keeps units with probability 1 − keep_prob and divides by 1 − keep_prob",
+                       _dropped, _dropped),
+    # The same slip written as "keep where u >= keep_prob".
+    "swapped_ge": Variant("a dropout that keeps where rng.random() >= keep_prob and divides by 1 − keep_prob",
+                          _dropped, _dropped, rule="above"),
+    "no_scale": Variant("a dropout that keeps units with probability keep_prob but never amplifies them",
+                        divides_by=_one),
+    "wrong_divisor": Variant("a dropout that keeps units with probability keep_prob and divides by 1 − keep_prob",
+                             divides_by=_dropped),
+}
 
 
 # ----- 1. the mask module ---------------------------------------------------------
@@ -122,7 +176,7 @@ AMPLIFY_MODULE = Exercise(
 # ----- 3. the joined layer, forward -----------------------------------------------
 
 def dropout_forward(x, keep_prob, rng):
-    mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    mask = draw_mask(x.shape, keep_prob, rng)
     out = x * mask / keep_prob
     return out, mask
 
@@ -136,41 +190,9 @@ def _forward_case(rng: np.random.Generator, k: int) -> Case:
                 f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed})")
 
 
-def _swapped_forward(x, keep_prob, rng):
-    # The article's version: draws the mask with the drop probability.
-    mask = (rng.random(x.shape) < 1.0 - keep_prob).astype(np.float64)
-    return x * mask / (1.0 - keep_prob), mask
-
-
-def _swapped_forward_ge(x, keep_prob, rng):
-    # The same slip written as "keep where u >= keep_prob".
-    mask = (rng.random(x.shape) >= keep_prob).astype(np.float64)
-    return x * mask / (1.0 - keep_prob), mask
-
-
-def _forward_wrong_divisor(x, keep_prob, rng):
-    mask = _draw(x, keep_prob, rng)
-    return x * mask / (1.0 - keep_prob), mask
-
-
-def _forward_no_scale(x, keep_prob, rng):
-    mask = _draw(x, keep_prob, rng)
-    return x * mask, mask
-
-
-def _forward_binomial(x, keep_prob, rng):
-    mask = rng.binomial(1, keep_prob, size=x.shape).astype(np.float64)
-    return x * mask / keep_prob, mask
-
-
-def _forward_upper(x, keep_prob, rng):
-    mask = (rng.random(x.shape) >= 1.0 - keep_prob).astype(np.float64)
-    return x * mask / keep_prob, mask
-
-
 # Correct dropouts whose masks differ from the checker's only because they
 # turn the generator's numbers into a mask another way.
-_OTHER_DRAWS = (_forward_binomial, _forward_upper)
+_OTHER_DRAWS = (VARIANTS["correct_binomial"], VARIANTS["correct_upper"])
 _CONVENTION_HINT = ("Your mask keeps units with the right probability as far as the checker can tell, but it is"
                     " drawn another way than the course's, so it differs from the checker's mask for the same"
                     " generator. Draw it as (rng.random(x.shape) < keep_prob).astype(float).")
@@ -188,13 +210,13 @@ DROPOUT_FORWARD = Exercise(
     hidden=many(13, _forward_case),
     outputs=("out", "mask"),
     misconceptions=(
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _swapped_forward),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _swapped_forward_ge),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, VARIANTS["swapped"]),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, VARIANTS["swapped_ge"]),
         Misconception("keep_prob_scale", "Your mask keeps units with probability keep_prob, but you divide by"
                                          " 1 − keep_prob, the drop probability: the scale must make up for the"
-                                         " fraction of units that is kept.", _forward_wrong_divisor),
+                                         " fraction of units that is kept.", VARIANTS["wrong_divisor"]),
         Misconception("missing_scale", "The kept units are not amplified: without the factor 1/keep_prob the"
-                                       " expected output is keep_prob · x instead of x.", _forward_no_scale),
+                                       " expected output is keep_prob · x instead of x.", VARIANTS["no_scale"]),
         *(Misconception("mask_convention", _CONVENTION_HINT, draw) for draw in _OTHER_DRAWS),
     ),
 )
@@ -230,9 +252,9 @@ DROPOUT_BACKWARD = Exercise(
     upstream=0,
     misconceptions=(
         Misconception("mask_resampled", _RESAMPLED_HINT,
-                      lambda dout, mask, kp, rng: dout * (rng.random(dout.shape) < kp) / kp),
+                      lambda dout, mask, kp, rng: dout * draw_mask(dout.shape, kp, rng) / kp),
         Misconception("mask_resampled", _RESAMPLED_HINT,
-                      lambda dout, mask, kp, rng: dout * rng.binomial(1, kp, dout.shape) / kp),
+                      lambda dout, mask, kp, rng: dout * draw_mask(dout.shape, kp, rng, rule="binomial") / kp),
         Misconception("mask_resampled", "Your dx ignores the mask: the units dropped in the forward pass must get"
                                         " no gradient, so multiply by the forward pass's mask too.",
                       lambda dout, mask, kp, rng: dout / kp),
@@ -251,7 +273,7 @@ DROPOUT_BACKWARD = Exercise(
 def dropout_layer(x, keep_prob, rng, train):
     if not train:
         return x.copy()  # inverted dropout already scaled during training
-    mask = (rng.random(x.shape) < keep_prob).astype(np.float64)
+    mask = draw_mask(x.shape, keep_prob, rng)
     return x * mask / keep_prob
 
 
@@ -294,17 +316,22 @@ DROPOUT_LAYER = Exercise(
                                          " device: a trained network should answer the same way every time.",
                       _layer_with_test(lambda x, kp, rng: dropout_layer(x, kp, rng, True))),
         Misconception("test_time_scale", "Your layer still drops units at test time (without scaling them).",
-                      _layer_with_test(lambda x, kp, rng: x * _draw(x, kp, rng))),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(_swapped_forward)),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(_swapped_forward_ge)),
+                      _layer_with_test(lambda x, kp, rng: x * draw_mask(x.shape, kp, rng))),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(VARIANTS["swapped"])),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(VARIANTS["swapped_ge"])),
         Misconception("missing_scale", "In training mode the kept units are not amplified by 1/keep_prob.",
-                      _layer_with_train(_forward_no_scale)),
+                      _layer_with_train(VARIANTS["no_scale"])),
         *(Misconception("mask_convention", _CONVENTION_HINT, _layer_with_train(draw)) for draw in _OTHER_DRAWS),
     ),
 )
 
 
 # ----- 6. a test that catches the swapped keep probability ------------------------
+
+# What the learner's test is run on: a correct dropout, one drawn another way,
+# and the three broken ones.
+CANDIDATE_KINDS = ("correct", "correct_binomial", "no_scale", "swapped", "wrong_divisor")
+
 
 class Candidate:
     """A dropout forward pass ``candidate(x, keep_prob, rng) -> out`` handed to the learner's test."""
@@ -313,56 +340,24 @@ class Candidate:
         self.kind = kind
 
     def __call__(self, x, keep_prob, rng):
-        x = np.asarray(x, dtype=np.float64)
-        if self.kind == "correct":
-            return x * (rng.random(x.shape) < keep_prob) / keep_prob
-        if self.kind == "correct_binomial":
-            return x * rng.binomial(1, keep_prob, size=x.shape) / keep_prob
-        if self.kind == "swapped":
-            return x * (rng.random(x.shape) < 1.0 - keep_prob) / (1.0 - keep_prob)
-        if self.kind == "no_scale":
-            return x * (rng.random(x.shape) < keep_prob)
-        if self.kind == "wrong_divisor":
-            return x * (rng.random(x.shape) < keep_prob) / (1.0 - keep_prob)
-        raise ValueError(self.kind)
+        return VARIANTS[self.kind](np.asarray(x, dtype=np.float64), keep_prob, rng)[0]
 
     def __repr__(self) -> str:
         return "<a dropout forward pass>"
 
 
-# Which candidates are a correct dropout at a given keep_prob. Keeping with
-# 1 - keep_prob is the same random process as keeping with keep_prob exactly
-# when keep_prob = 0.5, so there the "swapped" and "wrong divisor" versions
-# are correct.
-_CORRECT_AT = {
-    "correct": lambda kp: True,
-    "correct_binomial": lambda kp: True,
-    "swapped": lambda kp: kp == 0.5,
-    "no_scale": lambda kp: False,
-    "wrong_divisor": lambda kp: kp == 0.5,
-}
-
-_DESCRIPTIONS = {
-    "correct": "a correct inverted dropout",
-    "correct_binomial": "a correct inverted dropout that draws its mask with rng.binomial",
-    "swapped": "a dropout that keeps units with probability 1 − keep_prob and divides by 1 − keep_prob",
-    "no_scale": "a dropout that keeps units with probability keep_prob but never amplifies them",
-    "wrong_divisor": "a dropout that keeps units with probability keep_prob and divides by 1 − keep_prob",
-}
-
-
 def dropout_is_correct(dropout_forward, keep_prob):
     """The truth the learner's test must find (the learner's test measures it instead)."""
-    return _CORRECT_AT[dropout_forward.kind](keep_prob)
+    return VARIANTS[dropout_forward.kind].correct_at(keep_prob)
 
 
 def _candidate_case(kind: str, keep_prob: float) -> Case:
-    return Case((Candidate(kind), keep_prob), f"{_DESCRIPTIONS[kind]}, keep_prob = {keep_prob:g}")
+    return Case((Candidate(kind), keep_prob), f"{VARIANTS[kind].description}, keep_prob = {keep_prob:g}")
 
 
 def _learner_test_cases(rng: np.random.Generator) -> list[Case]:
     cases = []
-    for kind in sorted(_CORRECT_AT):
+    for kind in CANDIDATE_KINDS:
         for keep_prob in rng.choice(KEEP_PROBS, size=2, replace=False):
             cases.append(_candidate_case(kind, float(keep_prob)))
     return cases
@@ -397,7 +392,7 @@ def _kept_fraction_test(forward, keep_prob):
 def _exact_copy_test(forward, keep_prob):
     x = np.full((20, 10), 2.0)
     out = forward(x, keep_prob, np.random.default_rng(0))
-    mine = x * (np.random.default_rng(0).random(x.shape) < keep_prob) / keep_prob
+    mine = x * draw_mask(x.shape, keep_prob, np.random.default_rng(0)) / keep_prob
     return bool(np.allclose(out, mine))
 
 
