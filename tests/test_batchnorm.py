@@ -292,3 +292,207 @@ def test_widget_updates_its_picture_and_table():
     assert all(f"<td>{v}</td>" in table.value for v in state.rows()[0].split()[2:])
     eps.value = 1.0
     assert f"{batchnorm_state(spread=0.5, eps=1.0).var[0]:.3f}" in table.value
+
+
+# ----- the exercises: references, and wrong answers written as a learner would -----
+
+from course.assess.check import CheckFailed, check  # noqa: E402
+from course.assess.diagnose import evaluate, hidden_cases  # noqa: E402
+from course.assess.registry import get_exercise  # noqa: E402
+
+
+def _verdict(exercise_id, answer):
+    return evaluate(get_exercise(exercise_id), answer, seed=7)
+
+
+def _staged_learner(x, gamma, beta, eps, dout, *, ddof=0, root=lambda v, e: np.sqrt(v + e), axis=0,
+                    paths=("direct", "mean", "variance"), summed=True):
+    """A learner's staged batchnorm, with the mistake the keywords ask for."""
+    n = x.shape[axis]
+    mu = x.mean(axis=axis, keepdims=True)
+    xmu = x - mu
+    var = (xmu**2).sum(axis=axis, keepdims=True) / (n - ddof)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        std = root(var, eps)
+        x_hat = xmu / std
+        out = gamma * x_hat + beta
+        dbeta = dout.sum(axis=0, keepdims=True) if summed else dout.copy()
+        dgamma = (dout * x_hat).sum(axis=0, keepdims=True) if summed else dout * x_hat
+        dx_hat = dout * gamma
+        dvar = (dx_hat * xmu).sum(axis=axis, keepdims=True) * -0.5 / std**3
+        dx = dx_hat / std
+        if "variance" in paths:
+            dx = dx + dvar * 2 * xmu / (n - ddof)
+        if "mean" in paths:
+            dx = dx - (dx_hat / std).sum(axis=axis, keepdims=True) / n
+    return out, dx, dgamma, dbeta
+
+
+def test_the_learners_staged_answer_passes_and_the_checks_are_seeded():
+    assert _verdict("07.batchnorm_staged", _staged_learner).passed
+    cases = hidden_cases(get_exercise("07.batchnorm_staged"), 7)
+    assert any("constant (variance 0)" in c.note for c in cases)  # the edge where eps matters
+    shapes = {c.args[0].shape for c in cases}
+    assert all(n >= 2 and n != d for n, d in shapes) and len(shapes) > 5
+    spreads = [np.ptp(c.args[0], axis=0).max() for c in cases]
+    assert min(spreads) < 0.2 and max(spreads) > 100
+
+
+@pytest.mark.parametrize("knobs,code,words", [
+    ({"paths": ("direct",)}, "stats_constant", "as if μ and σ² were constants"),
+    ({"paths": ("direct", "variance")}, "stats_constant", "not the path through μ"),
+    ({"paths": ("direct", "mean")}, "stats_constant", "not the path through σ²"),
+    ({"axis": 1}, "sum_axis", "per example"),
+    ({"ddof": 1}, "unbiased_variance", "N − 1"),
+    ({"summed": False}, "not_summed", "one row per example"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_a_staged_mistake_gets_its_hint(knobs, code, words):
+    verdict = _verdict("07.batchnorm_staged", lambda *args: _staged_learner(*args, **knobs))
+    assert (verdict.passed, verdict.code) == (False, code), verdict.message
+    assert words in verdict.message
+
+
+@pytest.mark.parametrize("root,words", [
+    (lambda v, e: np.sqrt(v) + e, "outside the square root"),
+    (lambda v, e: np.sqrt(v), "ε is missing"),
+], ids=["outside", "missing"])
+def test_eps_misplaced_gets_its_hint(root, words):
+    for exercise_id, answer in [
+        ("07.batchnorm_staged", lambda *args: _staged_learner(*args, root=root)),
+        ("07.batchnorm_compact", lambda dout, x, gamma, eps: _staged_learner(x, gamma, 0 * gamma, eps, dout,
+                                                                             root=root)[1:]),
+    ]:
+        verdict = _verdict(exercise_id, answer)
+        assert (verdict.passed, verdict.code) == (False, "epsilon"), verdict.message
+        assert words in verdict.message
+
+
+def test_compact_mistakes_get_their_hints():
+    def compact(dout, x, gamma, eps, n_factor=True, summed=True):
+        n = x.shape[0]
+        x_hat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)
+        dbeta, dgamma = dout.sum(axis=0, keepdims=True), (dout * x_hat).sum(axis=0, keepdims=True)
+        dx = gamma / np.sqrt(x.var(axis=0) + eps) * (n * dout - dbeta - x_hat * dgamma) / (n if n_factor else 1)
+        return (dx, dgamma, dbeta) if summed else (dx, dout * x_hat, dout)
+    assert _verdict("07.batchnorm_compact", compact).passed
+    assert _verdict("07.batchnorm_compact", lambda *a: compact(*a, n_factor=False)).code == "one_over_n"
+    assert _verdict("07.batchnorm_compact", lambda *a: compact(*a, summed=False)).code == "not_summed"
+    constants = _verdict("07.batchnorm_compact", lambda dout, x, gamma, eps: (
+        gamma * dout / np.sqrt(x.var(axis=0) + eps), *compact(dout, x, gamma, eps)[1:]))
+    assert constants.code == "stats_constant"
+
+
+def _layer(x, gamma, beta, rm, rv, m, eps, train, *, test_stats="running", momentum="right", update_at_test=False):
+    batch_mean, batch_var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+    keep, take = (m, 1 - m) if momentum == "right" else (1 - m, m)
+    if train:
+        mu, var = batch_mean, batch_var
+        new_mean, new_var = keep * rm + take * batch_mean, keep * rv + take * batch_var
+    else:
+        mu, var = (rm, rv) if test_stats == "running" else (batch_mean, batch_var)
+        new_mean, new_var = (keep * rm + take * batch_mean, keep * rv + take * batch_var) if update_at_test \
+            else (rm, rv)
+    return gamma * (x - mu) / np.sqrt(var + eps) + beta, new_mean, new_var
+
+
+def test_running_statistics_mistakes_get_their_hints():
+    assert _verdict("07.running_stats", _layer).passed  # returning the very arrays at test time is fine
+    verdict = _verdict("07.running_stats", lambda *a: _layer(*a, test_stats="batch"))
+    assert verdict.code == "test_batch_stats" and "batch of one" in verdict.message
+    verdict = _verdict("07.running_stats", lambda *a: _layer(*a, momentum="reversed"))
+    assert verdict.code == "momentum_reversed" and "momentum · running" in verdict.message
+    assert _verdict("07.running_stats", lambda *a: _layer(*a, update_at_test=True)).code == "running_update"
+
+
+def test_running_cases_include_a_test_batch_of_one():
+    cases = hidden_cases(get_exercise("07.running_stats"), 7)
+    assert any(c.args[0].shape[0] == 1 and c.args[-1] is False for c in cases)
+    assert all(c.args[0].shape[0] >= 2 for c in cases if c.args[-1] is True)
+
+
+@pytest.mark.parametrize("answer,code", [
+    (lambda x, v, dout: ((dout * v).sum(axis=1, keepdims=True), (dout * x.sum(axis=1, keepdims=True)).sum(
+        axis=0, keepdims=True)), "no_broadcast"),
+    (lambda x, v, dout: (np.broadcast_to((dout * v).sum(axis=1, keepdims=True), x.shape),
+                         dout * x.sum(axis=1, keepdims=True)), "not_summed"),
+    (lambda x, v, dout: (np.broadcast_to((dout * v).sum(axis=1, keepdims=True), x.shape),
+                         (dout * x.sum(axis=1, keepdims=True)).sum(axis=1, keepdims=True)), "sum_axis"),
+    (lambda x, v, dout: (dout * v, (dout * x.sum(axis=1, keepdims=True)).sum(axis=0, keepdims=True)),
+     "not_summed"),
+], ids=["dx not broadcast", "dv not summed", "dv over the wrong axis", "dr not summed"])
+def test_broadcasting_mistakes_get_their_hints(answer, code):
+    verdict = _verdict("07.broadcast_rule", answer)
+    assert (verdict.passed, verdict.code) == (False, code), verdict.message
+
+
+def test_the_broadcast_reference_matches_numerical_gradients():
+    from course.assess.concepts.c07_batchnorm import row_sum_scale
+
+    rng = np.random.default_rng(15)
+    x, v, dout = rng.normal(size=(4, 3)), rng.normal(size=(1, 3)), rng.normal(size=(4, 3))
+    dx, dv = row_sum_scale(x, v, dout)
+    assert gradcheck(lambda a: a.sum(axis=1, keepdims=True) * v, x.copy(), dx, upstream=dout).passed
+    assert gradcheck(lambda b: x.sum(axis=1, keepdims=True) * b, v.copy(), dv, upstream=dout).passed
+
+
+def test_the_exercise_references_agree_with_the_course_module():
+    from course.assess.concepts import c07_batchnorm as c07
+
+    x, gamma, beta, dout = _batch((6, 4), seed=16)
+    out, cache = batchnorm_forward(x, gamma, beta, eps=1e-3)
+    course = batchnorm_backward(dout, cache)
+    staged = c07.batchnorm_staged(x, gamma, beta, 1e-3, dout)
+    np.testing.assert_allclose(staged[0], out)
+    for mine, theirs in zip((*staged[1:], *c07.batchnorm_backward_compact(dout, x, gamma, 1e-3)),
+                            (*course, *course)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+    # The wrong answers' common source, with no knob turned, is right.
+    for mine, theirs in zip(c07._variant(x, gamma, beta, 1e-3, dout), (out, *course)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+class _LearnerModule(BatchNorm):
+    """A learner's module built on the course's, with a mistake."""
+
+    def __init__(self, width, mistake=""):
+        super().__init__(width, momentum=0.9, eps=1e-5)
+        self.mistake = mistake
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        if self.mistake == "not_summed":
+            self.grads["gamma"], self.grads["beta"] = dout * self.cache.x_hat, dout.copy()
+        return dx
+
+
+def test_the_network_exercise_takes_a_module_class():
+    assert _verdict("07.network_batchnorm", lambda width: _LearnerModule(width)).passed
+    verdict = _verdict("07.network_batchnorm", lambda width: _LearnerModule(width, "not_summed"))
+    assert verdict.code == "not_summed" and "`gamma gradient`" in verdict.message
+    wrong_eps = _verdict("07.network_batchnorm", lambda width: BatchNorm(width, eps=1e-2))
+    assert not wrong_eps.passed
+
+
+def test_the_network_exercise_grads_are_right():
+    # The reference's gradients against central differences of the network's loss.
+    from course.compute.network import network_gradcheck, two_layer_network
+
+    rng = np.random.default_rng(17)
+    net = two_layer_network((5, 4, 3), rng, normalize=lambda w: BatchNorm(w))
+    net.params["fc1.w"][:, 1] = 0.0  # a hidden unit with variance 0, as in the hidden cases
+    # Its x_hat is 0 for every example; a bias keeps it off relu's kink at 0, where a central
+    # difference straddles the kink and measures the average of the two slopes.
+    net.params["bias1.b"][0, 1] = 0.5
+    x, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
+    # That unit's slope is amplified by 1 / sqrt(eps) ~ 316, and so is the curvature the central
+    # difference's error grows with: a smaller step than the default 1e-5 keeps that error small.
+    for result in network_gradcheck(net, x, y, rng, samples=None, h=1e-7):
+        assert result.passed, result.summary()
+
+
+def test_check_prints_one_line_and_a_hint():
+    from course.assess.concepts.c07_batchnorm import batchnorm_staged
+
+    check("07.batchnorm_staged", batchnorm_staged)
+    with pytest.raises(CheckFailed, match="as if μ and σ² were constants"):
+        check("07.batchnorm_staged", lambda *args: _staged_learner(*args, paths=("direct",)))
