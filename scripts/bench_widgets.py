@@ -32,6 +32,7 @@ def sliders_of(box):
 
 
 def builders():
+    from course.present.widgets.batchnorm import batchnorm_widget
     from course.present.widgets.chain_rule import chain_rule_widget
     from course.present.widgets.dropout import dropout_widget
     from course.present.widgets.shapes import shapes_widget
@@ -39,7 +40,7 @@ def builders():
     from course.present.widgets.staged import staged_widget
 
     return {"chain_rule": chain_rule_widget, "staged": staged_widget, "shapes": shapes_widget,
-            "softmax": softmax_widget, "dropout": dropout_widget}
+            "softmax": softmax_widget, "dropout": dropout_widget, "batchnorm": batchnorm_widget}
 
 
 def values(slider, n: int) -> list:

@@ -496,3 +496,89 @@ def test_check_prints_one_line_and_a_hint():
     check("07.batchnorm_staged", batchnorm_staged)
     with pytest.raises(CheckFailed, match="as if μ and σ² were constants"):
         check("07.batchnorm_staged", lambda *args: _staged_learner(*args, paths=("direct",)))
+
+
+# ----- the lesson's worked numbers, and the figure descriptions that quote them ----
+
+def _lesson():
+    from pathlib import Path
+
+    import nbformat
+
+    return nbformat.read(Path(__file__).resolve().parent.parent / "notebooks" / "07_batchnorm.ipynb", as_version=4)
+
+
+def _worked(name: str) -> tuple[str, str]:
+    """The printed text of a worked-number cell, and the markdown cell after it."""
+    cells = _lesson().cells
+    index = next(i for i, c in enumerate(cells) if c.metadata.get("gradflow", {}).get("worked") == name)
+    text = "".join(o.get("text", "") for o in cells[index].outputs)
+    after = next(c.source for c in cells[index + 1:] if c.cell_type == "markdown")
+    return text, after
+
+
+def _numbers(line: str) -> list[float]:
+    import re
+
+    return [float(v) for v in re.findall(r"-?\d+(?:\.\d*)?(?:e[+-]\d+)?", line)]
+
+
+def test_worked_forward_numbers():
+    text, _ = _worked("forward")
+    lines = {line.split("=")[0].strip(): line for line in text.splitlines() if "=" in line}
+    assert _numbers(lines["mu"]) == [2.0, 2.0, -1.5]
+    assert _numbers(lines["var"]) == [2.5, 2.0, 0.875]  # the biased variance: 10/4, 8/4, 3.5/4
+
+
+def test_worked_staged_and_compact_numbers():
+    from course.assess.concepts.c07_batchnorm import _BETA, _DOUT, _GAMMA, _X
+
+    text, _ = _worked("staged")
+    _, cache = batchnorm_forward(_X, _GAMMA, _BETA, eps=1e-5)
+    dx, dgamma, dbeta = batchnorm_backward(_DOUT, cache)
+    assert "dbeta  = [[3.  0.5 1.5]]" in text
+    printed_dx = np.array(_numbers(text.split("dx =")[1])).reshape(4, 3)
+    np.testing.assert_allclose(printed_dx, dx, atol=5e-5)
+    np.testing.assert_allclose(_numbers(text.split("dgamma =")[1].splitlines()[0]), dgamma[0], atol=5e-5)
+    compact, _ = _worked("compact")
+    assert float(compact.split("staged - compact:")[1].split()[0]) < 1e-10
+    assert "agree: True" in compact and "sums to [0. 0. 0.]" in compact
+
+
+def test_the_paths_figure_description_quotes_the_printed_paths():
+    cells = _lesson().cells
+    index = next(i for i, c in enumerate(cells) if "path_gradients(dout, cache)" in c.source)
+    printed = "".join(o.get("text", "") for o in cells[index].outputs)
+    description = next(c.source for c in cells[index + 2:] if c.cell_type == "markdown")
+    assert description.startswith("*The figure:*")
+    for name in ("direct", "mean", "variance", "dx"):
+        line = next(line for line in printed.splitlines() if line.startswith(name))
+        for value in _numbers(line):
+            assert f"{abs(value):.4f}" in description or value == 0.0, (name, value)
+
+
+def test_worked_running_statistics():
+    text, _ = _worked("running")
+    first = text.splitlines()[0]
+    mean = _numbers(first.split("running mean")[1].split(",")[0])
+    assert 0.3 < mean[0] < 0.7  # 10 % of the way from 0 to about 5 after one batch
+    last = text.splitlines()[-1]
+    assert abs(_numbers(last.split("running mean")[1].split(",")[0])[0] - 5.0) < 0.5
+
+
+def test_the_network_curves_say_what_the_text_says():
+    text, description = _worked("network")
+    runs = {}
+    for line in text.splitlines():
+        lr, name = line.split(",")[0].split("=")[1].strip(), line.split(",")[1].split("mean")[0].strip()
+        first, last, accuracy = (float(v) for v in
+                                 [line.split("epoch 1:")[1].split(",")[0], line.split("epoch 10:")[1].split(",")[0],
+                                  line.split("accuracy")[1]])
+        runs[lr, name] = (first, last, accuracy)
+    assert all(acc > 0.9 for (lr, _), (_, _, acc) in runs.items() if lr == "0.5")
+    plain, normed = runs["3.0", "without"], runs["3.0", "with batchnorm"]
+    assert plain[1] > 1e10 and plain[2] < 0.5  # it blows up ...
+    assert normed[1] < 0.1 and normed[2] > 0.9  # ... and with batchnorm it trains
+    next_text = description
+    for value in (runs["0.5", "without"][1], runs["0.5", "with batchnorm"][1], plain[2], normed[1], normed[2]):
+        assert f"{value:.3g}" in next_text or f"{value:.3f}" in next_text, value

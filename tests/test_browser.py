@@ -86,8 +86,15 @@ def _dropout(v: dict[str, float]) -> list[str]:
     return [f"{name} {got:.3f} {want:.3f}" for name, got, want in s.rows()]
 
 
+def _batchnorm(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.batchnorm import batchnorm_state
+
+    s = batchnorm_state(v["spread"], v["shift"], v["γ"], v["β"], v["ε"])
+    return [*s.rows(), _normal(s.path_summary())]
+
+
 EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "softmax": _softmax,
-            "dropout": _dropout}
+            "dropout": _dropout, "batchnorm": _batchnorm}
 
 
 @pytest.fixture(scope="session")
