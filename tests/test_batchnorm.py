@@ -582,3 +582,16 @@ def test_the_network_curves_say_what_the_text_says():
     next_text = description
     for value in (runs["0.5", "without"][1], runs["0.5", "with batchnorm"][1], plain[2], normed[1], normed[2]):
         assert f"{value:.3g}" in next_text or f"{value:.3f}" in next_text, value
+
+
+def test_widget_shows_the_state_of_the_values_its_readouts_show():
+    # A dragged slider can hold 0.6500000000000001; the table is the state of the readout's 0.65,
+    # which the browser test recomputes (0.65² = 0.4225 is a rounding tie at three decimals).
+    pytest.importorskip("ipywidgets")
+    from course.present.widgets.batchnorm import batchnorm_widget
+
+    box = batchnorm_widget()
+    spread = box.children[0].children[0]
+    spread.value = 0.6500000000000001
+    expected = batchnorm_state(spread=0.65)
+    assert all(f"<td>{v}</td>" in box.children[3].value for v in expected.rows()[1].split()[2:])

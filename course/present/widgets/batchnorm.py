@@ -209,7 +209,10 @@ def batchnorm_widget(spread: float = 1.0, shift: float = 0.0, gamma: float = 1.0
     image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
 
     def redraw(_change=None) -> None:
-        state = batchnorm_state(**{name: s.value for name, s in sliders.items()}, seed=seed)
+        # The values the readouts show: a dragged slider may sit at 0.6500000000000001,
+        # and the table must be what those readouts give, even at a rounding tie.
+        shown = {name: float(f"{s.value:{s.readout_format}}") for name, s in sliders.items()}
+        state = batchnorm_state(**shown, seed=seed)
         picture.update(state)
         image.value = picture.png()
         table.value = _table_html(state)
