@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from course.assess.diagnose import Verdict, evaluate
+from course.assess.early_check import install as install_early_check
 from course.assess.hints import describe
 from course.assess.registry import get_exercise
 
@@ -76,3 +77,8 @@ def check(exercise_id: str, answer: Any) -> None:
     if not verdict.passed:
         raise CheckFailed(verdict)
     print(format_success(verdict, exercise.title))
+
+
+# `from course import check` in a notebook also teaches the kernel to explain a
+# check cell run before its exercise cell (course.assess.early_check).
+install_early_check()

@@ -23,7 +23,14 @@ from typing import Any, Callable
 import numpy as np
 
 from course.assess.exercise import Case, Exercise
+from course.assess.form import Stop as _Stop
+from course.assess.form import as_outputs as _as_outputs
+from course.assess.form import check_form as _check_form
+from course.assess.form import label as _label
 from course.assess.limits import TimeLimitExceeded, time_limit
+
+# Form problems a known mistake can explain: its result has the same wrong shape, count, type or NaN.
+_EXPLAINABLE = {"nan", "shape", "transpose", "sum_axis", "keepdims", "count", "order"}
 
 
 @dataclass(frozen=True)
@@ -44,17 +51,8 @@ class Verdict:
         }
 
 
-class _Stop(Exception):
-    """Internal: a problem was found; carries the verdict's code and text."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class _NotFinite(_Stop):
-    """Internal: the result holds NaN or infinity where the reference's is finite."""
+class _FormProblem(_Stop):
+    """Internal: the result is malformed or not finite; a known mistake may explain it."""
 
     def __init__(self, stop: _Stop, got: Any, expected: Any) -> None:
         super().__init__(stop.code, stop.message)
@@ -87,7 +85,7 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
             for is_hidden, case in [(False, c) for c in public] + [(True, c) for c in hidden]:
                 try:
                     got, expected = _run_case(exercise, answer, case)
-                except _NotFinite as bad:
+                except _FormProblem as bad:
                     failures.append((case, bad.got, bad.expected, is_hidden))
                     known = _known_mistake(exercise, failures)
                     raise _Stop(*known) if known else bad
@@ -121,6 +119,9 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, An
     except TimeLimitExceeded:
         raise
     except Exception as exc:
+        known = _known_failure(exercise, case, exc)
+        if known:
+            raise _Stop(*known) from None
         if _is_product_mismatch(exc):
             raise _Stop("transpose", _describe_exception(exercise, exc, case) + _PRODUCT_HINT)
         raise _Stop("error", _describe_exception(exercise, exc, case))
@@ -128,16 +129,28 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, An
     try:
         _check_form(exercise, got, expected, case)
     except _Stop as stop:
-        if stop.code == "nan":
-            raise _NotFinite(stop, got, expected) from None
+        if stop.code in _EXPLAINABLE or stop.explainable:
+            raise _FormProblem(stop, got, expected) from None
         raise
     changed = _mutated_argument(exercise.reference, case.args, given)
     if changed is not None:
-        raise _Stop("mutated", f"`{exercise.function}` changed its input `{changed}` in place ({case.note})."
-                               " A backward function must leave its inputs as they were: the forward values"
-                               " may be needed again. Work on new arrays (`x * 2`, `x.copy()`) instead of `x *= 2`"
-                               " or `x[...] = ...`.")
+        raise _Stop("mutated", f"`{exercise.function}` changed its input `{changed}` in place, on the example"
+                               f" {case.note}. Leave the inputs as they were: whoever called the function may"
+                               f" still need them. Compute into a new array (`{changed} - m`, `{changed}.copy()`)"
+                               f" instead of changing `{changed}` itself (`{changed} -= m`, `{changed}[...] = ...`).")
     return got, expected
+
+
+def _known_failure(exercise: Exercise, case: Case, exc: Exception) -> tuple[str, str] | None:
+    """A known mistake that fails on this case with the very same error (a division by a zero input, ...)."""
+    for m in exercise.misconceptions:
+        try:
+            with np.errstate(all="ignore"):
+                m.wrong(*copy.deepcopy(case.args))
+        except Exception as theirs:
+            if type(theirs) is type(exc) and str(theirs) == str(exc):
+                return m.code, f"{m.hint} (seen on the example {case.note}, where it raised {type(exc).__name__})"
+    return None
 
 
 def _describe_exception(exercise: Exercise, exc: Exception, case: Case) -> str:
@@ -191,88 +204,6 @@ def _same(a: Any, b: Any) -> bool:
     return True  # functions, graphs and other objects are not compared here
 
 
-# ----- the form of a result ---------------------------------------------------------
-
-def _as_outputs(exercise: Exercise, value: Any) -> list[Any]:
-    if len(exercise.outputs) == 1:
-        return [value]
-    return list(value)
-
-
-def _check_form(exercise: Exercise, got: Any, expected: Any, case: Case) -> None:
-    fn = f"`{exercise.function}`"
-    if got is None:
-        raise _Stop("none", f"{fn} returned None. Did you forget the `return` line?")
-    n = len(exercise.outputs)
-    names = ", ".join(exercise.outputs)
-    if n > 1:
-        if not isinstance(got, (tuple, list)):
-            raise _Stop("count", f"{fn} should return {n} values ({names}), as `return {names}`;"
-                                 f" it returned one {type(got).__name__}.")
-        if len(got) != n:
-            raise _Stop("count", f"{fn} should return {n} values ({names}); it returned {len(got)}.")
-    for name, g, e in zip(exercise.outputs, _as_outputs(exercise, got), _as_outputs(exercise, expected)):
-        _check_one(exercise, name, g, e, case)
-
-
-def _is_real_number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _check_one(exercise: Exercise, name: str, got: Any, expected: Any, case: Case) -> None:
-    if got is None:
-        raise _Stop("none", f"`{name}` is None. Every result must be computed and returned.")
-    if isinstance(expected, np.ndarray):
-        if not isinstance(got, np.ndarray):
-            if _is_real_number(got) and expected.ndim == 2 and expected.shape[0] == 1:
-                raise _Stop("sum_axis", f"`{name}` is a single number, but it should have shape {expected.shape}:"
-                                        " you summed over every entry. Sum over the batch rows only (axis 0).")
-            kind = type(got).__name__
-            raise _Stop("dtype", f"`{name}` should be a numpy array of shape {expected.shape}; it is a {kind}."
-                                 " Build it with numpy operations (or wrap it in np.array).")
-        if not np.issubdtype(got.dtype, np.floating):
-            raise _Stop("dtype", f"`{name}` has dtype {got.dtype}, but gradients are real numbers (float64)."
-                                 " An integer array (e.g. from np.zeros_like of integers, or `//`) drops"
-                                 " the fractions.")
-        if got.shape != expected.shape:
-            raise _Stop(*_shape_problem(name, got.shape, expected.shape))
-        if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
-            raise _Stop("nan", f"`{name}` contains NaN or infinity on the example {case.note}. Look for a division"
-                               " by zero, the log of 0, or the exp of a large number.")
-        return
-    if _is_real_number(expected) or (isinstance(expected, np.ndarray) and expected.ndim == 0):
-        if isinstance(got, np.ndarray) and got.ndim == 0:
-            got = got.item()
-        if not _is_real_number(got):
-            kind = f"an array of shape {got.shape}" if isinstance(got, np.ndarray) else f"a {type(got).__name__}"
-            raise _Stop("dtype", f"`{name}` should be a single number; it is {kind}.")
-        if not np.isfinite(got) and np.isfinite(expected):
-            raise _Stop("nan", f"`{name}` is {got} on the example {case.note}. Look for a division by zero, the"
-                               " log of 0, or the exp of a large number.")
-
-
-def _shape_problem(name: str, got: tuple, want: tuple) -> tuple[str, str]:
-    base = f"`{name}` has shape {got}, but it should have shape {want}: a gradient has the shape of its variable."
-    if len(got) == 2 and got == want[::-1]:
-        return "transpose", base + " Yours is the transpose: a transpose is missing or misplaced."
-    if len(want) == 2 and want[0] == 1 and got == (want[1],):
-        return "keepdims", base + " You summed over the rows without keepdims=True."
-    if len(want) == 2 and want[0] == 1 and len(got) == 2 and got[1] == 1:
-        return "sum_axis", base + " You summed over the wrong axis: sum over the batch (axis 0)."
-    if len(want) == 2 and want[0] == 1 and len(got) == 1:
-        return "sum_axis", base + " You summed over the wrong axis (and without keepdims)."
-    if len(want) == 2 and want[0] == 1 and len(got) == 2 and got[1] == want[1] and got[0] > 1:
-        return "not_summed", base + (" Yours has one row per example, but the variable is a single row that every"
-                                     " example used (broadcast over the batch): its gradient is the sum of the"
-                                     " rows' gradients, over axis 0 with keepdims=True.")
-    if len(got) == len(want) and all(g in (w, 1) for g, w in zip(got, want)):
-        return "no_broadcast", base + (" Yours has size 1 along an axis where the variable has more entries: a"
-                                       " sum (or mean) over that axis in the forward pass hands every summed entry"
-                                       " the same gradient, so broadcast it back to the variable's shape"
-                                       " (np.broadcast_to(g, shape), or g * np.ones(shape)).")
-    return "shape", base + " Write down the shapes of the factors and find the one product that fits."
-
-
 # ----- comparing values ------------------------------------------------------------
 
 def _close(exercise: Exercise, got: Any, expected: Any) -> bool:
@@ -297,6 +228,11 @@ def _matches_all(exercise: Exercise, wrong: Callable, failures) -> bool:
             with np.errstate(all="ignore"):  # some known mistakes overflow: that is the point
                 variant = wrong(*copy.deepcopy(case.args))
         except Exception:
+            return False
+        try:
+            if len(_as_outputs(exercise, got)) != len(_as_outputs(exercise, variant)):
+                return False
+        except TypeError:  # a single value where several belong (or the reverse)
             return False
         if _agrees(exercise, variant, expected, case):
             return False  # the misconception gives the right answer here: no evidence
@@ -342,6 +278,24 @@ def _known_mistake(exercise: Exercise, failures) -> tuple[str, str] | None:
     return None
 
 
+def _partly_unchained(exercise: Exercise, failures) -> list[int]:
+    """The outputs that lack the upstream factor while the others are right, the same in every failure."""
+    if exercise.upstream is None or len(exercise.outputs) < 2 or exercise.agree is not None:
+        return []
+    unit = _with_unit_upstream(exercise)
+    found = None
+    for case, got, expected, _ in failures:
+        local = _as_outputs(exercise, unit(*copy.deepcopy(case.args)))
+        gots, exps = _as_outputs(exercise, got), _as_outputs(exercise, expected)
+        if not all(_close(exercise, g, e) or _close(exercise, g, u) for g, e, u in zip(gots, exps, local)):
+            return []
+        these = [k for k in range(len(gots)) if not _close(exercise, gots[k], exps[k])]
+        if found is not None and these != found:
+            return []
+        found = these
+    return found or []
+
+
 def _explain(exercise: Exercise, failures) -> tuple[str, str]:
     case, got, expected, is_hidden = failures[0]
     known = _known_mistake(exercise, failures)
@@ -350,21 +304,35 @@ def _explain(exercise: Exercise, failures) -> tuple[str, str]:
     if exercise.upstream is not None and _matches_all(exercise, _with_unit_upstream(exercise), failures):
         return "upstream", (f"Your gradients are the local derivatives alone (seen on the example {case.note})."
                             " Multiply each local derivative by the upstream gradient: that is the chain rule.")
+    unchained = _partly_unchained(exercise, failures)
+    if unchained:
+        which = " and ".join(_label(exercise.outputs[k]) for k in unchained)
+        return "upstream", (f"Your {which} {'is' if len(unchained) == 1 else 'are'} the local derivative alone"
+                            f" (seen on the example {case.note}), while your other results carry the upstream"
+                            " gradient. Multiply every local derivative by the upstream gradient.")
     names = exercise.outputs
     gots, exps = _as_outputs(exercise, got), _as_outputs(exercise, expected)
     if len(names) > 1 and exercise.agree is None:
         for i in range(len(names)):
             for j in range(len(names)):
                 if i != j and _close(exercise, gots[i], exps[j]) and not _close(exercise, exps[i], exps[j]):
-                    return "order", (f"Your `{names[i]}` holds what belongs in `{names[j]}` (seen on the example"
+                    return "order", (f"Your {_label(names[i])} holds what belongs in {_label(names[j])} (seen on the example"
                                      f" {case.note}). Return the results in the order {', '.join(names)}.")
     wrong = [k for k in range(len(names)) if not _close(exercise, gots[k], exps[k])] if exercise.agree is None else []
     if wrong and all(_close(exercise, gots[k], -np.asarray(exps[k], dtype=np.float64)) for k in wrong):
-        which = " and ".join(f"`{names[k]}`" for k in wrong)
+        which = " and ".join(_label(names[k]) for k in wrong)
         return "sign", (f"{which} {'has' if len(wrong) == 1 else 'have'} the right size but the wrong sign"
                         f" (seen on the example {case.note}). Check the sign of each local derivative.")
-    which = " and ".join(f"`{names[k]}`" for k in wrong) if wrong else "the result"
+    which = " and ".join(_label(names[k]) for k in wrong) if wrong else "the result"
     where = (f"It passes the worked examples but not a hidden case: {case.note}. Make sure it computes from its"
              " inputs for any input, not only for the examples.") if is_hidden else f"Seen on the example {case.note}."
-    return "wrong_value", (f"{which} {'is' if len(wrong) <= 1 else 'are'} not right. {where} Work the example"
-                           " through by hand, one stage at a time, and compare with a numerical derivative.")
+    return "wrong_value", (f"{which[0].upper()}{which[1:]} {'is' if len(wrong) <= 1 else 'are'} not right. {where}"
+                           f" {_next_step(exercise)}")
+
+
+def _next_step(exercise: Exercise) -> str:
+    # A numerical derivative checks a gradient; it says nothing about a random mask, an index or a
+    # numerical derivative itself.
+    if "random" not in exercise.tags and any(name.startswith("d") for name in exercise.outputs):
+        return "Work the example through by hand, one stage at a time, and compare with a numerical derivative."
+    return "Work the example through by hand, one step at a time."

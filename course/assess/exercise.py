@@ -55,6 +55,8 @@ class Exercise:
       that are not "call and return": a ``backward()`` that fills ``.grad``
       on a graph, a test the learner writes, ... The reference and the
       misconceptions always return the result directly.
+    - ``returns``: the exact type the text asks for, by output name: "int" or
+      "tuple of int" (other outputs: any number, or an array of the reference's shape).
     - ``agree``: optional custom comparison ``agree(got, expected, case)`` for
       answers that are right in more than one way; by default every output
       must be close to the reference's.
@@ -72,6 +74,7 @@ class Exercise:
     upstream: int | None = None
     run: Callable[[Callable[..., Any], tuple], Any] | None = None
     agree: Callable[[Any, Any, Case], bool] | None = None
+    returns: dict[str, str] = field(default_factory=dict, hash=False)
     rtol: float = 1e-6
     atol: float = 1e-9
     time_limit: float = 10.0

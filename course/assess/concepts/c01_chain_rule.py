@@ -25,6 +25,9 @@ def _gate_case(rng: np.random.Generator, k: int, ties: bool = False) -> Case:
 
 _gate_cases = many(20, _gate_case)
 
+# The worked examples of every gate (the notebook shows them).
+_GATE_PUBLIC = (Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"), Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2"))
+
 
 # ----- 1. the three gates ---------------------------------------------------------
 
@@ -45,8 +48,7 @@ MUL_GATE = Exercise(
     id="01.mul_gate",
     title="multiply gate, backward",
     reference=mul_backward,
-    public=(Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"),
-            Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2")),
+    public=_GATE_PUBLIC,
     hidden=_gate_cases,
     outputs=("dx", "dy"),
     upstream=2,
@@ -61,8 +63,7 @@ ADD_GATE = Exercise(
     id="01.add_gate",
     title="add gate, backward",
     reference=add_backward,
-    public=(Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"),
-            Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2")),
+    public=_GATE_PUBLIC,
     hidden=_gate_cases,
     outputs=("dx", "dy"),
     upstream=2,
@@ -86,9 +87,7 @@ MAX_GATE = Exercise(
     id="01.max_gate",
     title="max gate, backward",
     reference=max_backward,
-    public=(Case((3.0, -4.0, 1.0), "x = 3, y = -4, dout = 1"),
-            Case((-2.0, 5.0, 2.0), "x = -2, y = 5, dout = 2"),
-            Case((1.5, 1.5, 2.0), "x = 1.5, y = 1.5, dout = 2, a tie")),
+    public=_GATE_PUBLIC + (Case((1.5, 1.5, 2.0), "x = 1.5, y = 1.5, dout = 2, a tie"),),
     hidden=many(20, lambda rng, k: _gate_case(rng, k, ties=True)),
     outputs=("dx", "dy"),
     upstream=2,

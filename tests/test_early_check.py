@@ -1,0 +1,40 @@
+"""A check cell run before its exercise cell says what to do, in a real kernel (course.assess.early_check)."""
+
+import nbformat
+from nbclient import NotebookClient
+
+from conftest import ROOT, run_pytest
+
+CHECK = 'check("01.mul_gate", mul_backward)'
+
+
+def _notebook(*sources):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return nb
+
+
+def _errors(nb):
+    return ["\n".join(out.get("traceback", [])) for cell in nb.cells for out in cell.get("outputs", [])
+            if out.get("output_type") == "error"]
+
+
+def test_a_check_cell_run_first_says_run_the_cells_above_and_other_name_errors_stay_as_they_were():
+    nb = _notebook("from course import check", CHECK, "undefined_helper + 1",
+                   "def mul_backward(x, y, dout):\n    return y * dout, x * dout", CHECK)
+    # One kernel start; a generous limit, so that a busy machine cannot turn this red.
+    NotebookClient(nb, kernel_name="python3", timeout=600, startup_timeout=600, allow_errors=True).execute()
+    early, other = _errors(nb)
+    assert "run the cells above first: `mul_backward` is not defined yet" in early
+    assert "01.mul_gate" in early and "Traceback" not in early
+    assert "undefined_helper" in other and "NameError" in other
+    assert nb.cells[4].outputs[0]["text"].startswith("✔ 01.mul_gate")
+
+
+def test_under_nbval_the_early_check_cell_fails_with_the_message(tmp_path):
+    path = tmp_path / "early.ipynb"
+    nbformat.write(_notebook("from course import check", CHECK), path)
+    run = run_pytest("--nbval-lax", "--nbval-cell-timeout", "600", str(path))
+    assert run.returncode != 0
+    assert "run the cells above first: `mul_backward` is not defined yet" in run.stdout
