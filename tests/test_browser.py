@@ -42,6 +42,7 @@ if (missing := browser_missing()) is not None:
 
 SCREENSHOTS = ROOT / "build" / "screenshots"
 UPDATE_TIMEOUT_MS = 15_000
+TRAIN_TIMEOUT_MS = 120_000  # three chunks of training on a kernel shared with a busy machine
 
 
 def _normal(text: str) -> str:
@@ -93,8 +94,62 @@ def _batchnorm(v: dict[str, float]) -> list[str]:
     return [*s.rows(), _normal(s.path_summary())]
 
 
+
+def _two_layer(v: dict[str, float], chunks: int = 0) -> list[str]:
+    from course.present.widgets.two_layer import two_layer_state
+
+    s = two_layer_state(int(v["hidden units"]), v["learning rate"], v["L2 strength"], v["keep_prob"], chunks)
+    return [s.summary()]
+
+
 EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "softmax": _softmax,
-            "dropout": _dropout, "batchnorm": _batchnorm}
+            "dropout": _dropout, "two_layer": _two_layer, "batchnorm": _batchnorm}
+
+
+# The two-layer widget starts again at step 0 when a slider moves; one click on
+# "step" before each move makes sure the move changes the picture too.
+def _step_once(widget, expected_for) -> None:
+    before = displayed(widget)
+    widget.locator("button.widget-button:text-is('step')").click()
+    wait_for_update(widget, lambda v: expected_for(v, chunks=1), before)
+
+
+def _train_then_pause(widget, expected_for) -> None:
+    """Play trains chunk after chunk while the page stays live; after pause, the page shows that step's state."""
+    from course.present.widgets.two_layer import STEPS_PER_CHUNK
+
+    page = widget.page
+
+    def shown_step() -> int:
+        match = re.search(r"step (\d+):", _normal(displayed(widget)[0]))
+        return int(match.group(1)) if match else -1
+
+    before = displayed(widget)
+    play_pause = widget.locator(".widget-play button").nth(0)  # then stop and repeat: stop would reset to step 0
+    play_pause.click()
+    waited = 0
+    while shown_step() < 3 * STEPS_PER_CHUNK:
+        if waited >= TRAIN_TIMEOUT_MS:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            widget.screenshot(path=str(SCREENSHOTS / "06_two_layer_net-training.png"))
+            pytest.fail(f"after play the page still shows step {shown_step()}: {_normal(displayed(widget)[0])[:300]}")
+        page.wait_for_timeout(200)
+        waited += 200
+    play_pause.click()  # pause
+    # Ticks already sent before the pause still arrive: wait until the step stays put.
+    last, stable = shown_step(), 0
+    while stable < 5:
+        page.wait_for_timeout(300)
+        now = shown_step()
+        stable, last = (stable + 1, last) if now == last else (0, now)
+    text = _normal(displayed(widget)[0])
+    expected = expected_for(slider_values(widget), chunks=last // STEPS_PER_CHUNK)
+    assert all(e in text for e in expected), f"after pause the page shows {text[:300]}, expected {expected}"
+    assert displayed(widget)[1] != before[1], "the picture did not change while training"
+
+
+BEFORE_MOVE = {"two_layer": _step_once}
+AFTER_SLIDERS = {"two_layer": _train_then_pause}
 
 
 @pytest.fixture(scope="session")
@@ -181,6 +236,8 @@ def test_lesson_runs_and_its_widgets_follow_the_sliders(lab, page, path):
         for i in range(sliders.count()):
             slider = sliders.nth(i)
             for move in (keyboard_move, drag_move):
+                if name in BEFORE_MOVE:
+                    BEFORE_MOVE[name](widget, expected_for)
                 before = displayed(widget)
                 values_before = slider_values(widget)
                 slider.scroll_into_view_if_needed()
@@ -188,6 +245,8 @@ def test_lesson_runs_and_its_widgets_follow_the_sliders(lab, page, path):
                 values, _, after = wait_for_update(widget, expected_for, before)
                 assert values != values_before, f"{move.__name__} did not move slider {i} of {name}"
                 assert _normal(after[0]) != _normal(before[0]), "the numbers did not change"
+        if name in AFTER_SLIDERS:
+            AFTER_SLIDERS[name](widget, expected_for)
         widget.scroll_into_view_if_needed()
         widget.screenshot(path=str(SCREENSHOTS / f"{path.stem}.png"))
     assert error_outputs(page) == []

@@ -1,0 +1,536 @@
+"""Exercises of concept 06, the two-layer network trained end to end (SYLLABUS §06).
+
+Composite exercises: the whole network's loss and every gradient, the L2
+term, a training loop graded by what it does, a gradient checker graded by
+its verdicts, and a bug hunt. Network cases draw N, D, H, C all different
+(a missing transpose changes a shape) and include a batch of one and a relu
+input exactly at 0; at that tie the course's half share and the frameworks'
+0 (or 1) are all accepted, since each is a valid subgradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course.assess.cases import array, case, many, sizes
+from course.assess.exercise import Case, Exercise, Misconception
+from course.compute.network import two_layer_network
+from course.compute.softmax import log_softmax, softmax_loss
+
+TIE_SHARES = (0.5, 0.0, 1.0)  # relu's gradient at exactly 0: the course's, then the frameworks' choices
+
+
+# ----- the network, written out (shared by the references and the wrong answers) --------------
+
+def _forward(x, W1, b1, W2, b2, mask, keep_prob):
+    z = x @ W1 + b1
+    h = np.maximum(0.0, z)
+    hd = h * mask / keep_prob
+    scores = hd @ W2 + b2
+    return z, h, hd, scores
+
+
+def _loss_and_dscores(scores, y, n_divisor=True):
+    n = scores.shape[0]
+    log_p = log_softmax(scores)
+    loss = float(-log_p[np.arange(n), y].mean())
+    dscores = np.exp(log_p)
+    dscores[np.arange(n), y] -= 1.0
+    return loss, (dscores / n if n_divisor else dscores)
+
+
+def _relu_share(z, tie):
+    return np.where(z > 0, 1.0, np.where(z < 0, 0.0, tie))
+
+
+def _network(x, y, W1, b1, W2, b2, l2, mask, keep_prob, *, tie=0.5, l2_grad=1.0, l2_loss=0.5, l2_bias=False,
+             n_divisor=True, mask_back=True, scale_back=True, relu_back=True, dW2_input="hd"):
+    """The reference with switches; each switch off is one known mistake."""
+    z, h, hd, scores = _forward(x, W1, b1, W2, b2, mask, keep_prob)
+    loss, dscores = _loss_and_dscores(scores, y, n_divisor)
+    loss += l2_loss * l2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    dW2 = {"hd": hd, "h": h}[dW2_input].T @ dscores + l2_grad * l2 * W2
+    db2 = dscores.sum(axis=0, keepdims=True)
+    dhd = dscores @ W2.T
+    dh = dhd * (mask if mask_back else 1.0) / (keep_prob if scale_back else 1.0)
+    dz = dh * _relu_share(z, tie) if relu_back else dh
+    dW1 = x.T @ dz + l2_grad * l2 * W1
+    db1 = dz.sum(axis=0, keepdims=True)
+    if l2_bias:
+        loss += 0.5 * l2 * (np.sum(b1 ** 2) + np.sum(b2 ** 2))
+        db1, db2 = db1 + l2 * b1, db2 + l2 * b2
+    return loss, dW1, db1, dW2, db2
+
+
+def _close_all(got, want, rtol=1e-6, atol=1e-9) -> bool:
+    try:
+        return len(got) == len(want) and all(
+            np.allclose(np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64), rtol=rtol, atol=atol)
+            for g, w in zip(got, want))
+    except (TypeError, ValueError):
+        return False
+
+
+# ----- 1. the whole network: loss and every gradient ------------------------------------------
+
+def network_loss(x, y, W1, b1, W2, b2, l2, mask, keep_prob):
+    return _network(x, y, W1, b1, W2, b2, l2, mask, keep_prob)
+
+
+def _network_args(rng, n, d, h, c, keep_prob, l2):
+    x, W1, W2 = array(rng, (n, d)), array(rng, (d, h), -1.0, 1.0), array(rng, (h, c), -1.0, 1.0)
+    b1, b2 = array(rng, (1, h), -1.0, 1.0), array(rng, (1, c), -1.0, 1.0)
+    y = rng.integers(0, c, n)
+    mask = (rng.random((n, h)) < keep_prob).astype(np.float64)
+    mask.flat[0] = 1.0  # at least one kept unit, so the mask shows in dW1
+    if mask.size > 1 and keep_prob < 1.0:
+        mask.flat[-1] = 0.0  # and one dropped unit, so a forgotten mask shows
+    return case(x=x, y=y, W1=W1, b1=b1, W2=W2, b2=b2, l2=l2, mask=mask, keep_prob=keep_prob)
+
+
+def _network_case(rng: np.random.Generator, k: int) -> Case:
+    n, d, h, c = sizes(rng, k, 4)
+    keep_prob = float(rng.choice([1.0, 0.5, 0.8, 0.6]))
+    l2 = float(rng.choice([0.0, 0.1, 0.3])) if k % 3 else 0.2
+    return _network_args(rng, n, d, h, c, keep_prob, l2)
+
+
+def _tie_case() -> Case:
+    """Unit 0 of example 0 gets a pre-activation of exactly 0: relu's tie."""
+    rng = np.random.default_rng(606)
+    base = _network_args(rng, 3, 2, 4, 5, 0.8, 0.1)
+    x, y, W1, b1, W2, b2, l2, mask, keep_prob = base.args
+    b1 = b1.copy()
+    b1[0, 0] = -(x @ W1)[0, 0]  # x @ W1 + b1 is then exactly 0.0 at [0, 0]
+    return Case((x, y, W1, b1, W2, b2, l2, mask, keep_prob), base.note + ", a relu input exactly 0")
+
+
+def _agree_any_tie(reference_with_tie):
+    def agree(got, expected, case_):
+        return any(_close_all(got, reference_with_tie(*case_.args, tie=t)) for t in TIE_SHARES)
+    return agree
+
+
+_W = dict(x=np.array([[1.0, -0.5, 2.0], [0.5, 1.5, -1.0]]), y=np.array([1, 0]),
+          W1=np.array([[0.2, -0.4, 0.1, 0.3], [-0.3, 0.5, 0.2, -0.1], [0.4, 0.1, -0.2, 0.25]]),
+          b1=np.array([[0.1, -0.1, 0.05, 0.0]]), W2=np.array([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2], [0.25, -0.3]]),
+          b2=np.array([[0.05, -0.05]]))
+WORKED_MASK = np.array([[1.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 1.0]])
+
+NETWORK_LOSS = Exercise(
+    id="06.network_loss",
+    title="the two-layer network's loss and every gradient",
+    reference=network_loss,
+    public=(case(**_W, l2=0.1, mask=WORKED_MASK, keep_prob=0.75),
+            case(**_W, l2=0.0, mask=np.ones((2, 4)), keep_prob=1.0)),
+    hidden=many(12, _network_case, edges=(_tie_case(),)),
+    outputs=("loss", "dW1", "db1", "dW2", "db2"),
+    agree=_agree_any_tie(_network),
+    misconceptions=(
+        Misconception("l2_gradient", "Your loss has the L2 penalty, but the weight gradients do not: the"
+                                     " penalty (λ/2)·ΣW² is a second path from each W to the loss, and its"
+                                     " gradient λW adds to dW.",
+                      lambda *a: _network(*a, l2_grad=0.0)),
+        Misconception("l2_gradient", "Your weight gradients have 2λW: that is the derivative of λ·ΣW². The"
+                                     " penalty is (λ/2)·ΣW², whose derivative is λW.",
+                      lambda *a: _network(*a, l2_grad=2.0)),
+        Misconception("l2_gradient", "Your penalty in the loss is λ·ΣW² (no 1/2), but your gradient is λW:"
+                                     " the loss and its gradient must belong together. Use (λ/2)·ΣW².",
+                      lambda *a: _network(*a, l2_loss=1.0)),
+        Misconception("l2_bias", "You decayed the biases too. Weight decay applies to W1 and W2 only: a"
+                                 " bias shifts a unit, it does not make the function steeper.",
+                      lambda *a: _network(*a, l2_bias=True)),
+        Misconception("one_over_n", "Your gradients are N times too large: the loss is the *mean* over the"
+                                    " batch, so dscores = (P − onehot) / N.",
+                      lambda *a: _network(*a, n_divisor=False)),
+        Misconception("mask_resampled", "Your backward pass lets the gradient through the units that dropout"
+                                        " switched off: multiply dh by the same mask as the forward pass.",
+                      lambda *a: _network(*a, mask_back=False)),
+        Misconception("missing_scale", "Your backward pass through dropout forgets the 1/keep_prob that the"
+                                       " forward pass applied.",
+                      lambda *a: _network(*a, scale_back=False)),
+        Misconception("output_for_input", "Your dW2 uses the hidden activations *before* dropout. The second"
+                                          " layer's input is the dropped-out, scaled activation; dW2 = inputᵀ ·"
+                                          " dscores needs that input.",
+                      lambda *a: _network(*a, dW2_input="h")),
+        Misconception("wrong_value", "Your gradient passes relu unchanged: relu's local gradient is 1 where"
+                                     " its input was positive and 0 where it was negative.",
+                      lambda *a: _network(*a, relu_back=False)),
+    ),
+    time_limit=10.0,
+)
+
+
+# ----- 2. the L2 term -------------------------------------------------------------------------
+
+def l2_term(W1, W2, l2):
+    penalty = 0.5 * l2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
+    return float(penalty), l2 * W1, l2 * W2
+
+
+def _l2_case(rng: np.random.Generator, k: int) -> Case:
+    _, d, h, c = sizes(rng, k, 4)
+    l2 = [0.1, 0.0, 0.5, 1e-3][k % 4]
+    W1, W2 = array(rng, (d, h)), array(rng, (h, c))
+    if k == 1:
+        W1[0, :] = 0.0  # zeros in a weight matrix: their gradient is 0, the others are not
+    return case(W1=W1, W2=W2, l2=l2)
+
+
+L2_TERM = Exercise(
+    id="06.l2_term",
+    title="the L2 penalty and its gradients",
+    reference=l2_term,
+    public=(case(W1=_W["W1"], W2=_W["W2"], l2=0.1),),
+    hidden=many(8, _l2_case),
+    outputs=("penalty", "dW1", "dW2"),
+    misconceptions=(
+        Misconception("l2_gradient", "Your penalty is λ·ΣW², without the 1/2; the course's penalty is"
+                                     " (λ/2)·ΣW², so that its gradient is simply λW.",
+                      lambda W1, W2, l2: (float(l2 * (np.sum(W1**2) + np.sum(W2**2))), l2 * W1, l2 * W2)),
+        Misconception("l2_gradient", "Your gradients are 2λW: the 1/2 in (λ/2)·ΣW² cancels the 2 of the"
+                                     " square's derivative.",
+                      lambda W1, W2, l2: (l2_term(W1, W2, l2)[0], 2 * l2 * W1, 2 * l2 * W2)),
+        Misconception("l2_gradient", "Your penalty averages the squares instead of summing them: ‖W‖² is"
+                                     " the sum of the squares of all entries.",
+                      lambda W1, W2, l2: (float(0.5 * l2 * (np.mean(W1**2) + np.mean(W2**2))), l2 * W1, l2 * W2)),
+        Misconception("l2_gradient", "Your penalty uses ‖W‖ (a square root) instead of ‖W‖², the sum of"
+                                     " squares.",
+                      lambda W1, W2, l2: (float(0.5 * l2 * (np.linalg.norm(W1) + np.linalg.norm(W2))),
+                                          l2 * W1, l2 * W2)),
+    ),
+)
+
+
+# ----- 3. a training loop, graded by what it does -----------------------------------------------
+
+def blobs(per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Three round clouds of points in the plane, one per class, centred on a circle of radius 1."""
+    angles = 2 * np.pi * np.arange(3) / 3
+    centres = np.column_stack([np.cos(angles), np.sin(angles)])
+    y = np.repeat(np.arange(3), per_class)
+    return centres[y] + rng.normal(0.0, 0.4, size=(3 * per_class, 2)), y
+
+
+# A small problem, so that a check stays well under a second: training
+# points for the loop, and held-out points for the validation accuracy.
+LOOP_TRAIN = blobs(30, np.random.default_rng(3))
+LOOP_VAL = blobs(30, np.random.default_rng(4))
+LOOP_ACCURACY = 0.9  # a correct loop reaches 0.97 to 1.0 here (measured over 18 seeds); untrained, 0.06
+LOOP_EPOCHS, LOOP_BATCH, LOOP_LR = 10, 30, 0.5
+
+
+def train_loop(net, x, y, lr, epochs, batch_size, rng):
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch_size):
+            batch = order[start:start + batch_size]
+            loss, grads = net.loss_and_grads(x[batch], y[batch])
+            for name, param in net.params.items():
+                param -= lr * grads[name]
+            losses.append(loss)
+    return losses
+
+
+class Behaviour(tuple):
+    """A training run's report: (one loss per step, network changed, loss fell, accurate)."""
+
+
+def _report(net, initial, losses, x, y, epochs, batch_size):
+    """What a grader can see of a training run: (one loss per step, network changed, loss fell, accurate)."""
+    steps = epochs * -(-len(y) // batch_size)
+    try:
+        values = [float(v) for v in losses]
+    except (TypeError, ValueError):
+        values = []
+    per_epoch = max(1, len(values) // epochs)
+    fell = (len(values) >= 2 * per_epoch and all(np.isfinite(values))
+            and np.mean(values[-per_epoch:]) < 0.8 * np.mean(values[:per_epoch]))
+    changed = any(not np.array_equal(v, initial[k]) for k, v in net.params.items())
+    with np.errstate(all="ignore"):
+        accurate = net.accuracy(*LOOP_VAL) >= LOOP_ACCURACY
+    return Behaviour((len(values) == steps, bool(changed), bool(fell), bool(accurate)))
+
+
+GOOD_RUN = (True, True, True, True)
+
+
+def run_loop(answer, args):
+    """Train with the learner's loop, then report its behaviour (the grade compares that with GOOD_RUN)."""
+    net, x, y, lr, epochs, batch_size, rng = args
+    initial = {k: v.copy() for k, v in net.params.items()}
+    losses = answer(*args)
+    if isinstance(losses, Behaviour):
+        # One of the known wrong loops below, run already: the diagnosis calls those
+        # directly, and the suite also hands them in as answers.
+        return losses
+    return None if losses is None else _report(net, initial, losses, x, y, epochs, batch_size)
+
+
+def _behaviour(loop):
+    """A wrong loop as a misconception: it returns the report its run would give."""
+    def behaviour(*args):
+        return run_loop(loop, args)
+    return behaviour
+
+
+def _loop_case(hidden: int, seed: int) -> Case:
+    x, y = LOOP_TRAIN
+    net = two_layer_network((2, hidden, 3), np.random.default_rng(seed), l2=1e-3)
+    return Case((net, x, y, LOOP_LR, LOOP_EPOCHS, LOOP_BATCH, np.random.default_rng(seed + 1)),
+                f"a network with {hidden} hidden units (seed {seed}) on 90 points in three clouds, lr = {LOOP_LR:g},"
+                f" {LOOP_EPOCHS} epochs, batches of {LOOP_BATCH}")
+
+
+def _loop_hidden(rng: np.random.Generator) -> list[Case]:
+    return [_loop_case(int(rng.choice([20, 30, 40])), int(rng.integers(0, 1000))) for _ in range(5)]
+
+
+def _rebinding_loop(net, x, y, lr, epochs, batch_size, rng):
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch_size):
+            batch = order[start:start + batch_size]
+            loss, grads = net.loss_and_grads(x[batch], y[batch])
+            for name, param in net.params.items():
+                param = param - lr * grads[name]  # noqa: F841 (the mistake: rebinds a local name)
+            losses.append(loss)
+    return losses
+
+
+def _ascent_loop(net, x, y, lr, epochs, batch_size, rng):
+    losses = []
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch_size):
+            batch = order[start:start + batch_size]
+            loss, grads = net.loss_and_grads(x[batch], y[batch])
+            for name, param in net.params.items():
+                param += lr * grads[name]
+            losses.append(loss)
+    return losses
+
+
+def _epoch_losses_loop(net, x, y, lr, epochs, batch_size, rng):
+    losses = train_loop(net, x, y, lr, epochs, batch_size, rng)
+    per_epoch = len(losses) // epochs
+    return [float(np.mean(losses[i:i + per_epoch])) for i in range(0, len(losses), per_epoch)]
+
+
+def _full_batch_loop(net, x, y, lr, epochs, batch_size, rng):
+    return train_loop(net, x, y, lr, epochs, len(y), rng)
+
+
+_COUNT_HINT = ("Your loop returned another number of losses than it took steps. Each epoch goes through"
+               " the shuffled data in batches of `batch_size`, one SGD step per batch; return the loss of"
+               " every step, not one per epoch.")
+
+TRAIN_LOOP = Exercise(
+    id="06.train_loop",
+    title="a mini-batch SGD training loop",
+    reference=train_loop,
+    public=(_loop_case(30, 0),),
+    hidden=_loop_hidden,
+    outputs=("behaviour",),
+    run=run_loop,
+    agree=lambda got, expected, case_: tuple(got) == GOOD_RUN,
+    misconceptions=(
+        Misconception("no_update", "The network never changes: `param = param - lr * grad` makes a new array"
+                                   " and binds the loop's name to it. Update the network's own array in"
+                                   " place: `param -= lr * grad`.", _behaviour(_rebinding_loop)),
+        Misconception("sign", "Your loss rises: you step *up* the gradient. Subtract lr · grad.",
+                      _behaviour(_ascent_loop)),
+        *(Misconception("count", _COUNT_HINT, _behaviour(loop)) for loop in (_epoch_losses_loop, _full_batch_loop)),
+    ),
+    time_limit=20.0,
+)
+
+
+# ----- 4. a gradient checker that decides -------------------------------------------------------
+
+CHECK_STEP = 1e-5
+CHECK_TOLERANCE = 1e-6
+
+
+def grad_check(f, x, analytic, entries):
+    worst = 0.0
+    for index in entries:
+        saved = x[index]
+        x[index] = saved + CHECK_STEP
+        plus = f(x)
+        x[index] = saved - CHECK_STEP
+        minus = f(x)
+        x[index] = saved  # restore, or every later entry is checked at the wrong point
+        numeric = (plus - minus) / (2 * CHECK_STEP)
+        error = abs(analytic[index] - numeric) / max(abs(analytic[index]) + abs(numeric), 1e-8)
+        worst = max(worst, error)
+    return bool(worst <= CHECK_TOLERANCE)
+
+
+class Loss:
+    """A smooth loss of a weight matrix: softmax cross-entropy of a linear classifier, scaled."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, scale: float) -> None:
+        self.x, self.y, self.scale = x, y, scale
+
+    def __call__(self, w: np.ndarray) -> float:
+        return self.scale * softmax_loss(self.x @ w, self.y)[0]
+
+    def gradient(self, w: np.ndarray) -> np.ndarray:
+        _, dscores = softmax_loss(self.x @ w, self.y)
+        return self.scale * (self.x.T @ dscores)
+
+    def __repr__(self) -> str:
+        return f"<a softmax loss of a {self.x.shape[1]}×{int(self.y.max()) + 1} weight matrix, × {self.scale:g}>"
+
+
+# How each candidate gradient is made from the correct one, and what a right checker says.
+def _candidates(rng: np.random.Generator, loss: Loss, w: np.ndarray, entries: list) -> list[tuple]:
+    good = loss.gradient(w)
+    flipped = good.copy()
+    flipped[entries[0]] *= -1.0
+    small = good * (1.0 + 3e-3)  # relative error 1.5e-3 on every entry: a forgotten small term
+    slightly = good * (1.0 + 2e-5)  # relative error 1e-5: still a bug by the course's rule
+    return [("the correct gradient", good, True), ("one entry with its sign flipped", flipped, False),
+            ("a gradient a fraction of a percent off", small, False),
+            ("a gradient off by a relative 1e-5", slightly, False)]
+
+
+def _check_cases(rng: np.random.Generator, scales=(1.0, 1e7, 1e-4)) -> list[Case]:
+    cases = []
+    for scale in scales:
+        n, d, c = sizes(rng, 1)
+        x, y = array(rng, (n, d)), rng.integers(0, c, n)
+        w = array(rng, (d, c), -1.0, 1.0)
+        loss = Loss(x, y, scale)
+        entries = [tuple(int(i) for i in np.unravel_index(f, w.shape))
+                   for f in rng.choice(w.size, size=min(4, w.size), replace=False)]
+        for what, analytic, _ in _candidates(rng, loss, w, entries):
+            cases.append(Case((loss, w, analytic, entries), f"{what}, x of shape {w.shape}, the loss scaled by"
+                                                            f" {scale:g}, entries {entries} checked"))
+    return cases
+
+
+def _public_check_cases() -> tuple[Case, ...]:
+    return tuple(_check_cases(np.random.default_rng(66), scales=(1.0,)))
+
+
+def _checker(step=CHECK_STEP, tolerance=CHECK_TOLERANCE, central=True, relative=True):
+    def check(f, x, analytic, entries):
+        worst = 0.0
+        for index in entries:
+            saved = x[index]
+            x[index] = saved + step
+            plus = f(x)
+            if central:
+                x[index] = saved - step
+                minus, width = f(x), 2 * step
+            else:
+                x[index] = saved
+                minus, width = f(x), step
+            x[index] = saved
+            numeric = (plus - minus) / width
+            diff = abs(analytic[index] - numeric)
+            error = diff / max(abs(analytic[index]) + abs(numeric), 1e-8) if relative else diff
+            worst = max(worst, error)
+        return bool(worst <= tolerance)
+    return check
+
+
+_STEP_HINT = ("Your check rejects a correct gradient, so its numerical derivative is off. Use the central"
+              " difference (f(x+h) − f(x−h)) / 2h with h = 1e-5: a one-sided difference, or a much larger step,"
+              " also measures the curvature; a much smaller step loses the difference to round-off.")
+
+GRAD_CHECK = Exercise(
+    id="06.grad_check",
+    title="a gradient check that decides",
+    reference=grad_check,
+    public=_public_check_cases(),
+    hidden=_check_cases,
+    outputs=("passed",),
+    misconceptions=(
+        Misconception("absolute_error", "Your check compares absolute differences, which grow and shrink with"
+                                        " the loss's scale: it rejects correct gradients of a large loss and"
+                                        " passes wrong ones of a tiny loss. Divide by |analytic| + |numeric|.",
+                      _checker(relative=False)),
+        Misconception("threshold", "Your check passes a gradient with a relative error of 1e-5: 1e-4 is too"
+                                   " loose for a smooth function in float64. A correct gradient agrees to"
+                                   " about 1e-7 or better; the course passes at 1e-6.",
+                      _checker(tolerance=1e-4)),
+        Misconception("threshold", "Your check passes gradients that are a fraction of a percent off: a"
+                                   " threshold of 1e-2 is far too loose in float64. A correct gradient agrees"
+                                   " to about 1e-7 or better; the course passes at 1e-6.",
+                      _checker(tolerance=1e-2)),
+        *(Misconception("step", _STEP_HINT, wrong)
+          for wrong in (_checker(central=False), _checker(step=1e-10), _checker(step=1e-2))),
+    ),
+)
+
+
+# ----- 5. bug hunt: fix the backward pass ---------------------------------------------------------
+
+def buggy_backward(x, y, W1, b1, W2, b2, l2):
+    """The given backward pass (shown in the notebook) whose loss curve levels off too high."""
+    z = x @ W1 + b1
+    h = np.maximum(0.0, z)
+    _, dscores = _loss_and_dscores(h @ W2 + b2, y)
+    dW2 = h.T @ dscores
+    db2 = dscores.sum(axis=0, keepdims=True)
+    dh = dscores @ W2.T
+    dz = dh * (h >= 0)
+    dW1 = x.T @ dz + l2 * W1
+    db1 = dz.sum(axis=0, keepdims=True)
+    return dW1, db1, dW2, db2
+
+
+def fixed_backward(x, y, W1, b1, W2, b2, l2):
+    return _fixed(x, y, W1, b1, W2, b2, l2)
+
+
+def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True):
+    ones = np.ones((x.shape[0], W1.shape[1]))
+    _, dW1, db1, dW2, db2 = _network(x, y, W1, b1, W2, b2, l2, ones, 1.0, tie=tie)
+    if not l2_fixed:
+        dW2 = dW2 - l2 * W2
+    if not relu_fixed:
+        dW1, db1 = buggy_backward(x, y, W1, b1, W2, b2, 0.0)[:2]
+        dW1 = dW1 + l2 * W1
+    return dW1, db1, dW2, db2
+
+
+def _hunt_case(rng: np.random.Generator, k: int) -> Case:
+    n, d, h, c = sizes(rng, k, 4)
+    base = _network_args(rng, n, d, h, c, 1.0, [0.1, 0.3, 0.05][k % 3])
+    x, y, W1, b1, W2, b2, l2, _, _ = base.args
+    return case(x=x, y=y, W1=W1, b1=b1, W2=W2, b2=b2, l2=l2)
+
+
+def _hunt_tie_case() -> Case:
+    x, y, W1, b1, W2, b2, l2, _, _ = _tie_case().args
+    return Case((x, y, W1, b1, W2, b2, l2), "x of shape (3, 2), 4 hidden units, l2 = 0.1, a relu input exactly 0")
+
+
+BUG_HUNT = Exercise(
+    id="06.bug_hunt",
+    title="bug hunt: the backward pass whose curve levels off",
+    reference=fixed_backward,
+    public=(case(**_W, l2=0.1),),
+    hidden=many(10, _hunt_case, edges=(_hunt_tie_case(),)),
+    outputs=("dW1", "db1", "dW2", "db2"),
+    agree=lambda got, expected, c: any(_close_all(got, _fixed(*c.args, tie=t)) for t in TIE_SHARES),
+    misconceptions=(
+        Misconception("l2_gradient", "relu is fixed, but dW2 still misses its L2 term λ·W2: the penalty"
+                                     " covers both weight matrices.",
+                      lambda *a: _fixed(*a, l2_fixed=False)),
+        Misconception("wrong_value", "dW2 has its L2 term now, but relu's backward still lets everything"
+                                     " through: `h >= 0` is true for every unit, because relu's output is"
+                                     " never negative. The gradient passes where the input z was positive.",
+                      lambda *a: _fixed(*a, relu_fixed=False)),
+        Misconception("wrong_value", "Both bugs are still there: the given backward pass returned unchanged.",
+                      lambda *a: _fixed(*a, relu_fixed=False, l2_fixed=False)),
+    ),
+)
+
+EXERCISES = [NETWORK_LOSS, L2_TERM, TRAIN_LOOP, GRAD_CHECK, BUG_HUNT]
