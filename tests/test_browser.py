@@ -100,6 +100,14 @@ def _dropout(v: dict[str, float]) -> list[str]:
     return [f"{name} {got:.3f} {want:.3f}" for name, got, want in s.rows()]
 
 
+def _batchnorm(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.batchnorm import batchnorm_state
+
+    s = batchnorm_state(v["spread"], v["shift"], v["γ"], v["β"], v["ε"])
+    return [*s.rows(), _normal(s.path_summary())]
+
+
+
 def _two_layer(v: dict[str, float], chunks: int = 0) -> list[str]:
     from course.present.widgets.two_layer import two_layer_state
 
@@ -108,7 +116,7 @@ def _two_layer(v: dict[str, float], chunks: int = 0) -> list[str]:
 
 
 EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "softmax": _softmax,
-            "dropout": _dropout, "two_layer": _two_layer}
+            "dropout": _dropout, "two_layer": _two_layer, "batchnorm": _batchnorm}
 
 
 # The two-layer widget starts again at step 0 when a slider moves; one click on

@@ -138,6 +138,15 @@ def _shape_problem(name: str, got: tuple, want: tuple) -> tuple[str, str]:
         return "sum_axis", base + " You summed over the wrong axis: sum over the batch (axis 0)."
     if len(want) == 2 and want[0] == 1 and len(got) == 1:
         return "sum_axis", base + " You summed over the wrong axis (and without keepdims)."
+    if len(want) == 2 and want[0] == 1 and len(got) == 2 and got[1] == want[1] and got[0] > 1:
+        return "not_summed", base + (" Yours has one row per example, but the variable is a single row that every"
+                                     " example used (broadcast over the batch): its gradient is the sum of the"
+                                     " rows' gradients, over axis 0 with keepdims=True.")
+    if len(got) == len(want) and all(g in (w, 1) for g, w in zip(got, want)):
+        return "no_broadcast", base + (" Yours has size 1 along an axis where the variable has more entries: a"
+                                       " sum (or mean) over that axis in the forward pass hands every summed entry"
+                                       " the same gradient, so broadcast it back to the variable's shape"
+                                       " (np.broadcast_to(g, shape), or g * np.ones(shape)).")
     return "shape", base + " Write down the shapes of the factors and find the one product that fits."
 
 

@@ -50,6 +50,14 @@ CATEGORIES: dict[str, str] = {
     "topo_order": "nodes visited in an order that is not reverse topological",
     "elementwise": "used * (entry by entry) where the matrix product @ belongs",
     "global_rng": "drew random numbers from numpy's global generator instead of the rng it was given",
+    "stats_constant": "the batch mean and variance treated as constants: a path from x through them is missing",
+    "unbiased_variance": "the variance divided by N − 1 where batch normalisation uses N",
+    "epsilon": "ε forgotten or outside the square root",
+    "test_batch_stats": "batch statistics used at test time (or running ones in training)",
+    "momentum_reversed": "the running average's momentum applied the wrong way round",
+    "running_update": "the running statistics not updated in training, or updated at test time",
+    "not_summed": "the gradient of a variable broadcast over a batch not summed over that batch",
+    "no_broadcast": "the gradient of a sum (or mean) not broadcast back to the shape of what was summed",
 }
 
 

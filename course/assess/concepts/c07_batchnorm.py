@@ -1,0 +1,533 @@
+"""Exercises of concept 07, batch normalisation (SYLLABUS §07).
+
+Gamma and beta are rows of shape (1, D) throughout, like the biases of lesson
+03, so their gradients have that shape too. Training-mode cases have N >= 2
+(a batch of one is refused by the course's layer: see
+``course.compute.batchnorm``); test-mode cases include N = 1.
+
+The wrong answers are written once, as one batch normalisation with a knob per
+mistake (``_variant``): statistics over the wrong axis, the variance with
+1/(N - 1), eps outside the root or forgotten, paths through mu and var left
+out, a fork overwritten instead of added.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course.assess.cases import array, many, note, sizes
+from course.assess.exercise import Case, Exercise, Misconception
+from course.compute.batchnorm import BatchNorm, batchnorm_forward
+from course.compute.network import two_layer_network
+
+EPSILONS = (1e-5, 1e-3, 0.1)
+PATHS = ("direct", "mean", "variance")
+
+
+# ----- cases ----------------------------------------------------------------------
+
+def _features(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A batch whose columns differ in mean and spread, with spreads from 0.01 to 100 between cases.
+
+    Columns of their own location and scale: a statistic taken over the wrong
+    axis cannot come out right by chance.
+    """
+    spread = float(rng.choice([0.01, 0.3, 1.0, 5.0, 100.0]))
+    return array(rng, shape) * spread * array(rng, (1, shape[1]), 0.5, 2.0) + array(rng, (1, shape[1]), -3, 3)
+
+
+def _constant_column(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    x = x.copy()
+    x[:, int(rng.integers(x.shape[1]))] = float(array(rng, (1,))[0])  # variance 0: only eps keeps x_hat finite
+    return x
+
+
+def _training_case(rng: np.random.Generator, k: int, with_beta: bool = True) -> Case:
+    n, d = sizes(rng, k + 1, count=2)  # k + 1: training needs N >= 2
+    x = _features(rng, (n, d))
+    if k % 4 == 3:
+        x = _constant_column(x, rng)
+    gamma, beta, dout = array(rng, (1, d)), array(rng, (1, d)), array(rng, (n, d))
+    eps = float(rng.choice(EPSILONS))
+    if with_beta:
+        return Case((x, gamma, beta, eps, dout), note(x=x, gamma=gamma, beta=beta, eps=eps, dout=dout)
+                    + _constant_note(x))
+    return Case((dout, x, gamma, eps), note(dout=dout, x=x, gamma=gamma, eps=eps) + _constant_note(x))
+
+
+def _constant_note(x: np.ndarray) -> str:
+    constant = [str(j + 1) for j in range(x.shape[1]) if np.all(x[:, j] == x[0, j])]
+    return f", feature {', '.join(constant)} constant (variance 0)" if constant else ""
+
+
+# The lesson's example: N = 4 examples, D = 3 features.
+_X = np.array([[1.0, 2.0, -1.0], [3.0, 0.0, -1.5], [0.0, 4.0, -0.5], [4.0, 2.0, -3.0]])
+_GAMMA = np.array([[1.0, 0.5, 2.0]])
+_BETA = np.array([[0.0, 1.0, -1.0]])
+_DOUT = np.array([[0.5, -1.0, 1.0], [1.0, 0.5, -0.5], [-0.5, 1.0, 2.0], [2.0, 0.0, -1.0]])
+_EPS = 1e-5
+# A rectangular batch the other way round (N < D) with a constant feature and a large eps.
+_X2 = np.array([[0.5, 10.0, -2.0, 3.0, 1.0], [1.5, 30.0, -2.0, -1.0, 1.25], [-1.0, 20.0, -2.0, 0.0, 0.75]])
+_GAMMA2 = np.array([[2.0, -1.0, 0.5, 1.5, 1.0]])
+_BETA2 = np.array([[0.5, 0.0, 1.0, -2.0, 0.25]])
+_DOUT2 = np.array([[1.0, -0.5, 2.0, 0.5, -1.0], [0.0, 1.5, -1.0, 1.0, 2.0], [-2.0, 0.5, 0.5, -1.5, 1.0]])
+
+
+# ----- one batch normalisation with a knob per mistake -----------------------------
+
+def _variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", paths=PATHS, overwrite=False,
+             dvar_by="root"):
+    """Forward and backward of batch normalisation, right by default, wrong as asked.
+
+    - ``axis``: the axis of the statistics (the batch is axis 0);
+    - ``ddof``: 1 divides the variance by N - 1;
+    - ``eps_at``: "inside" sqrt(var + eps), "outside" sqrt(var) + eps, "missing" sqrt(var);
+    - ``paths``: which of x's paths reach dx (direct, mean, variance);
+    - ``overwrite``: the path through the variance *replaces* the direct one at
+      the fork of xmu instead of adding to it;
+    - ``dvar_by``: "root" differentiates the root the forward pass took; "std"
+      keeps the lesson's line ``dvar = dstd / (2 * std)`` whatever std is (with
+      eps outside the root, that line no longer matches the forward pass).
+    Returns (out, dx, dgamma, dbeta).
+    """
+    n = x.shape[axis]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a wrong eps divides by 0 on a constant column
+        mu = x.sum(axis=axis, keepdims=True) / n
+        xmu = x - mu
+        var = (xmu**2).sum(axis=axis, keepdims=True) / (n - ddof)
+        root = np.sqrt(var + eps) if eps_at == "inside" else np.sqrt(var)
+        std = root + eps if eps_at == "outside" else root
+        x_hat = xmu / std
+        out = gamma * x_hat + beta
+        dbeta = dout.sum(axis=0, keepdims=True)
+        dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
+        dx_hat = dout * gamma
+        direct = dx_hat / std
+        dstd = -(dx_hat * xmu).sum(axis=axis, keepdims=True) / std**2
+        dvar = dstd / (2.0 * (root if dvar_by == "root" else std))
+        through_var = 2.0 * xmu * dvar / (n - ddof)
+        dxmu = through_var if overwrite else direct * ("direct" in paths) + through_var * ("variance" in paths)
+        through_mean = np.broadcast_to(-dxmu.sum(axis=axis, keepdims=True) / n, x.shape)
+        dx = dxmu + through_mean * ("mean" in paths)
+    return out, dx, dgamma, dbeta
+
+
+def _compact(**knobs):
+    def wrong(dout, x, gamma, eps):
+        _, dx, dgamma, dbeta = _variant(x, gamma, np.zeros_like(gamma), eps, dout, **knobs)
+        return dx, dgamma, dbeta
+    return wrong
+
+
+def _formula(*, axis=0, ddof=0, eps_at="inside"):
+    """The compact formula, right, applied to statistics computed wrong (as the knobs of ``_variant`` say).
+
+    Someone who writes the formula from the lesson and slips in the
+    statistics gets this, not the exact gradient of their own forward pass.
+    """
+    def wrong(dout, x, gamma, eps):
+        n = x.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = x.var(axis=axis, ddof=ddof, keepdims=True)
+            std = {"inside": np.sqrt(var + eps), "outside": np.sqrt(var) + eps, "missing": np.sqrt(var)}[eps_at]
+            x_hat = (x - x.mean(axis=axis, keepdims=True)) / std
+            dbeta = dout.sum(axis=0, keepdims=True)
+            dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
+            dx = gamma / (n * std) * (n * dout - dbeta - x_hat * dgamma)
+        return dx, dgamma, dbeta
+    return wrong
+
+
+def _staged(**knobs):
+    def wrong(x, gamma, beta, eps, dout):
+        return _variant(x, gamma, beta, eps, dout, **knobs)
+    return wrong
+
+
+_CONSTANTS_HINT = ("Your dx has only the direct path, as if μ and σ² were constants. They are computed from"
+                   " the batch, so every x also moves the mean and the variance of its column: add the"
+                   " gradients along the paths through μ and through σ² (three paths meet at x).")
+_NO_MEAN_HINT = ("Your dx has the direct path and the path through σ², but not the path through μ: x also moves"
+                 " the mean of its column, which every example subtracts.")
+_NO_VAR_HINT = ("Your dx has the direct path and the path through μ, but not the path through σ²: x also"
+                " changes the variance of its column, which divides every example.")
+_AXIS_HINT = ("Your statistics are taken per example (over axis 1, the features). Batch normalisation"
+              " normalises each feature over the batch: mean and variance over axis 0, one per column.")
+_UNBIASED_HINT = ("Your variance divides by N − 1. Batch normalisation describes this batch and uses the"
+                  " biased variance, which divides by N (np.var's default, ddof=0).")
+_EPS_OUTSIDE_HINT = ("You added ε outside the square root, sqrt(σ²) + ε. It belongs inside: sqrt(σ² + ε)."
+                     " The two differ most where it matters, on a feature with (almost) no variance.")
+_EPS_MISSING_HINT = ("ε is missing: you divide by sqrt(σ²). Use sqrt(σ² + ε); on a feature that is constant over"
+                     " the batch σ² is 0, and without ε the division is 0 / 0.")
+_FORK_HINT = ("At the fork where x − μ feeds both x̂ and the square, your backward pass keeps only the gradient"
+              " from the square: the two gradients must be added (+=), not overwritten (=).")
+
+_FORWARD_MISTAKES = (
+    Misconception("sum_axis", _AXIS_HINT, {"axis": 1}),
+    Misconception("unbiased_variance", _UNBIASED_HINT, {"ddof": 1}),
+    Misconception("epsilon", _EPS_OUTSIDE_HINT, {"eps_at": "outside"}),
+    Misconception("epsilon", _EPS_OUTSIDE_HINT, {"eps_at": "outside", "dvar_by": "std"}),
+    Misconception("epsilon", _EPS_MISSING_HINT, {"eps_at": "missing"}),
+)
+_PATH_MISTAKES = (
+    Misconception("stats_constant", _CONSTANTS_HINT, {"paths": ("direct",)}),
+    Misconception("stats_constant", _NO_MEAN_HINT, {"paths": ("direct", "variance")}),
+    Misconception("stats_constant", _NO_VAR_HINT, {"paths": ("direct", "mean")}),
+    Misconception("fork_overwrite", _FORK_HINT, {"overwrite": True}),
+)
+
+
+def _with(make, mistakes):
+    # The tables above hold knobs; each exercise turns them into wrong answers of its own signature.
+    return tuple(Misconception(m.code, m.hint, make(**m.wrong)) for m in mistakes)
+
+
+# ----- 1. the staged forward and backward -----------------------------------------
+
+def batchnorm_staged(x, gamma, beta, eps, dout):
+    n = x.shape[0]
+    mu = x.sum(axis=0, keepdims=True) / n
+    xmu = x - mu
+    sq = xmu**2
+    var = sq.sum(axis=0, keepdims=True) / n
+    std = np.sqrt(var + eps)
+    istd = 1.0 / std
+    x_hat = xmu * istd
+    out = gamma * x_hat + beta
+
+    dbeta = dout.sum(axis=0, keepdims=True)
+    dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
+    dx_hat = dout * gamma
+    dxmu = dx_hat * istd
+    distd = (dx_hat * xmu).sum(axis=0, keepdims=True)
+    dstd = -distd / std**2
+    dvar = dstd / (2.0 * std)
+    dsq = np.ones_like(sq) * dvar / n
+    dxmu = dxmu + 2.0 * xmu * dsq
+    dmu = -dxmu.sum(axis=0, keepdims=True)
+    dx = dxmu + np.ones_like(x) * dmu / n
+    return out, dx, dgamma, dbeta
+
+
+STAGED = Exercise(
+    id="07.batchnorm_staged",
+    title="batch normalisation in stages, forward and backward",
+    reference=batchnorm_staged,
+    public=(Case((_X, _GAMMA, _BETA, _EPS, _DOUT), "the 4 × 3 example of the lesson, eps = 1e-05"),
+            Case((_X2, _GAMMA2, _BETA2, 0.1, _DOUT2), "a 3 × 5 batch whose third feature is constant, eps = 0.1")),
+    hidden=many(12, _training_case),
+    outputs=("out", "dx", "dgamma", "dbeta"),
+    upstream=4,
+    misconceptions=_with(_staged, _PATH_MISTAKES + _FORWARD_MISTAKES),
+)
+
+
+# ----- 2. the compact backward ------------------------------------------------------
+
+def batchnorm_backward_compact(dout, x, gamma, eps):
+    n = x.shape[0]
+    mu = x.mean(axis=0, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=0, keepdims=True)
+    std = np.sqrt(var + eps)
+    x_hat = (x - mu) / std
+    dbeta = dout.sum(axis=0, keepdims=True)
+    dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
+    dx = gamma / (n * std) * (n * dout - dbeta - x_hat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def _compact_without_one_over_n(dout, x, gamma, eps):
+    dx, dgamma, dbeta = batchnorm_backward_compact(dout, x, gamma, eps)
+    return dx * x.shape[0], dgamma, dbeta
+
+
+COMPACT = Exercise(
+    id="07.batchnorm_compact",
+    title="the compact backward of batch normalisation",
+    reference=batchnorm_backward_compact,
+    public=(Case((_DOUT, _X, _GAMMA, _EPS), "the 4 × 3 example of the lesson, eps = 1e-05"),
+            Case((_DOUT2, _X2, _GAMMA2, 0.1), "a 3 × 5 batch whose third feature is constant, eps = 0.1")),
+    hidden=many(12, lambda rng, k: _training_case(rng, k, with_beta=False)),
+    outputs=("dx", "dgamma", "dbeta"),
+    upstream=0,
+    misconceptions=(
+        # Someone who derives the backward themselves makes the mistakes of exercise 1 ...
+        *_with(_compact, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES[:2]),
+        # ... someone who uses the lesson's formula slips in the statistics it is fed.
+        *_with(_formula, tuple(m for m in _FORWARD_MISTAKES if "dvar_by" not in m.wrong)),
+        Misconception("one_over_n", "Your dx is N times too large: the formula has the factor"
+                                    " γ / (N · sqrt(σ² + ε)) in front of (N·dy − Σdy − x̂·Σ(dy·x̂)).",
+                      _compact_without_one_over_n),
+    ),
+)
+
+
+# ----- 3. running statistics, train and test mode ---------------------------------
+
+def batchnorm_layer(x, gamma, beta, running_mean, running_var, momentum, eps, train):
+    if train:
+        mu = x.mean(axis=0, keepdims=True)
+        var = x.var(axis=0, keepdims=True)
+        new_mean = momentum * running_mean + (1 - momentum) * mu
+        new_var = momentum * running_var + (1 - momentum) * var
+    else:
+        mu, var = running_mean, running_var  # test time: the running statistics, left as they are
+        new_mean, new_var = running_mean.copy(), running_var.copy()
+    out = gamma * (x - mu) / np.sqrt(var + eps) + beta
+    return out, new_mean, new_var
+
+
+def _layer_case(rng: np.random.Generator, k: int) -> Case:
+    train = k % 2 == 0
+    # Test mode gets batches of one as well: there, batch statistics would turn every output into beta.
+    n, d = sizes(rng, k // 2 + (1 if train else 0), count=2)
+    x = _features(rng, (n, d))
+    if train and k % 4 == 2:
+        x = _constant_column(x, rng)
+    gamma, beta = array(rng, (1, d)), array(rng, (1, d))
+    running_mean, running_var = array(rng, (1, d)), array(rng, (1, d), 0.1, 4.0)
+    momentum, eps = float(rng.choice([0.8, 0.9, 0.95, 0.99])), float(rng.choice(EPSILONS))
+    named = dict(x=x, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var,
+                 momentum=momentum, eps=eps, train=train)
+    return Case(tuple(named.values()), note(**named) + (_constant_note(x) if train else ""))
+
+
+def _layer(train_step=None, test_step=None):
+    """batchnorm_layer with its training or its test branch replaced by a wrong one."""
+    def wrong(x, gamma, beta, running_mean, running_var, momentum, eps, train):
+        step = train_step if train else test_step
+        if step is None:
+            return batchnorm_layer(x, gamma, beta, running_mean, running_var, momentum, eps, train)
+        return step(x, gamma, beta, running_mean, running_var, momentum, eps)
+    return wrong
+
+
+def _normalise(x, gamma, beta, mu, var, eps):
+    return gamma * (x - mu) / np.sqrt(var + eps) + beta
+
+
+def _test_with_batch_stats(x, gamma, beta, rm, rv, m, eps):
+    return _normalise(x, gamma, beta, x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True), eps), rm, rv
+
+
+def _test_updating(x, gamma, beta, rm, rv, m, eps):
+    mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+    return _normalise(x, gamma, beta, rm, rv, eps), m * rm + (1 - m) * mu, m * rv + (1 - m) * var
+
+
+def _train_with(mean_rule, var_of=lambda x: x.var(axis=0, keepdims=True)):
+    def step(x, gamma, beta, rm, rv, m, eps):
+        mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+        return _normalise(x, gamma, beta, mu, var, eps), mean_rule(rm, mu, m), mean_rule(rv, var_of(x), m)
+    return step
+
+
+def _train_normalising_with_running(x, gamma, beta, rm, rv, m, eps):
+    mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+    new_mean, new_var = m * rm + (1 - m) * mu, m * rv + (1 - m) * var
+    return _normalise(x, gamma, beta, new_mean, new_var, eps), new_mean, new_var
+
+
+_MOMENTUM_HINT = ("Your running statistics follow the new batch almost alone: momentum is the weight of the"
+                  " running value, so running = momentum · running + (1 − momentum) · batch.")
+_BATCH_AT_TEST_HINT = ("At test time your layer normalises with the test batch's own mean and variance. Test time"
+                       " uses the running statistics: with batch statistics a batch of one example would always"
+                       " give β, whatever the example.")
+
+RUNNING = Exercise(
+    id="07.running_stats",
+    title="running statistics, train and test mode",
+    reference=batchnorm_layer,
+    public=(Case((_X, _GAMMA, _BETA, np.zeros((1, 3)), np.ones((1, 3)), 0.9, _EPS, True),
+                 "the 4 × 3 example of the lesson, running mean 0 and variance 1, momentum = 0.9, train = True"),
+            Case((_X[:1], _GAMMA, _BETA, np.array([[2.0, 1.0, -1.0]]), np.array([[2.5, 2.0, 0.5]]), 0.9, _EPS,
+                  False), "one example (N = 1) at test time, momentum = 0.9, train = False")),
+    hidden=many(12, _layer_case),
+    outputs=("out", "new_mean", "new_var"),
+    misconceptions=(
+        Misconception("test_batch_stats", _BATCH_AT_TEST_HINT, _layer(test_step=_test_with_batch_stats)),
+        Misconception("running_update", "At test time your layer updates the running statistics with the test"
+                                        " batch. They are learned during training only; test mode reads them"
+                                        " and returns them unchanged.", _layer(test_step=_test_updating)),
+        Misconception("momentum_reversed", _MOMENTUM_HINT,
+                      _layer(train_step=_train_with(lambda run, new, m: (1 - m) * run + m * new))),
+        Misconception("running_update", "In training your layer returns the running statistics unchanged:"
+                                        " each training batch must move them, running = momentum · running"
+                                        " + (1 − momentum) · batch.",
+                      _layer(train_step=_train_with(lambda run, new, m: run.copy()))),
+        Misconception("unbiased_variance", "Your running variance averages the variance with 1/(N − 1). The"
+                                           " course keeps the same biased variance (1/N) that normalised the"
+                                           " batch.", _layer(train_step=_train_with(
+                                               lambda run, new, m: m * run + (1 - m) * new,
+                                               lambda x: x.var(axis=0, ddof=1, keepdims=True)))),
+        Misconception("test_batch_stats", "In training your layer normalises with the updated running"
+                                          " statistics. Training normalises each batch with its own mean and"
+                                          " variance; the running ones are kept for test time.",
+                      _layer(train_step=_train_normalising_with_running)),
+    ),
+)
+
+
+# ----- 4. the broadcasting rule ---------------------------------------------------
+
+def row_sum_scale(x, v, dout):
+    r = x.sum(axis=1, keepdims=True)                  # (N, 1): a sum over the features
+    dv = (dout * r).sum(axis=0, keepdims=True)        # v was broadcast over the rows: sum them
+    dr = (dout * v).sum(axis=1, keepdims=True)        # r was broadcast over the columns: sum them
+    dx = np.broadcast_to(dr, x.shape).copy()          # the sum over the features: broadcast back
+    return dx, dv
+
+
+def _broadcast_case(rng: np.random.Generator, k: int) -> Case:
+    n, d = sizes(rng, k, count=2)  # the first case is a batch of one
+    x, v, dout = array(rng, (n, d)), array(rng, (1, d)), array(rng, (n, d))
+    return Case((x, v, dout), note(x=x, v=v, dout=dout))
+
+
+def _no_sum_over_features(x, v, dout):
+    return dout * v, (dout * x.sum(axis=1, keepdims=True)).sum(axis=0, keepdims=True)
+
+
+def _x_for_r(x, v, dout):
+    # r replaced by x in dv: the local derivative taken from the wrong variable.
+    return np.broadcast_to((dout * v).sum(axis=1, keepdims=True), x.shape).copy(), (dout * x).sum(axis=0,
+                                                                                                   keepdims=True)
+
+
+BROADCAST = Exercise(
+    id="07.broadcast_rule",
+    title="the broadcasting rule: sums and broadcasts, forward and backward",
+    reference=row_sum_scale,
+    public=(Case((np.array([[1.0, 2.0, -1.0], [0.5, -3.0, 2.0]]), np.array([[2.0, -1.0, 0.5]]),
+                  np.array([[1.0, 0.5, -2.0], [-1.0, 2.0, 1.0]])), "x and dout of shape (2, 3), v of shape (1, 3)"),),
+    hidden=many(12, _broadcast_case),
+    outputs=("dx", "dv"),
+    upstream=2,
+    misconceptions=(
+        Misconception("not_summed", "Your dx is dout · v entry by entry. But r = x.sum(axis=1) was used in every"
+                                    " column of its row (broadcast along axis 1), so dr is the sum over that"
+                                    " axis of dout · v, and that one number per row goes back to every x of"
+                                    " the row.", _no_sum_over_features),
+        Misconception("output_for_input", "Your dv uses x where the forward pass multiplied v by r, the row"
+                                          " sums: the local derivative of r · v with respect to v is r.", _x_for_r),
+    ),
+)
+
+
+# ----- 5. batchnorm inside the network of lesson 06 ---------------------------------
+
+def _network_outputs(make_module, sizes_, seed, x, y, x_test, dead_unit):
+    """Build lesson 06's network with ``make_module(width)`` between fc1 and bias1, then:
+    one training forward and backward pass on (x, y), and scores at test time on x_test."""
+    net = two_layer_network(sizes_, np.random.default_rng(seed), normalize=make_module)
+    if dead_unit is not None:
+        net.params["fc1.w"][:, dead_unit] = 0.0  # that hidden unit is 0 for every example: variance 0
+    loss, grads = net.loss_and_grads(x, y, train=True)
+    grads = {k: np.array(g, dtype=np.float64, copy=True) if isinstance(g, np.ndarray) else g
+             for k, g in grads.items()}
+    test_scores = net.forward(x_test, train=False)
+    return (loss, *(grads[k] for k in ("fc1.w", "norm1.gamma", "norm1.beta", "bias1.b", "fc2.w", "bias2.b")),
+            test_scores)
+
+
+def _module_or_run(make_module):
+    """One callable that is both a module class and the results of the network.
+
+    The learner's answer here is a class, ``BatchNormLayer(width)``; the
+    checker runs it inside the network (``run``). But it calls a reference or
+    a wrong answer with a case's arguments and expects the results directly,
+    and the course's tests also hand those in as answers. So each of them is
+    this callable: with one argument (a width) it builds a module, with a
+    case's arguments it runs the network with such modules.
+    """
+    def module_or_run(*args):
+        if len(args) == 1:
+            return make_module(args[0])
+        return _network_outputs(make_module, *args)
+    return module_or_run
+
+
+network_batchnorm = _module_or_run(lambda width: BatchNorm(width, momentum=0.9, eps=1e-5))
+
+
+def _run_network(answer, args):
+    return _network_outputs(answer, *args)
+
+
+def _network_case(rng: np.random.Generator, k: int) -> Case:
+    n, d, h = sizes(rng, k + 1, count=3)  # the batch first (N >= 2), then inputs and hidden units
+    c = int(rng.integers(2, 5))
+    x, y = array(rng, (n, d)), rng.integers(0, c, size=n)
+    x_test = array(rng, (1 + k % 3, d))  # one to three test examples
+    dead = int(rng.integers(h)) if k % 3 == 2 else None
+    seed = int(rng.integers(1000))
+    described = (f"a batch of {n} examples with {d} inputs, {h} hidden units, {c} classes, network seed {seed},"
+                 f" {len(x_test)} test example{'s' if len(x_test) > 1 else ''}"
+                 + (f", hidden unit {dead + 1} always 0 (variance 0)" if dead is not None else ""))
+    return Case(((d, h, c), seed, x, y, x_test, dead), described)
+
+
+class _Wrong(BatchNorm):
+    """The course's module with one mistake, for the misconceptions below."""
+
+    mistake = ""
+
+    def forward(self, x):
+        if self.mistake == "batch_at_test" and not self.training:
+            mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+            return self.params["gamma"] * (x - mu) / np.sqrt(var + self.eps) + self.params["beta"]
+        if self.mistake == "momentum" and self.training:
+            out, self.cache = batchnorm_forward(x, self.params["gamma"], self.params["beta"], "train", None, self.eps)
+            m = self.running.momentum
+            self.running.mean = (1 - m) * self.running.mean + m * self.cache.mu
+            self.running.var = (1 - m) * self.running.var + m * self.cache.var
+            return out
+        return super().forward(x)
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        if self.mistake == "constants":
+            return dout * self.params["gamma"] * self.cache.istd
+        return dx
+
+
+def _wrong_module(mistake):
+    def make(width):
+        module = _Wrong(width, momentum=0.9, eps=1e-5)
+        module.mistake = mistake
+        return module
+    return _module_or_run(make)
+
+
+_NET_X = np.array([[0.5, -1.0, 2.0, 0.0], [1.5, 0.5, -0.5, 1.0], [-1.0, 2.0, 1.0, -2.0],
+                   [0.0, 1.0, -1.5, 0.5], [2.0, -0.5, 0.5, 1.5]])
+
+NETWORK = Exercise(
+    id="07.network_batchnorm",
+    title="batch normalisation inside the network of lesson 06",
+    reference=network_batchnorm,
+    function="BatchNormLayer",
+    public=(Case(((4, 3, 2), 0, _NET_X, np.array([0, 1, 1, 0, 1]), _NET_X[:1], None),
+                 "a batch of 5 examples with 4 inputs, 3 hidden units, 2 classes, network seed 0,"
+                 " 1 test example"),),
+    hidden=many(9, _network_case),
+    outputs=("loss", "fc1.w gradient", "gamma gradient", "beta gradient", "bias1.b gradient", "fc2.w gradient",
+             "bias2.b gradient", "test scores"),
+    run=_run_network,
+    misconceptions=(
+        Misconception("stats_constant", "Your module's backward pass treats μ and σ² as constants (only the"
+                                        " direct path): the gradients of every module below it, fc1.w among"
+                                        " them, come out wrong. Add the paths through μ and σ².",
+                      _wrong_module("constants")),
+        Misconception("test_batch_stats", "In evaluation mode (self.training is False) your module normalises"
+                                          " with the test batch's own statistics; it must use the running ones."
+                                          " A single test example would otherwise always give β.",
+                      _wrong_module("batch_at_test")),
+        Misconception("momentum_reversed", "The network's test scores are off because your running statistics"
+                                           " are updated with the momentum the wrong way round:"
+                                           " running = momentum · running + (1 − momentum) · batch.",
+                      _wrong_module("momentum")),
+    ),
+)
+
+EXERCISES = [STAGED, COMPACT, RUNNING, BROADCAST, NETWORK]
