@@ -125,13 +125,31 @@ def test_time_limit_override(monkeypatch):
 
     monkeypatch.setenv("GRADFLOW_TIME_LIMIT", "0.2")
 
-    def slow(x, y, dout):
-        time.sleep(120)
+    def endless(x, y, dout):
+        while True:
+            pass
+
+    start = time.process_time()
+    with pytest.raises(CheckFailed, match="did not finish within 0.2 s"):
+        check("01.add_gate", endless)
+    assert time.process_time() - start < 60  # stopped, not waited for (CPU time: however busy the machine)
+
+
+def test_time_limit_counts_computing_time_and_stops_waiting_code_by_the_clock(monkeypatch):
+    import time
+
+    from course.assess import limits
+    from course.assess.limits import TimeLimitExceeded, time_limit, wall_backstop
+
+    monkeypatch.setattr(limits, "WALL_MARGIN", 0.5)
 
     start = time.perf_counter()
-    with pytest.raises(CheckFailed, match="did not finish within 0.2 s"):
-        check("01.add_gate", slow)
-    assert time.perf_counter() - start < 120  # stopped, not waited for (however busy the machine)
+    with time_limit(1.0):
+        time.sleep(0.5)  # waiting is not computing, and well within the clock backstop
+    with pytest.raises(TimeLimitExceeded):
+        with time_limit(0.01):
+            time.sleep(30)  # a wait alone is stopped by the clock backstop
+    assert time.perf_counter() - start < wall_backstop(0.01) + 5
 
 
 # ----- NaN and infinity: a known mistake first, the generic verdict after -------------

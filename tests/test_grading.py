@@ -16,6 +16,7 @@ import time
 
 import pytest
 from conftest import ROOT, SOLUTIONS
+from kernels import kernel_slots
 from grading_class import DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, ROUTES, class_folder, hostile_class
 
 from course.assess.registry import exercises_of, get_exercise
@@ -70,8 +71,10 @@ def graded(tmp_path_factory):
     before = checkout_digest()
     start = time.monotonic()
     # The first kernel start of each nbval process is made to fail: the grader must start it again.
-    rows = grade(collect([root]), SOLUTIONS, seed=SEED, cell_timeout=CELL_TIMEOUT, time_limit=1, workers=2,
-                 fail_kernel_starts=1, kernel_attempts=3, kernel_backoff=0.2)
+    # Two nbval kernels at once: they hold both of the run's kernel slots (tests/kernels.py).
+    with kernel_slots(2):
+        rows = grade(collect([root]), SOLUTIONS, seed=SEED, cell_timeout=CELL_TIMEOUT, time_limit=1, workers=2,
+                     fail_kernel_starts=1, kernel_attempts=3, kernel_backoff=0.2)
     seconds = time.monotonic() - start
     write_all(rows, out)
     try:
