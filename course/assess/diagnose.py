@@ -30,7 +30,7 @@ from course.assess.form import label as _label
 from course.assess.limits import TimeLimitExceeded, time_limit
 
 # Form problems a known mistake can explain: its result has the same wrong shape, count, type or NaN.
-_EXPLAINABLE = {"nan", "shape", "transpose", "sum_axis", "keepdims", "count", "order"}
+_EXPLAINABLE = {"nan", "shape", "transpose", "sum_axis", "keepdims", "not_summed", "no_broadcast", "count", "order"}
 
 
 @dataclass(frozen=True)

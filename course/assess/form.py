@@ -142,7 +142,10 @@ def _shape_problem(name: str, got: tuple, want: tuple) -> tuple[str, str]:
         return "not_summed", base + (" Yours has one row per example, but the variable is a single row that every"
                                      " example used (broadcast over the batch): its gradient is the sum of the"
                                      " rows' gradients, over axis 0 with keepdims=True.")
-    if len(got) == len(want) and all(g in (w, 1) for g, w in zip(got, want)):
+    # Collapsed along some axis but whole along another: a sum's gradient not broadcast back. (A lone
+    # entry where a vector belongs is no such thing, and gets the general message below.)
+    if (len(got) == len(want) and all(g in (w, 1) for g, w in zip(got, want))
+            and any(g == w > 1 for g, w in zip(got, want))):
         return "no_broadcast", base + (" Yours has size 1 along an axis where the variable has more entries: a"
                                        " sum (or mean) over that axis in the forward pass hands every summed entry"
                                        " the same gradient, so broadcast it back to the variable's shape"
