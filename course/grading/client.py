@@ -12,7 +12,6 @@ judge compares, diagnoses and answers with the verdict, which this prints
 from __future__ import annotations
 
 import base64
-import json
 import os
 import pickle
 import socket
@@ -28,23 +27,6 @@ SOCKET_VARIABLE = "GRADFLOW_JUDGE"
 
 def active() -> bool:
     return bool(os.environ.get(SOCKET_VARIABLE))
-
-
-class _Line:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buffer = sock, b""
-
-    def send(self, message: dict) -> None:
-        self.sock.sendall(json.dumps(message).encode() + b"\n")
-
-    def receive(self) -> dict:
-        while b"\n" not in self.buffer:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise ConnectionError("the grader's judge closed the connection")
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
 
 
 def _where(exc: BaseException) -> list | None:
@@ -80,7 +62,7 @@ def remote_check(exercise_id: str, answer: Any) -> None:
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(os.environ[SOCKET_VARIABLE])
-        line = _Line(sock)
+        line = wire.Line(sock, "the grader's judge")
         line.send({"check": str(exercise_id), "callable": callable(answer),
                    "kind": "None" if answer is None else type(answer).__name__})
         while True:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import builtins
 import dataclasses
-import json
 import linecache
 import re
 import socket
@@ -55,28 +54,6 @@ class Infrastructure(BaseException):
 # A case may be a chain of thousands of gates: pickling it recurses once per gate.
 RECURSION_LIMIT = 100_000
 THREAD_STACK_BYTES = 512 * 2**20
-
-
-class _Line:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buffer = sock, b""
-
-    def send(self, message: dict) -> None:
-        self.sock.sendall(json.dumps(message).encode() + b"\n")
-
-    def receive(self) -> dict:
-        while b"\n" not in self.buffer:
-            if len(self.buffer) > wire.LINE_LIMIT:
-                raise ValueError("the answer is larger than the grader accepts")
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise ConnectionError("the notebook closed the connection")
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        message = json.loads(line)
-        if not isinstance(message, dict):
-            raise ValueError("not a message")
-        return message
 
 
 def _pickle_concepts_by_value() -> None:
@@ -160,7 +137,7 @@ class JudgeService:
     def _serve(self, key: str, connection: socket.socket, exercises: set) -> None:
         with connection:
             connection.settimeout(REQUEST_TIMEOUT)
-            line = _Line(connection)
+            line = wire.Line(connection, "the notebook", wire.LINE_LIMIT)
             try:
                 request = line.receive()
                 ident = str(request.get("check"))
@@ -184,7 +161,7 @@ class JudgeService:
             except OSError:
                 pass
 
-    def _judge(self, ident: str, request: dict, line: _Line) -> dict:
+    def _judge(self, ident: str, request: dict, line: wire.Line) -> dict:
         exercise = get_exercise(ident)
         if self.time_limit:
             exercise = dataclasses.replace(exercise, time_limit=float(self.time_limit))
@@ -197,7 +174,7 @@ class JudgeService:
         return {**verdict.to_dict(), "title": exercise.title, "public": verdict.public_cases,
                 "hidden": verdict.hidden_cases}
 
-    def _proxy(self, exercise, line: _Line):
+    def _proxy(self, exercise, line: wire.Line):
         """The learner's function as the evaluation sees it: each call crosses into the sandbox and back."""
         used = [0.0]  # seconds the learner's function ran (measured inside: the crossing is not theirs)
 

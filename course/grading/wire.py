@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import types
 from collections import deque
 
@@ -255,3 +256,31 @@ def _apply_one(old, new) -> None:
             old.bit_generator.state = new.bit_generator.state
         except (TypeError, ValueError):
             pass
+
+
+class Line:
+    """One JSON message per line over a socket, both ways (the judge and the client in the sandbox).
+
+    ``limit`` bounds how much one message may be before it is refused: the judge
+    reads what learner code sends and must not be made to hold gigabytes.
+    """
+
+    def __init__(self, sock: socket.socket, peer: str, limit: int | None = None) -> None:
+        self.sock, self.peer, self.limit, self.buffer = sock, peer, limit, b""
+
+    def send(self, message: dict) -> None:
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
+
+    def receive(self) -> dict:
+        while b"\n" not in self.buffer:
+            if self.limit is not None and len(self.buffer) > self.limit:
+                raise ValueError("the answer is larger than the grader accepts")
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError(f"{self.peer} closed the connection")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        message = json.loads(line)
+        if not isinstance(message, dict):
+            raise ValueError("not a message")
+        return message
