@@ -7,12 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-if ! command -v chromium >/dev/null 2>&1; then
-    $SUDO apt-get update
-    $SUDO apt-get install -y chromium
-fi
+scripts/apt-install.sh chromium chromium
 make setup
 .venv/bin/python -m pip install --quiet -e '.[test,browser]'
 chromium --version

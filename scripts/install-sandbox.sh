@@ -5,10 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-if ! command -v bwrap >/dev/null 2>&1; then
-    $SUDO apt-get update
-    $SUDO apt-get install -y bubblewrap
-fi
+scripts/apt-install.sh bwrap bubblewrap
 bwrap --version
