@@ -4,7 +4,7 @@
 function (affine, relu, inverted dropout with a given mask, affine, softmax
 cross-entropy, L2 on the weights), forward and backward; right by default,
 each switch turned is one known mistake. The wrong training loops below are
-written the way a learner writes them.
+the course's mini-batch SGD loop with one mistake each.
 """
 
 from __future__ import annotations
