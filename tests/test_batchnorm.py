@@ -15,6 +15,7 @@ from course.compute.batchnorm import (
     batchnorm_forward,
     path_gradients,
 )
+from course.compute.batchnorm_mistakes import MistakenBatchNorm, batchnorm_variant
 from course.compute.gradcheck import gradcheck, numerical_gradient
 from course.present.widgets.batchnorm import MEANS, STDS, batchnorm_state
 
@@ -447,8 +448,14 @@ def test_the_exercise_references_agree_with_the_course_module():
                             (*course, *course)):
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
     # The wrong answers' common source, with no knob turned, is right.
-    for mine, theirs in zip(c07._variant(x, gamma, beta, 1e-3, dout), (out, *course)):
+    for mine, theirs in zip(batchnorm_variant(x, gamma, beta, 1e-3, dout), (out, *course)):
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_the_mistaken_module_refuses_a_mistake_it_does_not_know():
+    with pytest.raises(ValueError, match="mistake must be one of"):
+        MistakenBatchNorm(3, "momentum_reversed")
+    assert MistakenBatchNorm(3, "momentum").running.momentum == 0.9
 
 
 class _LearnerModule(BatchNorm):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from course.assess.cases import array, case, many, note, number, sizes
+from course.assess.cases import array, case, many, note, number, remark, sizes
 from course.assess.exercise import Case, Exercise
 from course.assess.registry import _with_concept, all_exercises, concept_of_module
 
@@ -36,6 +36,13 @@ def test_a_case_is_described_by_name_shape_and_value():
     assert made.args[1] == 0.8 and made.args[2] == "train"
     assert made.note == "x of shape (2, 3), keep_prob = 0.8, mode = 'train'"
     assert note(dout=1.0) == "dout = 1"
+
+
+def test_a_remark_adds_what_the_shapes_do_not_say():
+    made = case(x=np.ones((2, 3)), eps=0.1)
+    told = remark(made, "feature 2 constant (variance 0)")
+    assert told.args is made.args and told.note == "x of shape (2, 3), eps = 0.1, feature 2 constant (variance 0)"
+    assert remark(made, "") is made
 
 
 def test_many_puts_the_edges_first_and_draws_the_rest_in_order():

@@ -13,6 +13,7 @@ from conftest import LESSONS, gradflow, read
 from course.assess.concepts import c06_two_layer_net as c06
 from course.assess.diagnose import evaluate
 from course.assess.registry import get_exercise
+from course.compute.network_mistakes import network_with_switches
 
 SEED = 4321
 
@@ -110,7 +111,7 @@ def test_widget_controls_train_step_and_reset():
 
 @pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
 def test_any_relu_share_at_the_tie_is_accepted(share):
-    for exercise_id, answer in [("06.network_loss", lambda *a: c06._network(*a, tie=share)),
+    for exercise_id, answer in [("06.network_loss", lambda *a: network_with_switches(*a, tie=share)),
                                 ("06.bug_hunt", lambda *a: c06._fixed(*a, tie=share))]:
         assert evaluate(get_exercise(exercise_id), answer, SEED).passed
 
@@ -121,7 +122,7 @@ def test_the_tie_case_really_has_a_relu_input_at_zero():
 
 
 def test_a_relu_mask_that_ignores_the_tie_convention_in_a_way_no_framework_does_is_rejected():
-    verdict = evaluate(get_exercise("06.network_loss"), lambda *a: c06._network(*a, tie=-1.0), SEED)
+    verdict = evaluate(get_exercise("06.network_loss"), lambda *a: network_with_switches(*a, tie=-1.0), SEED)
     assert not verdict.passed
 
 

@@ -18,6 +18,9 @@ The API (concept modules rely on it; keep it stable):
 - ``note(**named) -> str`` and ``case(**named) -> Case``: a case whose
   arguments are the keyword values in order, described by name: ``x of shape
   (2, 3)`` for an array, ``x = 1.5`` for a number, ``x = <repr>`` otherwise.
+- ``remark(made, text) -> Case``: ``made`` with ``text`` added to its note
+  (``", "`` between; nothing added when ``text`` is empty), for what the
+  shapes do not say: a tie, a constant column.
 - ``many(n, make, edges=()) -> hidden``: the ``hidden`` generator of an
   ``Exercise``: the fixed ``edges`` cases first, then ``make(rng, k)`` for
   ``k = 0 .. n-1``, each returning one ``Case``.
@@ -81,6 +84,11 @@ def note(**named: object) -> str:
 def case(**named: object) -> Case:
     """A case whose arguments are ``named``'s values in order, described by ``note``."""
     return Case(tuple(named.values()), note(**named))
+
+
+def remark(made: Case, text: str) -> Case:
+    """``made``, its note followed by ``text``: what sets this case apart, which its shapes do not show."""
+    return Case(made.args, f"{made.note}, {text}") if text else made
 
 
 def many(n: int, make: Callable[[np.random.Generator, int], Case], edges: Iterable[Case] = ()) -> Hidden:

@@ -8,6 +8,8 @@
 - ``spiral(...)``: points on interleaved spiral arms, one class per arm,
   made in code: no linear model separates them, a small network does, and in
   two dimensions its decision regions can be drawn.
+- ``blobs(per_class, rng)``: three round clouds in the plane, one per class;
+  small and easy, so a training loop can be checked in well under a second.
 """
 
 from __future__ import annotations
@@ -98,3 +100,11 @@ def spiral(points_per_class: int = 100, classes: int = 3, noise: float = 0.2,
         xs.append(np.column_stack([radius * np.sin(angle), radius * np.cos(angle)]))
         ys.append(np.full(points_per_class, k, dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def blobs(per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Three round clouds of points in the plane, one per class, centred on a circle of radius 1."""
+    angles = 2 * np.pi * np.arange(3) / 3
+    centres = np.column_stack([np.cos(angles), np.sin(angles)])
+    y = np.repeat(np.arange(3), per_class)
+    return centres[y] + rng.normal(0.0, 0.4, size=(3 * per_class, 2)), y

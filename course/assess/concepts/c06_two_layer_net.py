@@ -12,54 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from course.assess.cases import array, case, many, sizes
+from course.assess.cases import array, case, many, remark, sizes
 from course.assess.exercise import Case, Exercise, Misconception
+from course.compute.data import blobs
 from course.compute.network import two_layer_network
-from course.compute.softmax import log_softmax, softmax_loss
-
-TIE_SHARES = (0.5, 0.0, 1.0)  # relu's gradient at exactly 0: the course's, then the frameworks' choices
-
-
-# ----- the network, written out (shared by the references and the wrong answers) --------------
-
-def _forward(x, W1, b1, W2, b2, mask, keep_prob):
-    z = x @ W1 + b1
-    h = np.maximum(0.0, z)
-    hd = h * mask / keep_prob
-    scores = hd @ W2 + b2
-    return z, h, hd, scores
-
-
-def _loss_and_dscores(scores, y, n_divisor=True):
-    n = scores.shape[0]
-    log_p = log_softmax(scores)
-    loss = float(-log_p[np.arange(n), y].mean())
-    dscores = np.exp(log_p)
-    dscores[np.arange(n), y] -= 1.0
-    return loss, (dscores / n if n_divisor else dscores)
-
-
-def _relu_share(z, tie):
-    return np.where(z > 0, 1.0, np.where(z < 0, 0.0, tie))
-
-
-def _network(x, y, W1, b1, W2, b2, l2, mask, keep_prob, *, tie=0.5, l2_grad=1.0, l2_loss=0.5, l2_bias=False,
-             n_divisor=True, mask_back=True, scale_back=True, relu_back=True, dW2_input="hd"):
-    """The reference with switches; each switch off is one known mistake."""
-    z, h, hd, scores = _forward(x, W1, b1, W2, b2, mask, keep_prob)
-    loss, dscores = _loss_and_dscores(scores, y, n_divisor)
-    loss += l2_loss * l2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
-    dW2 = {"hd": hd, "h": h}[dW2_input].T @ dscores + l2_grad * l2 * W2
-    db2 = dscores.sum(axis=0, keepdims=True)
-    dhd = dscores @ W2.T
-    dh = dhd * (mask if mask_back else 1.0) / (keep_prob if scale_back else 1.0)
-    dz = dh * _relu_share(z, tie) if relu_back else dh
-    dW1 = x.T @ dz + l2_grad * l2 * W1
-    db1 = dz.sum(axis=0, keepdims=True)
-    if l2_bias:
-        loss += 0.5 * l2 * (np.sum(b1 ** 2) + np.sum(b2 ** 2))
-        db1, db2 = db1 + l2 * b1, db2 + l2 * b2
-    return loss, dW1, db1, dW2, db2
+from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_losses, full_batch,
+                                             loss_and_dscores, network_with_switches, rebinding_loop)
+from course.compute.network_runs import GOOD_RUN, run_and_report
+from course.compute.softmax import softmax_loss
 
 
 def _close_all(got, want, rtol=1e-6, atol=1e-9) -> bool:
@@ -74,7 +34,7 @@ def _close_all(got, want, rtol=1e-6, atol=1e-9) -> bool:
 # ----- 1. the whole network: loss and every gradient ------------------------------------------
 
 def network_loss(x, y, W1, b1, W2, b2, l2, mask, keep_prob):
-    return _network(x, y, W1, b1, W2, b2, l2, mask, keep_prob)
+    return network_with_switches(x, y, W1, b1, W2, b2, l2, mask, keep_prob)
 
 
 def _network_args(rng, n, d, h, c, keep_prob, l2):
@@ -102,7 +62,8 @@ def _tie_case() -> Case:
     x, y, W1, b1, W2, b2, l2, mask, keep_prob = base.args
     b1 = b1.copy()
     b1[0, 0] = -(x @ W1)[0, 0]  # x @ W1 + b1 is then exactly 0.0 at [0, 0]
-    return Case((x, y, W1, b1, W2, b2, l2, mask, keep_prob), base.note + ", a relu input exactly 0")
+    return remark(case(x=x, y=y, W1=W1, b1=b1, W2=W2, b2=b2, l2=l2, mask=mask, keep_prob=keep_prob),
+                  "a relu input exactly 0")
 
 
 def _agree_any_tie(reference_with_tie):
@@ -125,37 +86,37 @@ NETWORK_LOSS = Exercise(
             case(**_W, l2=0.0, mask=np.ones((2, 4)), keep_prob=1.0)),
     hidden=many(12, _network_case, edges=(_tie_case(),)),
     outputs=("loss", "dW1", "db1", "dW2", "db2"),
-    agree=_agree_any_tie(_network),
+    agree=_agree_any_tie(network_with_switches),
     misconceptions=(
         Misconception("l2_gradient", "Your loss has the L2 penalty, but the weight gradients do not: the"
                                      " penalty (λ/2)·ΣW² is a second path from each W to the loss, and its"
                                      " gradient λW adds to dW.",
-                      lambda *a: _network(*a, l2_grad=0.0)),
+                      lambda *a: network_with_switches(*a, l2_grad=0.0)),
         Misconception("l2_gradient", "Your weight gradients have 2λW: that is the derivative of λ·ΣW². The"
                                      " penalty is (λ/2)·ΣW², whose derivative is λW.",
-                      lambda *a: _network(*a, l2_grad=2.0)),
+                      lambda *a: network_with_switches(*a, l2_grad=2.0)),
         Misconception("l2_gradient", "Your penalty in the loss is λ·ΣW² (no 1/2), but your gradient is λW:"
                                      " the loss and its gradient must belong together. Use (λ/2)·ΣW².",
-                      lambda *a: _network(*a, l2_loss=1.0)),
+                      lambda *a: network_with_switches(*a, l2_loss=1.0)),
         Misconception("l2_bias", "You decayed the biases too. Weight decay applies to W1 and W2 only: a"
                                  " bias shifts a unit, it does not make the function steeper.",
-                      lambda *a: _network(*a, l2_bias=True)),
+                      lambda *a: network_with_switches(*a, l2_bias=True)),
         Misconception("one_over_n", "Your gradients are N times too large: the loss is the *mean* over the"
                                     " batch, so dscores = (P − onehot) / N.",
-                      lambda *a: _network(*a, n_divisor=False)),
+                      lambda *a: network_with_switches(*a, n_divisor=False)),
         Misconception("mask_resampled", "Your backward pass lets the gradient through the units that dropout"
                                         " switched off: multiply dh by the same mask as the forward pass.",
-                      lambda *a: _network(*a, mask_back=False)),
+                      lambda *a: network_with_switches(*a, mask_back=False)),
         Misconception("missing_scale", "Your backward pass through dropout forgets the 1/keep_prob that the"
                                        " forward pass applied.",
-                      lambda *a: _network(*a, scale_back=False)),
+                      lambda *a: network_with_switches(*a, scale_back=False)),
         Misconception("output_for_input", "Your dW2 uses the hidden activations *before* dropout. The second"
                                           " layer's input is the dropped-out, scaled activation; dW2 = inputᵀ ·"
                                           " dscores needs that input.",
-                      lambda *a: _network(*a, dW2_input="h")),
+                      lambda *a: network_with_switches(*a, dW2_input="h")),
         Misconception("wrong_value", "Your gradient passes relu unchanged: relu's local gradient is 1 where"
                                      " its input was positive and 0 where it was negative.",
-                      lambda *a: _network(*a, relu_back=False)),
+                      lambda *a: network_with_switches(*a, relu_back=False)),
     ),
     time_limit=10.0,
 )
@@ -204,14 +165,6 @@ L2_TERM = Exercise(
 
 # ----- 3. a training loop, graded by what it does -----------------------------------------------
 
-def blobs(per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Three round clouds of points in the plane, one per class, centred on a circle of radius 1."""
-    angles = 2 * np.pi * np.arange(3) / 3
-    centres = np.column_stack([np.cos(angles), np.sin(angles)])
-    y = np.repeat(np.arange(3), per_class)
-    return centres[y] + rng.normal(0.0, 0.4, size=(3 * per_class, 2)), y
-
-
 # A small problem, so that a check stays well under a second: training
 # points for the loop, and held-out points for the validation accuracy.
 LOOP_TRAIN = blobs(30, np.random.default_rng(3))
@@ -233,39 +186,9 @@ def train_loop(net, x, y, lr, epochs, batch_size, rng):
     return losses
 
 
-class Behaviour(tuple):
-    """A training run's report: (one loss per step, network changed, loss fell, accurate)."""
-
-
-def _report(net, initial, losses, x, y, epochs, batch_size):
-    """What a grader can see of a training run: (one loss per step, network changed, loss fell, accurate)."""
-    steps = epochs * -(-len(y) // batch_size)
-    try:
-        values = [float(v) for v in losses]
-    except (TypeError, ValueError):
-        values = []
-    per_epoch = max(1, len(values) // epochs)
-    fell = (len(values) >= 2 * per_epoch and all(np.isfinite(values))
-            and np.mean(values[-per_epoch:]) < 0.8 * np.mean(values[:per_epoch]))
-    changed = any(not np.array_equal(v, initial[k]) for k, v in net.params.items())
-    with np.errstate(all="ignore"):
-        accurate = net.accuracy(*LOOP_VAL) >= LOOP_ACCURACY
-    return Behaviour((len(values) == steps, bool(changed), bool(fell), bool(accurate)))
-
-
-GOOD_RUN = (True, True, True, True)
-
-
 def run_loop(answer, args):
     """Train with the learner's loop, then report its behaviour (the grade compares that with GOOD_RUN)."""
-    net, x, y, lr, epochs, batch_size, rng = args
-    initial = {k: v.copy() for k, v in net.params.items()}
-    losses = answer(*args)
-    if isinstance(losses, Behaviour):
-        # One of the known wrong loops below, run already: the diagnosis calls those
-        # directly, and the suite also hands them in as answers.
-        return losses
-    return None if losses is None else _report(net, initial, losses, x, y, epochs, batch_size)
+    return run_and_report(answer, args, LOOP_VAL, LOOP_ACCURACY)
 
 
 def _behaviour(loop):
@@ -287,42 +210,6 @@ def _loop_hidden(rng: np.random.Generator) -> list[Case]:
     return [_loop_case(int(rng.choice([20, 30, 40])), int(rng.integers(0, 1000))) for _ in range(5)]
 
 
-def _rebinding_loop(net, x, y, lr, epochs, batch_size, rng):
-    losses = []
-    for _ in range(epochs):
-        order = rng.permutation(len(y))
-        for start in range(0, len(y), batch_size):
-            batch = order[start:start + batch_size]
-            loss, grads = net.loss_and_grads(x[batch], y[batch])
-            for name, param in net.params.items():
-                param = param - lr * grads[name]  # noqa: F841 (the mistake: rebinds a local name)
-            losses.append(loss)
-    return losses
-
-
-def _ascent_loop(net, x, y, lr, epochs, batch_size, rng):
-    losses = []
-    for _ in range(epochs):
-        order = rng.permutation(len(y))
-        for start in range(0, len(y), batch_size):
-            batch = order[start:start + batch_size]
-            loss, grads = net.loss_and_grads(x[batch], y[batch])
-            for name, param in net.params.items():
-                param += lr * grads[name]
-            losses.append(loss)
-    return losses
-
-
-def _epoch_losses_loop(net, x, y, lr, epochs, batch_size, rng):
-    losses = train_loop(net, x, y, lr, epochs, batch_size, rng)
-    per_epoch = len(losses) // epochs
-    return [float(np.mean(losses[i:i + per_epoch])) for i in range(0, len(losses), per_epoch)]
-
-
-def _full_batch_loop(net, x, y, lr, epochs, batch_size, rng):
-    return train_loop(net, x, y, lr, epochs, len(y), rng)
-
-
 _COUNT_HINT = ("Your loop returned another number of losses than it took steps. Each epoch goes through"
                " the shuffled data in batches of `batch_size`, one SGD step per batch; return the loss of"
                " every step, not one per epoch.")
@@ -339,10 +226,10 @@ TRAIN_LOOP = Exercise(
     misconceptions=(
         Misconception("no_update", "The network never changes: `param = param - lr * grad` makes a new array"
                                    " and binds the loop's name to it. Update the network's own array in"
-                                   " place: `param -= lr * grad`.", _behaviour(_rebinding_loop)),
+                                   " place: `param -= lr * grad`.", _behaviour(rebinding_loop)),
         Misconception("sign", "Your loss rises: you step *up* the gradient. Subtract lr · grad.",
-                      _behaviour(_ascent_loop)),
-        *(Misconception("count", _COUNT_HINT, _behaviour(loop)) for loop in (_epoch_losses_loop, _full_batch_loop)),
+                      _behaviour(ascent_loop)),
+        *(Misconception("count", _COUNT_HINT, _behaviour(wrong(train_loop))) for wrong in (epoch_losses, full_batch)),
     ),
     time_limit=20.0,
 )
@@ -475,7 +362,7 @@ def buggy_backward(x, y, W1, b1, W2, b2, l2):
     """The given backward pass (shown in the notebook) whose loss curve levels off too high."""
     z = x @ W1 + b1
     h = np.maximum(0.0, z)
-    _, dscores = _loss_and_dscores(h @ W2 + b2, y)
+    _, dscores = loss_and_dscores(h @ W2 + b2, y)
     dW2 = h.T @ dscores
     db2 = dscores.sum(axis=0, keepdims=True)
     dh = dscores @ W2.T
@@ -491,7 +378,7 @@ def fixed_backward(x, y, W1, b1, W2, b2, l2):
 
 def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True):
     ones = np.ones((x.shape[0], W1.shape[1]))
-    _, dW1, db1, dW2, db2 = _network(x, y, W1, b1, W2, b2, l2, ones, 1.0, tie=tie)
+    _, dW1, db1, dW2, db2 = network_with_switches(x, y, W1, b1, W2, b2, l2, ones, 1.0, tie=tie)
     if not l2_fixed:
         dW2 = dW2 - l2 * W2
     if not relu_fixed:

@@ -5,23 +5,26 @@ Gamma and beta are rows of shape (1, D) throughout, like the biases of lesson
 (a batch of one is refused by the course's layer: see
 ``course.compute.batchnorm``); test-mode cases include N = 1.
 
-The wrong answers are written once, as one batch normalisation with a knob per
-mistake (``_variant``): statistics over the wrong axis, the variance with
-1/(N - 1), eps outside the root or forgotten, paths through mu and var left
-out, a fork overwritten instead of added.
+The wrong answers come from ``course.compute.batchnorm_mistakes``: one batch
+normalisation with a knob per mistake (``batchnorm_variant``; the tables
+below name the knobs), the running-statistics layer with a wrong branch, and
+the course's module with one mistake.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from course.assess.cases import array, many, note, sizes
+from course.assess.cases import array, case, many, remark, sizes
 from course.assess.exercise import Case, Exercise, Misconception
-from course.compute.batchnorm import BatchNorm, batchnorm_forward
-from course.compute.network import two_layer_network
+from course.compute.batchnorm import BatchNorm
+from course.compute.batchnorm_mistakes import (MistakenBatchNorm, at_test_updating_running,
+                                               at_test_with_batch_statistics, compact_variant,
+                                               formula_on_wrong_statistics, staged_variant,
+                                               training_normalising_with_running, training_with, with_wrong_branch)
+from course.compute.network_runs import module_in_network, module_or_run
 
 EPSILONS = (1e-5, 1e-3, 0.1)
-PATHS = ("direct", "mean", "variance")
 
 
 # ----- cases ----------------------------------------------------------------------
@@ -49,15 +52,14 @@ def _training_case(rng: np.random.Generator, k: int, with_beta: bool = True) -> 
         x = _constant_column(x, rng)
     gamma, beta, dout = array(rng, (1, d)), array(rng, (1, d)), array(rng, (n, d))
     eps = float(rng.choice(EPSILONS))
-    if with_beta:
-        return Case((x, gamma, beta, eps, dout), note(x=x, gamma=gamma, beta=beta, eps=eps, dout=dout)
-                    + _constant_note(x))
-    return Case((dout, x, gamma, eps), note(dout=dout, x=x, gamma=gamma, eps=eps) + _constant_note(x))
+    named = (dict(x=x, gamma=gamma, beta=beta, eps=eps, dout=dout) if with_beta
+             else dict(dout=dout, x=x, gamma=gamma, eps=eps))
+    return remark(case(**named), _constant_remark(x))
 
 
-def _constant_note(x: np.ndarray) -> str:
+def _constant_remark(x: np.ndarray) -> str:
     constant = [str(j + 1) for j in range(x.shape[1]) if np.all(x[:, j] == x[0, j])]
-    return f", feature {', '.join(constant)} constant (variance 0)" if constant else ""
+    return f"feature {', '.join(constant)} constant (variance 0)" if constant else ""
 
 
 # The lesson's example: N = 4 examples, D = 3 features.
@@ -71,77 +73,6 @@ _X2 = np.array([[0.5, 10.0, -2.0, 3.0, 1.0], [1.5, 30.0, -2.0, -1.0, 1.25], [-1.
 _GAMMA2 = np.array([[2.0, -1.0, 0.5, 1.5, 1.0]])
 _BETA2 = np.array([[0.5, 0.0, 1.0, -2.0, 0.25]])
 _DOUT2 = np.array([[1.0, -0.5, 2.0, 0.5, -1.0], [0.0, 1.5, -1.0, 1.0, 2.0], [-2.0, 0.5, 0.5, -1.5, 1.0]])
-
-
-# ----- one batch normalisation with a knob per mistake -----------------------------
-
-def _variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", paths=PATHS, overwrite=False,
-             dvar_by="root"):
-    """Forward and backward of batch normalisation, right by default, wrong as asked.
-
-    - ``axis``: the axis of the statistics (the batch is axis 0);
-    - ``ddof``: 1 divides the variance by N - 1;
-    - ``eps_at``: "inside" sqrt(var + eps), "outside" sqrt(var) + eps, "missing" sqrt(var);
-    - ``paths``: which of x's paths reach dx (direct, mean, variance);
-    - ``overwrite``: the path through the variance *replaces* the direct one at
-      the fork of xmu instead of adding to it;
-    - ``dvar_by``: "root" differentiates the root the forward pass took; "std"
-      keeps the lesson's line ``dvar = dstd / (2 * std)`` whatever std is (with
-      eps outside the root, that line no longer matches the forward pass).
-    Returns (out, dx, dgamma, dbeta).
-    """
-    n = x.shape[axis]
-    with np.errstate(divide="ignore", invalid="ignore"):  # a wrong eps divides by 0 on a constant column
-        mu = x.sum(axis=axis, keepdims=True) / n
-        xmu = x - mu
-        var = (xmu**2).sum(axis=axis, keepdims=True) / (n - ddof)
-        root = np.sqrt(var + eps) if eps_at == "inside" else np.sqrt(var)
-        std = root + eps if eps_at == "outside" else root
-        x_hat = xmu / std
-        out = gamma * x_hat + beta
-        dbeta = dout.sum(axis=0, keepdims=True)
-        dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
-        dx_hat = dout * gamma
-        direct = dx_hat / std
-        dstd = -(dx_hat * xmu).sum(axis=axis, keepdims=True) / std**2
-        dvar = dstd / (2.0 * (root if dvar_by == "root" else std))
-        through_var = 2.0 * xmu * dvar / (n - ddof)
-        dxmu = through_var if overwrite else direct * ("direct" in paths) + through_var * ("variance" in paths)
-        through_mean = np.broadcast_to(-dxmu.sum(axis=axis, keepdims=True) / n, x.shape)
-        dx = dxmu + through_mean * ("mean" in paths)
-    return out, dx, dgamma, dbeta
-
-
-def _compact(**knobs):
-    def wrong(dout, x, gamma, eps):
-        _, dx, dgamma, dbeta = _variant(x, gamma, np.zeros_like(gamma), eps, dout, **knobs)
-        return dx, dgamma, dbeta
-    return wrong
-
-
-def _formula(*, axis=0, ddof=0, eps_at="inside"):
-    """The compact formula, right, applied to statistics computed wrong (as the knobs of ``_variant`` say).
-
-    Someone who writes the formula from the lesson and slips in the
-    statistics gets this, not the exact gradient of their own forward pass.
-    """
-    def wrong(dout, x, gamma, eps):
-        n = x.shape[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            var = x.var(axis=axis, ddof=ddof, keepdims=True)
-            std = {"inside": np.sqrt(var + eps), "outside": np.sqrt(var) + eps, "missing": np.sqrt(var)}[eps_at]
-            x_hat = (x - x.mean(axis=axis, keepdims=True)) / std
-            dbeta = dout.sum(axis=0, keepdims=True)
-            dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
-            dx = gamma / (n * std) * (n * dout - dbeta - x_hat * dgamma)
-        return dx, dgamma, dbeta
-    return wrong
-
-
-def _staged(**knobs):
-    def wrong(x, gamma, beta, eps, dout):
-        return _variant(x, gamma, beta, eps, dout, **knobs)
-    return wrong
 
 
 _CONSTANTS_HINT = ("Your dx has only the direct path, as if μ and σ² were constants. They are computed from"
@@ -218,7 +149,7 @@ STAGED = Exercise(
     hidden=many(12, _training_case),
     outputs=("out", "dx", "dgamma", "dbeta"),
     upstream=4,
-    misconceptions=_with(_staged, _PATH_MISTAKES + _FORWARD_MISTAKES),
+    misconceptions=_with(staged_variant, _PATH_MISTAKES + _FORWARD_MISTAKES),
 )
 
 
@@ -252,9 +183,9 @@ COMPACT = Exercise(
     upstream=0,
     misconceptions=(
         # Someone who derives the backward themselves makes the mistakes of exercise 1 ...
-        *_with(_compact, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES[:2]),
+        *_with(compact_variant, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES[:2]),
         # ... someone who uses the lesson's formula slips in the statistics it is fed.
-        *_with(_formula, tuple(m for m in _FORWARD_MISTAKES if "dvar_by" not in m.wrong)),
+        *_with(formula_on_wrong_statistics, tuple(m for m in _FORWARD_MISTAKES if "dvar_by" not in m.wrong)),
         Misconception("one_over_n", "Your dx is N times too large: the formula has the factor"
                                     " γ / (N · sqrt(σ² + ε)) in front of (N·dy − Σdy − x̂·Σ(dy·x̂)).",
                       _compact_without_one_over_n),
@@ -289,43 +220,12 @@ def _layer_case(rng: np.random.Generator, k: int) -> Case:
     momentum, eps = float(rng.choice([0.8, 0.9, 0.95, 0.99])), float(rng.choice(EPSILONS))
     named = dict(x=x, gamma=gamma, beta=beta, running_mean=running_mean, running_var=running_var,
                  momentum=momentum, eps=eps, train=train)
-    return Case(tuple(named.values()), note(**named) + (_constant_note(x) if train else ""))
+    return remark(case(**named), _constant_remark(x) if train else "")
 
 
 def _layer(train_step=None, test_step=None):
     """batchnorm_layer with its training or its test branch replaced by a wrong one."""
-    def wrong(x, gamma, beta, running_mean, running_var, momentum, eps, train):
-        step = train_step if train else test_step
-        if step is None:
-            return batchnorm_layer(x, gamma, beta, running_mean, running_var, momentum, eps, train)
-        return step(x, gamma, beta, running_mean, running_var, momentum, eps)
-    return wrong
-
-
-def _normalise(x, gamma, beta, mu, var, eps):
-    return gamma * (x - mu) / np.sqrt(var + eps) + beta
-
-
-def _test_with_batch_stats(x, gamma, beta, rm, rv, m, eps):
-    return _normalise(x, gamma, beta, x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True), eps), rm, rv
-
-
-def _test_updating(x, gamma, beta, rm, rv, m, eps):
-    mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
-    return _normalise(x, gamma, beta, rm, rv, eps), m * rm + (1 - m) * mu, m * rv + (1 - m) * var
-
-
-def _train_with(mean_rule, var_of=lambda x: x.var(axis=0, keepdims=True)):
-    def step(x, gamma, beta, rm, rv, m, eps):
-        mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
-        return _normalise(x, gamma, beta, mu, var, eps), mean_rule(rm, mu, m), mean_rule(rv, var_of(x), m)
-    return step
-
-
-def _train_normalising_with_running(x, gamma, beta, rm, rv, m, eps):
-    mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
-    new_mean, new_var = m * rm + (1 - m) * mu, m * rv + (1 - m) * var
-    return _normalise(x, gamma, beta, new_mean, new_var, eps), new_mean, new_var
+    return with_wrong_branch(batchnorm_layer, train_step, test_step)
 
 
 _MOMENTUM_HINT = ("Your running statistics follow the new batch almost alone: momentum is the weight of the"
@@ -345,25 +245,25 @@ RUNNING = Exercise(
     hidden=many(12, _layer_case),
     outputs=("out", "new_mean", "new_var"),
     misconceptions=(
-        Misconception("test_batch_stats", _BATCH_AT_TEST_HINT, _layer(test_step=_test_with_batch_stats)),
+        Misconception("test_batch_stats", _BATCH_AT_TEST_HINT, _layer(test_step=at_test_with_batch_statistics)),
         Misconception("running_update", "At test time your layer updates the running statistics with the test"
                                         " batch. They are learned during training only; test mode reads them"
-                                        " and returns them unchanged.", _layer(test_step=_test_updating)),
+                                        " and returns them unchanged.", _layer(test_step=at_test_updating_running)),
         Misconception("momentum_reversed", _MOMENTUM_HINT,
-                      _layer(train_step=_train_with(lambda run, new, m: (1 - m) * run + m * new))),
+                      _layer(train_step=training_with(lambda run, new, m: (1 - m) * run + m * new))),
         Misconception("running_update", "In training your layer returns the running statistics unchanged:"
                                         " each training batch must move them, running = momentum · running"
                                         " + (1 − momentum) · batch.",
-                      _layer(train_step=_train_with(lambda run, new, m: run.copy()))),
+                      _layer(train_step=training_with(lambda run, new, m: run.copy()))),
         Misconception("unbiased_variance", "Your running variance averages the variance with 1/(N − 1). The"
                                            " course keeps the same biased variance (1/N) that normalised the"
-                                           " batch.", _layer(train_step=_train_with(
+                                           " batch.", _layer(train_step=training_with(
                                                lambda run, new, m: m * run + (1 - m) * new,
                                                lambda x: x.var(axis=0, ddof=1, keepdims=True)))),
         Misconception("test_batch_stats", "In training your layer normalises with the updated running"
                                           " statistics. Training normalises each batch with its own mean and"
                                           " variance; the running ones are kept for test time.",
-                      _layer(train_step=_train_normalising_with_running)),
+                      _layer(train_step=training_normalising_with_running)),
     ),
 )
 
@@ -381,7 +281,7 @@ def row_sum_scale(x, v, dout):
 def _broadcast_case(rng: np.random.Generator, k: int) -> Case:
     n, d = sizes(rng, k, count=2)  # the first case is a batch of one
     x, v, dout = array(rng, (n, d)), array(rng, (1, d)), array(rng, (n, d))
-    return Case((x, v, dout), note(x=x, v=v, dout=dout))
+    return case(x=x, v=v, dout=dout)
 
 
 def _no_sum_over_features(x, v, dout):
@@ -416,42 +316,11 @@ BROADCAST = Exercise(
 
 # ----- 5. batchnorm inside the network of lesson 06 ---------------------------------
 
-def _network_outputs(make_module, sizes_, seed, x, y, x_test, dead_unit):
-    """Build lesson 06's network with ``make_module(width)`` between fc1 and bias1, then:
-    one training forward and backward pass on (x, y), and scores at test time on x_test."""
-    net = two_layer_network(sizes_, np.random.default_rng(seed), normalize=make_module)
-    if dead_unit is not None:
-        net.params["fc1.w"][:, dead_unit] = 0.0  # that hidden unit is 0 for every example: variance 0
-    loss, grads = net.loss_and_grads(x, y, train=True)
-    grads = {k: np.array(g, dtype=np.float64, copy=True) if isinstance(g, np.ndarray) else g
-             for k, g in grads.items()}
-    test_scores = net.forward(x_test, train=False)
-    return (loss, *(grads[k] for k in ("fc1.w", "norm1.gamma", "norm1.beta", "bias1.b", "fc2.w", "bias2.b")),
-            test_scores)
-
-
-def _module_or_run(make_module):
-    """One callable that is both a module class and the results of the network.
-
-    The learner's answer here is a class, ``BatchNormLayer(width)``; the
-    checker runs it inside the network (``run``). But it calls a reference or
-    a wrong answer with a case's arguments and expects the results directly,
-    and the course's tests also hand those in as answers. So each of them is
-    this callable: with one argument (a width) it builds a module, with a
-    case's arguments it runs the network with such modules.
-    """
-    def module_or_run(*args):
-        if len(args) == 1:
-            return make_module(args[0])
-        return _network_outputs(make_module, *args)
-    return module_or_run
-
-
-network_batchnorm = _module_or_run(lambda width: BatchNorm(width, momentum=0.9, eps=1e-5))
+network_batchnorm = module_or_run(lambda width: BatchNorm(width, momentum=0.9, eps=1e-5))
 
 
 def _run_network(answer, args):
-    return _network_outputs(answer, *args)
+    return module_in_network(answer, *args)
 
 
 def _network_case(rng: np.random.Generator, k: int) -> Case:
@@ -467,36 +336,8 @@ def _network_case(rng: np.random.Generator, k: int) -> Case:
     return Case(((d, h, c), seed, x, y, x_test, dead), described)
 
 
-class _Wrong(BatchNorm):
-    """The course's module with one mistake, for the misconceptions below."""
-
-    mistake = ""
-
-    def forward(self, x):
-        if self.mistake == "batch_at_test" and not self.training:
-            mu, var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
-            return self.params["gamma"] * (x - mu) / np.sqrt(var + self.eps) + self.params["beta"]
-        if self.mistake == "momentum" and self.training:
-            out, self.cache = batchnorm_forward(x, self.params["gamma"], self.params["beta"], "train", None, self.eps)
-            m = self.running.momentum
-            self.running.mean = (1 - m) * self.running.mean + m * self.cache.mu
-            self.running.var = (1 - m) * self.running.var + m * self.cache.var
-            return out
-        return super().forward(x)
-
-    def backward(self, dout):
-        dx = super().backward(dout)
-        if self.mistake == "constants":
-            return dout * self.params["gamma"] * self.cache.istd
-        return dx
-
-
 def _wrong_module(mistake):
-    def make(width):
-        module = _Wrong(width, momentum=0.9, eps=1e-5)
-        module.mistake = mistake
-        return module
-    return _module_or_run(make)
+    return module_or_run(lambda width: MistakenBatchNorm(width, mistake, momentum=0.9, eps=1e-5))
 
 
 _NET_X = np.array([[0.5, -1.0, 2.0, 0.0], [1.5, 0.5, -0.5, 1.0], [-1.0, 2.0, 1.0, -2.0],
