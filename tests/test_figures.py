@@ -179,3 +179,29 @@ def test_every_figure_in_a_lesson_has_alt_text(path):
             assert "text/html" in data and alt_of(data["text/html"]) == alt, where
             assert data["text/plain"] == alt, where
             assert re.search(r"\d", alt), f"{where}: the alt text gives no number: {alt!r}"
+
+
+def test_two_layer_picture_alt_follows_training():
+    import ipywidgets as widgets
+
+    from course.present.widgets.two_layer import two_layer_state, two_layer_widget
+
+    box = two_layer_widget(hidden=20)
+    step = next(w for w in box.children[2].children if isinstance(w, widgets.Button) and w.description == "step")
+    before, after = _change_and_compare(box, step.click)
+    s = two_layer_state(hidden=20, chunks=1)
+    assert "20 hidden units" in before and "no training yet" in before
+    assert f"{100 * s.accuracy:.1f} % of them" in after and f"is {s.loss:.3f} after 10 steps" in after
+    assert "one shape per class" in after
+
+
+def test_batchnorm_picture_alt_follows_the_sliders():
+    from course.present.widgets.batchnorm import batchnorm_state, batchnorm_widget
+
+    box = batchnorm_widget()
+    spread = box.children[0].children[0]
+    before, after = _change_and_compare(box, lambda: setattr(spread, "value", 0.5))
+    assert "feature 1 (solid) mean -1.500, standard deviation 0.500" in before
+    assert "feature 1 (solid) mean -1.500, standard deviation 0.250" in after
+    s = batchnorm_state(spread=0.5)
+    assert f"{float(abs(s.paths['direct']).sum()):.3f} direct" in after

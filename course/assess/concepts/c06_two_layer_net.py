@@ -408,11 +408,11 @@ BUG_HUNT = Exercise(
     outputs=("dW1", "db1", "dW2", "db2"),
     agree=lambda got, expected, c: any(_close_all(got, _fixed(*c.args, tie=t)) for t in TIE_SHARES),
     misconceptions=(
-        Misconception("l2_gradient", "relu is fixed, but dW2 still misses its L2 term λ·W2: the penalty"
-                                     " covers both weight matrices.",
+        Misconception("l2_gradient", "Your relu backward is fixed, but dW2 still misses its L2 term λ·W2:"
+                                     " the penalty covers both weight matrices.",
                       lambda *a: _fixed(*a, l2_fixed=False)),
-        Misconception("wrong_value", "dW2 has its L2 term now, but relu's backward still lets everything"
-                                     " through: `h >= 0` is true for every unit, because relu's output is"
+        Misconception("wrong_value", "Your dW2 has its L2 term now, but relu's backward still lets"
+                                     " everything through: `h >= 0` is true for every unit, because relu's output is"
                                      " never negative. The gradient passes where the input z was positive.",
                       lambda *a: _fixed(*a, relu_fixed=False)),
         Misconception("wrong_value", "Both bugs are still there: the given backward pass returned unchanged.",

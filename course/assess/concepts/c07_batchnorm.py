@@ -88,8 +88,8 @@ _UNBIASED_HINT = ("Your variance divides by N − 1. Batch normalisation describ
                   " biased variance, which divides by N (np.var's default, ddof=0).")
 _EPS_OUTSIDE_HINT = ("You added ε outside the square root, sqrt(σ²) + ε. It belongs inside: sqrt(σ² + ε)."
                      " The two differ most where it matters, on a feature with (almost) no variance.")
-_EPS_MISSING_HINT = ("ε is missing: you divide by sqrt(σ²). Use sqrt(σ² + ε); on a feature that is constant over"
-                     " the batch σ² is 0, and without ε the division is 0 / 0.")
+_EPS_MISSING_HINT = ("Your ε is missing: you divide by sqrt(σ²). Use sqrt(σ² + ε); on a feature that is constant"
+                     " over the batch σ² is 0, and without ε the division is 0 / 0.")
 _FORK_HINT = ("At the fork where x − μ feeds both x̂ and the square, your backward pass keeps only the gradient"
               " from the square: the two gradients must be added (+=), not overwritten (=).")
 

@@ -24,6 +24,8 @@ STDS = (0.5, 1.0, 1.5)  # and its own standard deviation before the spread slide
 BEFORE_RANGE = 13.0  # the "before" histograms span [-13, 13]: every slider setting fits
 AFTER_RANGE = 10.0
 FEATURE_SHOWN = 0  # the feature whose dx is split into its paths
+LINE_STYLES = ("-", "--", ":")  # feature 1, 2, 3: the histograms differ by more than colour
+PATH_MARKERS = ("o", "^", "s")  # direct, through μ, through σ²
 
 
 def _fmt(value: float) -> str:
@@ -127,9 +129,10 @@ class BatchNormPicture:
         d = state.x.shape[1]
         for k in range(d):
             self.before.append(self.before_axes.stairs(np.zeros(52), self.before_edges, color=colours[k],
-                                                       linewidth=1.6, label=f"feature {k + 1}"))
+                                                       linestyle=LINE_STYLES[k], linewidth=1.6,
+                                                       label=f"feature {k + 1}"))
             self.after.append(self.after_axes.stairs(np.zeros(40), self.after_edges, color=colours[k],
-                                                     linewidth=1.6))
+                                                     linestyle=LINE_STYLES[k], linewidth=1.6))
         for ax, title, top in ((self.before_axes, "before: x", BATCH), (self.after_axes, "after: γ·x̂ + β", BATCH)):
             ax.set_title(title, fontsize=10)
             ax.set_ylim(0, top / 2)  # a spike of a tiny spread runs off the top
@@ -142,8 +145,9 @@ class BatchNormPicture:
         self.order = order  # shift and spread keep the order of the examples
         positions = np.arange(order.size)
         self.path_lines = [
-            ax.plot(positions, np.zeros(order.size), "o", markersize=3.5, color=colour, label=label)[0]
-            for colour, label in ((VALUE, "direct"), (HIGHLIGHT, "through μ"), (CORRECT, "through σ²"))
+            ax.plot(positions, np.zeros(order.size), marker, markersize=3.5, color=colour, label=label)[0]
+            for colour, marker, label in zip((VALUE, HIGHLIGHT, CORRECT), PATH_MARKERS,
+                                             ("direct", "through μ", "through σ²"))
         ]
         self.total_line, = ax.plot(positions, np.zeros(order.size), color=GRADIENT, linewidth=1.8, label="dx")
         ax.axhline(0.0, color=INK, linewidth=0.6)
@@ -176,6 +180,26 @@ class BatchNormPicture:
         return self.blitter.png()
 
 
+def picture_alt(state: BatchNormState) -> str:
+    """The picture in words: each feature's spread before and after, then the paths of dx and their sizes."""
+    n, d = state.x.shape
+    styles = ("solid", "dashed", "dotted")
+
+    def columns(values: np.ndarray) -> str:
+        return "; ".join(f"feature {k + 1} ({styles[k]}) mean {_fmt(values[:, k].mean())},"
+                         f" standard deviation {_fmt(values[:, k].std())}" for k in range(d))
+
+    share = {name: float(np.abs(v).sum()) for name, v in state.paths.items()}
+    return (f"Left: histograms of a batch of {n} examples before normalisation, one outline per feature:"
+            f" {columns(state.x)}. Middle: the same batch after, γ·x̂ + β with γ = {state.gamma:.1f},"
+            f" β = {state.beta:.1f}, ε = {state.eps:.0e}: {columns(state.out)}. Right: the gradient dx of"
+            f" feature {FEATURE_SHOWN + 1} for each example in order of increasing x, split into its three"
+            f" paths (direct as circles, through μ as triangles, through σ² as squares) and their sum as a"
+            f" line; Σ|dx| is {_fmt(share['direct'])} direct, {_fmt(share['mean'])} through μ,"
+            f" {_fmt(share['variance'])} through σ², and {_fmt(float(np.abs(state.dx[:, FEATURE_SHOWN]).sum()))}"
+            f" for the sum.")
+
+
 def _table_html(state: BatchNormState) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("", "μ", "σ²", "dμ", "dσ²", "dγ", "dβ"))
     body = "".join(
@@ -189,6 +213,8 @@ def batchnorm_widget(spread: float = 1.0, shift: float = 0.0, gamma: float = 1.0
                      eps: float = 1e-5, seed: int = 0):
     """Sliders for spread, shift, gamma, beta and eps above the histograms, the paths and a table."""
     import ipywidgets as widgets
+
+    from course.present.widgets.figure_view import picture_widget, show_picture
 
     style = {"description_width": "initial"}
     sliders = {
@@ -206,7 +232,7 @@ def batchnorm_widget(spread: float = 1.0, shift: float = 0.0, gamma: float = 1.0
     }
     table = widgets.HTML()
     picture = BatchNormPicture(batchnorm_state(spread, shift, gamma, beta, eps, seed))
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    image = picture_widget()
 
     def redraw(_change=None) -> None:
         # The values the readouts show: a dragged slider may sit at 0.6500000000000001,
@@ -214,7 +240,7 @@ def batchnorm_widget(spread: float = 1.0, shift: float = 0.0, gamma: float = 1.0
         shown = {name: float(f"{s.value:{s.readout_format}}") for name, s in sliders.items()}
         state = batchnorm_state(**shown, seed=seed)
         picture.update(state)
-        image.value = picture.png()
+        show_picture(image, picture.png(), picture_alt(state))
         table.value = _table_html(state)
 
     for s in sliders.values():

@@ -32,6 +32,8 @@ MAX_CHUNKS = 200  # 2,000 steps: enough for every setting to settle or visibly f
 BATCH_SIZE = 50
 GRID = 60  # the decision regions are evaluated on GRID × GRID points
 LIMIT = 1.1  # the picture shows [-LIMIT, LIMIT]²
+MARKERS = ("o", "^", "s")  # class 1, 2, 3 in the picture
+MARKER_NAMES = ("circles", "triangles", "squares")
 DEFAULTS = {"hidden": 50, "lr": 1.0, "l2": 0.001, "keep_prob": 1.0}
 
 
@@ -148,14 +150,18 @@ class TwoLayerPicture:
         self.image = ax.imshow(self.pale[state.regions], origin="lower", extent=(-LIMIT, LIMIT, -LIMIT, LIMIT),
                                interpolation="nearest")
         x, y = spiral_data()
+        # One marker shape per class, so the classes differ by more than colour.
         # Animated too, and after the image: the opaque regions are redrawn every frame and would cover them.
-        points = ax.scatter(x[:, 0], x[:, 1], c=[colours[k] for k in y], s=10, edgecolors="white", linewidths=0.3)
+        points = [ax.scatter(x[y == k, 0], x[y == k, 1], color=colours[k], marker=MARKERS[k], s=12,
+                             edgecolors="white", linewidths=0.3, label=f"class {k + 1}")
+                  for k in range(len(colours))]
         ax.set_xlim(-LIMIT, LIMIT)
         ax.set_ylim(-LIMIT, LIMIT)
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title("decision regions and the spiral's points", fontsize=10)
+        # The key is in the title: a legend inside the axes would sit under the regions, redrawn every frame.
+        ax.set_title("decision regions; points of class 1 ●, 2 ▲, 3 ■", fontsize=10)
         ax = self.loss_axes
         self.line, = ax.plot([], [], color=GRADIENT, linewidth=1.5)
         ax.set_xlim(0, MAX_CHUNKS * STEPS_PER_CHUNK)
@@ -164,7 +170,7 @@ class TwoLayerPicture:
         ax.set_ylabel("loss on all points")
         ax.grid(alpha=0.3)
         ax.set_title("loss curve", fontsize=10)
-        self.blitter = Blitter(self.figure, (self.image, points, self.line), dpi=dpi)
+        self.blitter = Blitter(self.figure, (self.image, *points, self.line), dpi=dpi)
         self.update(state)
 
     def update(self, state: TwoLayerState) -> None:
@@ -178,9 +184,32 @@ class TwoLayerPicture:
         return self.blitter.png()
 
 
+def picture_alt(state: TwoLayerState) -> str:
+    """The picture in words: what the regions cover and how many points they get right, then the loss curve."""
+    counts = np.bincount(state.regions.ravel(), minlength=len(MARKERS))
+    shares = ", ".join(f"class {k + 1} ({MARKER_NAMES[k]}) {100 * c / state.regions.size:.0f} %"
+                       for k, c in enumerate(counts))
+    x, _ = spiral_data()
+    first = state.losses[0]
+
+    def loss(value: float) -> str:
+        return f"{value:.3f}" if np.isfinite(value) else "not a number (diverged)"
+
+    curve = (f"the loss starts at {loss(first)} and is {loss(state.loss)} after {state.steps} steps"
+             if state.steps else f"no training yet, the loss is {loss(first)} at step 0")
+    return (f"Left: the decision regions of a network with {state.hidden} hidden units (learning rate"
+            f" {state.lr:.2f}, L2 strength {state.l2:.3f}, keep_prob {state.keep_prob:.2f}), shaded by predicted"
+            f" class over the square from -{LIMIT} to {LIMIT}: {shares} of the area. Over them the spiral's"
+            f" {len(x)} points, three arms, one shape per class; {100 * state.accuracy:.1f} % of them lie in the"
+            f" region of their own class. Right: the loss on all points against the SGD step, 0 to"
+            f" {MAX_CHUNKS * STEPS_PER_CHUNK}: {curve}.")
+
+
 def two_layer_widget(**settings):
     """Sliders for the settings, train / step / reset, and the live picture."""
     import ipywidgets as widgets
+
+    from course.present.widgets.figure_view import picture_widget, show_picture
 
     values = {**DEFAULTS, **settings}
     style = {"description_width": "initial"}
@@ -198,14 +227,14 @@ def two_layer_widget(**settings):
     step_button = widgets.Button(description="step", tooltip=f"{STEPS_PER_CHUNK} SGD steps")
     reset_button = widgets.Button(description="reset", tooltip="back to the initial network")
     numbers = widgets.HTML()
-    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    image = picture_widget()
     trainer = [SpiralTrainer(hidden.value, lr.value, l2.value, keep.value)]
     picture = TwoLayerPicture(trainer[0].state())
 
     def show() -> None:
         state = trainer[0].state()
         picture.update(state)
-        image.value = picture.png()
+        show_picture(image, picture.png(), picture_alt(state))
         numbers.value = f"<code>{state.summary()}</code>"
 
     def new_trainer() -> None:
