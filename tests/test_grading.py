@@ -19,7 +19,7 @@ from conftest import ROOT, SOLUTIONS
 from kernels import kernel_slots
 from grading_class import DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, ROUTES, class_folder, hostile_class
 
-from course.assess.registry import exercises_of, get_exercise
+from course.assess.registry import all_exercises, exercises_of, get_exercise
 from course.grading.collect import collect
 from course.grading import sandbox
 from course.grading.grade import grade
@@ -207,6 +207,12 @@ def test_outputs_csv_report_and_feedback(graded):
 
 
 # ----- the hostile class -------------------------------------------------------------
+
+def test_every_exercise_of_every_master_passes_in_the_sandbox(graded):
+    rows = [r for r in graded["rows"] if r.learner == "masters"]
+    assert {r.exercise for r in rows if r.passed} == set(all_exercises()), \
+        [(r.exercise, r.hint) for r in rows if not r.passed]
+
 
 def test_the_solved_and_unsolved_learners_are_graded_as_usual(graded):
     assert passed(graded, "solved") == set(ALL01)

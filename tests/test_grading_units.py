@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import nbformat
 import numpy as np
@@ -176,6 +178,19 @@ def test_the_sandbox_hides_the_references_and_binds_only_what_a_kernel_needs(tmp
         command[command.index(str(sandbox.COURSE_DIR / "assess" / "concepts")) - 1:][:2]
     assert str(ROOT / "solutions") not in text and str(ROOT) + " " not in text
     assert ["--bind", str(tmp_path), str(tmp_path)] == command[command.index("--bind"):][:3]
+
+
+@pytest.mark.skipif(sandbox.bwrap() is None, reason="bubblewrap is not installed (scripts/install-sandbox.sh)")
+def test_inside_the_sandbox_the_modules_of_wrong_answers_are_empty(tmp_path):
+    hidden = [str(p) for p in sandbox.HIDDEN_FILES]
+    assert any(p.endswith("network_mistakes.py") for p in hidden) and any(p.endswith("batchnorm_mistakes.py")
+                                                                          for p in hidden)
+    probe = ("import sys, os; paths = sys.argv[1:]; "
+             "print([os.path.getsize(p) for p in paths], os.listdir(sys.argv[1].rsplit('/compute/', 1)[0]"
+             " + '/assess/concepts'))")
+    command = sandbox.bwrap_command(tmp_path, [sys.executable, "-c", probe, *hidden], sandbox.Limits())
+    run = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == f"{[0] * len(hidden)} []", run.stderr
 
 
 ROWS = [

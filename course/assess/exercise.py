@@ -55,6 +55,11 @@ class Exercise:
       that are not "call and return": a ``backward()`` that fills ``.grad``
       on a graph, a test the learner writes, ... The reference and the
       misconceptions always return the result directly.
+    - ``run_in_sandbox``: under grading, run ``run`` beside the learner's code
+      (inside the sandbox) instead of beside the judge. Needed when the answer
+      makes objects the adapter then uses (a class whose instances go into a
+      network): those cannot cross the sandbox's wall, only plain results can.
+      The adapter must hold no reference answer (it is visible in there).
     - ``returns``: the exact type the text asks for, by output name: "int" or
       "tuple of int" (other outputs: any number, or an array of the reference's shape).
     - ``agree``: optional custom comparison ``agree(got, expected, case)`` for
@@ -73,6 +78,7 @@ class Exercise:
     misconceptions: tuple[Misconception, ...] = ()
     upstream: int | None = None
     run: Callable[[Callable[..., Any], tuple], Any] | None = None
+    run_in_sandbox: bool = False
     agree: Callable[[Any, Any, Case], bool] | None = None
     returns: dict[str, str] = field(default_factory=dict, hash=False)
     rtol: float = 1e-6

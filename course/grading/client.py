@@ -38,12 +38,12 @@ def _where(exc: BaseException) -> list | None:
     return [last.filename, last.lineno, last.name, last.line or ""]
 
 
-def _call(answer, args, seconds: float) -> dict:
+def _call(answer, args, seconds: float, run=None) -> dict:
     known = wire.objects(args)
-    start = time.monotonic()
+    start = time.process_time()  # the learner's computing time, as the limit counts it (course.assess.limits)
     try:
         with time_limit(seconds):
-            result = answer(*args)
+            result = run(answer, args) if run is not None else answer(*args)
     except TimeLimitExceeded:
         return {"timeout": True}
     except Exception as exc:
@@ -51,7 +51,7 @@ def _call(answer, args, seconds: float) -> dict:
                            "message": str(exc)[:2000], "where": _where(exc)}}
     try:
         return {"returned": wire.encode_message(result, []), "args": wire.encode_message(list(args), known),
-                "seconds": time.monotonic() - start}
+                "seconds": time.process_time() - start}
     except Exception as exc:  # a value that cannot be described (a huge or strange object)
         return {"unsendable": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
@@ -70,7 +70,8 @@ def remote_check(exercise_id: str, answer: Any) -> None:
             if "call" not in message:
                 break
             args = pickle.loads(base64.b64decode(message["call"]))
-            line.send(_call(answer, args, float(message["seconds"])))
+            run = pickle.loads(base64.b64decode(message["run"])) if message.get("run") else None
+            line.send(_call(answer, args, float(message["seconds"]), run))
     verdict = Verdict(message["exercise"], message["passed"], message["code"], message["message"],
                       message.get("public", 0), message.get("hidden", 0))
     if not verdict.passed:

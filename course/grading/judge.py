@@ -30,7 +30,7 @@ from pathlib import Path
 import cloudpickle
 
 from course.assess.diagnose import Verdict, evaluate
-from course.assess.limits import TimeLimitExceeded
+from course.assess.limits import TimeLimitExceeded, wall_backstop
 from course.assess.registry import all_exercises, get_exercise
 from course.grading import wire
 from course.grading.sandbox import JUDGE_SOCKET
@@ -170,13 +170,19 @@ class JudgeService:
             answer = None if kind == "None" else type(re.sub(r"\W", "_", kind)[:60] or "value", (), {})()
             verdict = evaluate(exercise, answer, self.seed)
         else:
-            verdict = evaluate(exercise, self._proxy(exercise, line), self.seed)
+            # An adapter that must run beside the learner's objects travels with each call (see Exercise).
+            run = exercise.run if exercise.run_in_sandbox else None
+            if run is not None:
+                exercise = dataclasses.replace(exercise, run=None)
+            verdict = evaluate(exercise, self._proxy(exercise, line, run), self.seed)
         return {**verdict.to_dict(), "title": exercise.title, "public": verdict.public_cases,
                 "hidden": verdict.hidden_cases}
 
-    def _proxy(self, exercise, line: wire.Line):
-        """The learner's function as the evaluation sees it: each call crosses into the sandbox and back."""
-        used = [0.0]  # seconds the learner's function ran (measured inside: the crossing is not theirs)
+    def _proxy(self, exercise, line: wire.Line, run=None):
+        """The learner's function as the evaluation sees it: each call crosses into the sandbox and back
+        (with ``run``, the exercise's adapter runs there too, around the learner's answer)."""
+        used = [0.0]  # CPU seconds the learner's function used (measured inside: the crossing is not theirs)
+        adapter = base64.b64encode(cloudpickle.dumps(run)).decode() if run is not None else None
 
         def call(*given):
             left = max(exercise.time_limit - used[0], 0.01)
@@ -184,8 +190,9 @@ class JudgeService:
                 case = cloudpickle.dumps(tuple(given))
             except Exception as exc:
                 raise Infrastructure(f"the case could not be sent into the sandbox ({type(exc).__name__}: {exc})")
-            line.send({"call": base64.b64encode(case).decode(), "seconds": left})
-            line.sock.settimeout(left + SLACK)
+            line.send({"call": base64.b64encode(case).decode(), "seconds": left, "run": adapter})
+            # The limit counts CPU time inside; the clock waits as long as its backstop does.
+            line.sock.settimeout(wall_backstop(left) + SLACK)
             try:
                 reply = line.receive()
             except socket.timeout:

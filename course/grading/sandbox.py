@@ -44,6 +44,10 @@ CONFIG_VARIABLE = "GRADFLOW_SANDBOX_CONFIG"
 JUDGE_SOCKET = "judge.sock"  # in the notebook's run folder
 COURSE_DIR = Path(course.__file__).resolve().parent
 HIDDEN = (COURSE_DIR / "assess" / "concepts",)
+# Wrong-answer machinery beside the compute code: with no mistake switched on, a
+# variant computes the right answer, so it stays outside too (nothing in a
+# notebook needs it; the judge outside runs the misconceptions).
+HIDDEN_FILES = tuple(sorted((COURSE_DIR / "compute").glob("*_mistakes.py")))
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
@@ -128,6 +132,8 @@ def bwrap_command(run: Path, kernel: list[str], limits: Limits) -> list[str]:
         command += ["--ro-bind", str(path), str(path)]
     for path in HIDDEN:  # an empty folder over the references
         command += ["--tmpfs", str(path)]
+    for path in HIDDEN_FILES:  # an empty file over a module of wrong answers
+        command += ["--ro-bind", "/dev/null", str(path)]
     command += ["--bind", str(run), str(run)]
     for name, value in _kernel_environment(run).items():
         command += ["--setenv", name, value]

@@ -355,6 +355,7 @@ NETWORK = Exercise(
     outputs=("loss", "fc1.w gradient", "gamma gradient", "beta gradient", "bias1.b gradient", "fc2.w gradient",
              "bias2.b gradient", "test scores"),
     run=_run_network,
+    run_in_sandbox=True,  # the learner's class makes modules that go into a network
     misconceptions=(
         Misconception("stats_constant", "Your module's backward pass treats μ and σ² as constants (only the"
                                         " direct path): the gradients of every module below it, fc1.w among"
