@@ -106,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _grading_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--solutions", type=Path, default=ROOT / "solutions", help="the solved masters")
-    command.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per notebook cell (nbval)")
+    command.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per notebook cell (nbval)")
     command.add_argument("--time-limit", type=float, help="seconds per exercise check (default: each exercise's own)")
     command.add_argument("--workers", type=int, default=2, help="nbval worker processes")
 

@@ -273,7 +273,9 @@ def class_folder(root: Path) -> dict[str, str]:
     add("loop_in_function", "an endless loop inside a function", {NB01: with_sources(solved(NB01), {
         "01.add_gate": function("01.add_gate", "while True:\n    pass")})})
     add("loop_at_top", "an endless loop at the top level of a cell", {NB01: with_sources(solved(NB01), {
-        "01.add_gate": function("01.add_gate", "return 1.0 * dout, 1.0 * dout") + "\n\n\nwhile True:\n    pass"})})
+        "01.add_gate": function("01.add_gate", "return 1.0 * dout, 1.0 * dout")
+        # waits rather than computes, so the cell's timeout does not load the machine meanwhile
+        + "\n\n\nimport time\nwhile True:\n    time.sleep(0.1)"})})
     add("crash", "ends the kernel's process", {NB01: with_sources(solved(NB01), {
         "01.compound": "import os\nos._exit(1)"})})
     add("huge_output", "prints 30 MB", {NB01: with_sources(solved(NB01), {

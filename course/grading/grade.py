@@ -27,7 +27,7 @@ from course.grading.collect import Submission, masters
 from course.grading.run import GradingError, Results, Settings, place, run
 from course.grading.verdicts import INFRASTRUCTURE_CODE, Row, category, rows_for  # noqa: F401  (re-exported)
 
-DEFAULT_CELL_TIMEOUT = 30.0
+DEFAULT_CELL_TIMEOUT = 120.0  # wall seconds: generous, since a busy machine is not a slow notebook
 # Notebooks whose kernel never started are run again this many times (after the
 # kernel's own retries), with a pause that grows: a busy machine needs time.
 NOTEBOOK_RETRIES = 2

@@ -44,6 +44,14 @@ REQUEST_TIMEOUT = 120.0
 MAX_CONNECTIONS = 200
 
 
+class NotebookGone(BaseException):
+    """The notebook's side of a check went away mid-call (its cell's time ran out, its kernel died).
+
+    A BaseException, like Infrastructure, so the evaluation does not report it as an error of the
+    learner's function; the row then takes nbval's account of that cell (a timeout, a dead kernel).
+    """
+
+
 class Infrastructure(BaseException):
     """The grader's own machinery failed; the row says so, and it is not the learner's.
 
@@ -149,7 +157,7 @@ class JudgeService:
                 return
             try:
                 verdict = self._judge(ident, request, line)
-            except (OSError, ValueError, ConnectionError) as exc:
+            except (OSError, ValueError, ConnectionError, NotebookGone) as exc:
                 verdict = {**Verdict(ident, False, "crash", "The check did not complete: the notebook's kernel"
                                      f" stopped answering the grader ({type(exc).__name__}).").to_dict()}
             except (Exception, Infrastructure) as exc:  # the judge's own failure
@@ -190,13 +198,15 @@ class JudgeService:
                 case = cloudpickle.dumps(tuple(given))
             except Exception as exc:
                 raise Infrastructure(f"the case could not be sent into the sandbox ({type(exc).__name__}: {exc})")
-            line.send({"call": base64.b64encode(case).decode(), "seconds": left, "run": adapter})
             # The limit counts CPU time inside; the clock waits as long as its backstop does.
             line.sock.settimeout(wall_backstop(left) + SLACK)
             try:
+                line.send({"call": base64.b64encode(case).decode(), "seconds": left, "run": adapter})
                 reply = line.receive()
             except socket.timeout:
                 raise TimeLimitExceeded(exercise.time_limit) from None
+            except (OSError, ValueError) as exc:  # the kernel stopped (its cell's time ran out, it died)
+                raise NotebookGone(exc) from None
             if "timeout" in reply:
                 raise TimeLimitExceeded(exercise.time_limit)
             if "raised" in reply:
