@@ -24,8 +24,9 @@ from course.grading import sandbox
 from course.grading.canonical import (Unreadable, canonical_notebook, code_cell_roles, learner_sources,
                                       master_exercises, read_submission)
 from course.grading.collect import Submission, masters
+from course.grading.points import exercise_points
 from course.grading.run import GradingError, Results, Settings, place, run
-from course.grading.verdicts import INFRASTRUCTURE_CODE, Row, category, rows_for  # noqa: F401  (re-exported)
+from course.grading.verdicts import INFRASTRUCTURE_CODE, Row, category, rows_for, scored  # noqa: F401  (re-exported)
 
 DEFAULT_CELL_TIMEOUT = 120.0  # wall seconds: generous, since a busy machine is not a slow notebook
 # Notebooks whose kernel never started are run again this many times (after the
@@ -112,4 +113,7 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
         if graded:
             rows.update(_run_with_retries(graded, Path(tmp), settings, bar, len(submissions) - len(graded),
                                           retries, retry_pause))
-    return [row for index in sorted(rows) for row in rows[index]]
+    points = {name: exercise_points(master) for name, master in master_nbs.items()}
+    # A row of no exercise (a notebook the course does not have) is worth nothing.
+    return [scored(row, points.get(row.notebook, {}).get(row.exercise, 0.0))
+            for index in sorted(rows) for row in rows[index]]

@@ -9,7 +9,7 @@ of the grader's own machinery is a row "could not be graded
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from course.assess.hints import describe
 from course.grading.nbval_log import INFRASTRUCTURE
@@ -25,10 +25,21 @@ class Row:
     passed: bool
     code: str  # "ok", a category of course.assess.hints, or one of the grader's own below
     hint: str
+    points: float = 1.0  # what the exercise is worth (course.grading.points)
+    score: float | None = None  # None until scored, and for a row that could not be graded
 
     @property
     def infrastructure(self) -> bool:
         return self.code == INFRASTRUCTURE_CODE
+
+    @property
+    def max_score(self) -> float:
+        return self.points
+
+
+def scored(row: Row, points: float) -> Row:
+    """``row`` worth ``points``: all of them when passed, none when failed, no score when not graded."""
+    return replace(row, points=points, score=None if row.infrastructure else points if row.passed else 0.0)
 
 
 GRADER_CATEGORIES = {
