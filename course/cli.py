@@ -95,6 +95,14 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--no-sandbox", action="store_true",
                    help="grade without bubblewrap (not safe against hostile notebooks; the report says so)")
+    g.add_argument("--partial", action="store_true",
+                   help="partial credit: each exercise earns its points times the share of its cases passed"
+                        " (default: all or nothing)")
+    g.add_argument("--format", choices=["canvas"], action="append", default=[],
+                   help="also write a gradebook to import: canvas (canvas.csv, one column per concept; needs --roster)")
+    g.add_argument("--roster", type=Path,
+                   help="the class roster (CSV: Student and SIS Login ID / SIS User ID / ID columns, as Canvas's"
+                        " gradebook export has): learners are matched to it by folder name")
     g.set_defaults(run=_grade)
 
     p = commands.add_parser("progress", help="your exercises: done or not yet, with the current hint")

@@ -25,7 +25,7 @@ from course.grading import sandbox, wire
 from course.grading.judge import _rebuilt
 from course.grading.progress import concept_summary, progress_table
 from course.grading.report import HINT_CHARS, common_hints, feedback_text, html_report, write_all, write_csv
-from course.grading.verdicts import Row, infrastructure_row
+from course.grading.verdicts import Row, infrastructure_row, scored
 
 
 def master01():
@@ -193,19 +193,20 @@ def test_inside_the_sandbox_the_modules_of_wrong_answers_are_empty(tmp_path):
     assert run.stdout.strip() == f"{[0] * len(hidden)} []", run.stderr
 
 
-ROWS = [
+ROWS = [scored(row, 2) for row in [
     Row("ann", NB01, "01.mul_gate", True, "ok", ""),
     Row("ann", NB01, "01.add_gate", False, "sign", "a sign is flipped <b>"),
     Row("ben", NB01, "01.mul_gate", False, "order", "x" * (HINT_CHARS + 50)),
     Row("ben", NB01, "01.add_gate", False, "sign", "flipped again"),
-]
+]]
 
 
-def test_csv_has_the_five_columns_and_short_hints(tmp_path):
+def test_csv_has_the_scores_and_short_hints(tmp_path):
     write_csv(ROWS, tmp_path / "grades.csv")
     lines = (tmp_path / "grades.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "learner,notebook,exercise,passed,hint"
-    assert lines[1] == f"ann,{NB01},01.mul_gate,yes,"
+    assert lines[0] == "learner,notebook,exercise,passed,hint,points,score,max_score"
+    assert lines[1] == f"ann,{NB01},01.mul_gate,yes,,2,2,2"
+    assert lines[2].endswith(",2,0,2")
     assert len(lines[3]) < HINT_CHARS + 100
 
 
@@ -215,17 +216,16 @@ def test_most_common_hints_are_counted_per_exercise():
     assert "01.mul_gate" in hints and len(hints) == 2
 
 
-def test_html_report_is_a_table_with_totals_and_escaped_hints():
+def test_html_report_has_scores_and_escaped_hints():
     page = html_report(ROWS)
-    assert page.count("<tr>") == 4  # header, two learners, the per-exercise totals
-    assert "1/2" in page and "0/2" in page
-    assert "a sign is flipped &lt;b&gt;" in page
+    assert "a sign is flipped &lt;b&gt;" in page and "flipped <b>" not in page
+    assert '<span class="score">2</span> / 4' in page and '<span class="score">0</span> / 4' in page
 
 
 def test_feedback_lists_each_failed_exercise_with_its_hint():
     text = feedback_text("ann", ROWS)
-    assert "1 of 2 exercises passed" in text
-    assert "✔ 01.mul_gate" in text and "✘ 01.add_gate (a sign is flipped): a sign is flipped <b>" in text
+    assert "1 of 2 exercises passed: 2 of 4 points." in text
+    assert "✔ 01.mul_gate (2/2)" in text and "✘ 01.add_gate (0/2; a sign is flipped): a sign is flipped <b>" in text
 
 
 def test_progress_table_and_one_line_per_concept():
@@ -248,14 +248,15 @@ def test_infrastructure_rows_are_counted_apart_and_exit_non_zero(tmp_path, monke
     nb = tmp_path / "ann" / NB01
     nb.parent.mkdir()
     nbformat.write(solved(NB01), nb)
-    rows = [Row("ann", NB01, "01.mul_gate", True, "ok", ""),
-            infrastructure_row("ann", NB01, "01.add_gate", "the notebook's kernel did not start")]
+    rows = [scored(Row("ann", NB01, "01.mul_gate", True, "ok", ""), 1),
+            scored(infrastructure_row("ann", NB01, "01.add_gate", "the notebook's kernel did not start"), 1)]
     monkeypatch.setattr(grading_cli, "grade", lambda *a, **k: rows)
     code = main(["grade", str(tmp_path / "ann"), "--out", str(tmp_path / "out"), "--quiet"])
     assert code == grading_cli.INFRASTRUCTURE
     assert "1 of 1 exercises passed; 1 could not be graded (infrastructure)" in capsys.readouterr().out
-    assert "ann,01_chain_rule.ipynb,01.add_gate,ungraded,could not be graded (infrastructure)" in \
-        (tmp_path / "out" / "grades.csv").read_text()
+    grades = (tmp_path / "out" / "grades.csv").read_text()
+    assert "ann,01_chain_rule.ipynb,01.add_gate,ungraded,could not be graded (infrastructure)" in grades
+    assert grades.splitlines()[2].endswith(",1,,1")  # no score, not a zero
 
 
 def test_without_bwrap_grade_refuses_unless_told_and_the_report_says_so(tmp_path, monkeypatch, capsys):

@@ -41,6 +41,9 @@ class Verdict:
     message: str
     public_cases: int = 0
     hidden_cases: int = 0
+    # With ``count_all``: how many of all the cases (public and hidden) the function got right.
+    cases_passed: int | None = None
+    cases_total: int | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -66,8 +69,13 @@ def hidden_cases(exercise: Exercise, seed: int) -> list[Case]:
     return list(exercise.hidden(rng))
 
 
-def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdict:
-    """Judge ``answer`` on the public cases, then on hidden cases from ``seed``."""
+def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_all: bool = False) -> Verdict:
+    """Judge ``answer`` on the public cases, then on hidden cases from ``seed``.
+
+    The verdict is about the first problem found. With ``count_all`` (partial credit) every case is
+    still run after it, only to count how many the function gets right (``cases_passed`` of
+    ``cases_total``); the verdict and its message stay those of the first problem.
+    """
     if answer is None or not callable(answer):
         kind = "None" if answer is None else type(answer).__name__
         return Verdict(exercise.id, False, "dtype",
@@ -78,11 +86,15 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
         hidden = hidden_cases(exercise, seed)
     except Exception as exc:  # an exercise's own generator failing is our bug, not the learner's
         raise RuntimeError(f"the cases of {exercise.id} could not be made: {exc}") from exc
+    counted = _Count(len(public) + len(hidden)) if count_all else None
 
     failures: list[tuple[Case, Any, Any, bool]] = []
     try:
         with time_limit(exercise.time_limit):
             for is_hidden, case in [(False, c) for c in public] + [(True, c) for c in hidden]:
+                if counted and counted.stop:
+                    counted.passed += _passes(exercise, answer, case)
+                    continue
                 try:
                     got, expected = _run_case(exercise, answer, case)
                 except _FormProblem as bad:
@@ -90,27 +102,63 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
                     # seen before it (fix those first); else the form problem itself.
                     known = (_known_mistake(exercise, failures + [(case, bad.got, bad.expected, is_hidden)])
                              or (_known_mistake(exercise, failures) if failures else None))
-                    raise _Stop(*known) if known else bad
+                    stop = _Stop(*known) if known else bad
+                    if not counted:
+                        raise stop from None
+                    counted.stop = stop
+                    continue
+                except _Stop as stop:
+                    if not counted:
+                        raise
+                    counted.stop = stop
+                    continue
                 if not _agrees(exercise, got, expected, case):
                     failures.append((case, got, expected, is_hidden))
+                elif counted:
+                    counted.passed += 1
     except TimeLimitExceeded as exc:
+        if counted and counted.stop:  # the verdict was made before: the cases left count as failed
+            return counted.verdict(exercise, counted.stop.code, counted.stop.message)
+        # No credit for a function that did not finish: a score must not depend on the machine's speed.
         return Verdict(exercise.id, False, "timeout",
                        f"`{exercise.function}` did not finish within {exc.seconds:g} s. Look for a loop"
                        " that never ends (a `while` whose condition never becomes false), then run the cell"
-                       " again.")
+                       " again.", cases_passed=0 if counted else None, cases_total=counted.total if counted else None)
     except _Stop as stop:
         return Verdict(exercise.id, False, stop.code, stop.message)
+    if counted and counted.stop:
+        return counted.verdict(exercise, counted.stop.code, counted.stop.message)
 
+    total = {"cases_passed": counted.passed, "cases_total": counted.total} if counted else {}
     if not failures:
-        return Verdict(exercise.id, True, "ok", "", len(public), len(hidden))
+        return Verdict(exercise.id, True, "ok", "", len(public), len(hidden), **total)
     if "random" in exercise.tags and not _repeatable(exercise, answer, failures[0]):
         return Verdict(exercise.id, False, "global_rng",
                        f"`{exercise.function}` gives a different result each time for the same `rng` (seen on the"
                        f" example {failures[0][0].note}): it draws from numpy's global generator (np.random....)."
                        " Draw every random number from the `rng` it is given, e.g. rng.random(x.shape).",
-                       len(public), len(hidden))
+                       len(public), len(hidden), **total)
     code, message = _explain(exercise, failures)
-    return Verdict(exercise.id, False, code, message, len(public), len(hidden))
+    return Verdict(exercise.id, False, code, message, len(public), len(hidden), **total)
+
+
+class _Count:
+    """Partial credit's tally: cases right so far, and the first problem (the verdict) once found."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.passed, self.stop = total, 0, None
+
+    def verdict(self, exercise: Exercise, code: str, message: str) -> Verdict:
+        return Verdict(exercise.id, False, code, message, cases_passed=self.passed, cases_total=self.total)
+
+
+def _passes(exercise: Exercise, answer: Callable, case: Case) -> bool:
+    """Is ``answer`` right on ``case`` (well formed, inputs left alone, right values)? Only counts."""
+    try:
+        got, expected = _run_case(exercise, answer, case)
+    except _Stop:
+        return False
+    return _agrees(exercise, got, expected, case)
 
 
 # ----- running one case ----------------------------------------------------------

@@ -8,10 +8,12 @@ import time
 
 from course.grading import sandbox
 from course.grading.bar import Bar
+from course.grading.canvas import gradebook_text, incomplete
 from course.grading.collect import collect
 from course.grading.grade import grade
 from course.grading.progress import learner_progress, progress_table
-from course.grading.report import write_all
+from course.grading.report import write_all, write_atomically
+from course.grading.roster import RosterError, match, read_roster
 from course.grading.run import GradingError
 
 # Exit statuses of `grade`.
@@ -33,6 +35,17 @@ def grade_command(args: argparse.Namespace) -> int:
     if not args.solutions.is_dir():
         print(f"grade: no masters: {args.solutions} is not a folder", file=sys.stderr)
         return CANNOT_RUN
+    formats = getattr(args, "format", None) or []
+    roster_path = getattr(args, "roster", None)
+    if "canvas" in formats and roster_path is None:
+        print("grade: --format canvas needs --roster ROSTER.csv (Canvas's gradebook export will do): the"
+              " gradebook lists the roster's students", file=sys.stderr)
+        return CANNOT_RUN
+    try:  # read before grading: a roster that cannot be used stops the command before the long part
+        roster = read_roster(roster_path) if roster_path is not None else None
+    except RosterError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return CANNOT_RUN
     try:
         submissions = collect(args.paths)
     except FileNotFoundError as exc:
@@ -44,13 +57,17 @@ def grade_command(args: argparse.Namespace) -> int:
     bar = None if args.quiet else Bar(len(submissions))
     start = time.monotonic()
     try:
-        rows = grade(submissions, args.solutions, seed=args.seed, bar=bar, use_sandbox=use_sandbox, **_options(args))
+        rows = grade(submissions, args.solutions, seed=args.seed, bar=bar, use_sandbox=use_sandbox,
+                     partial=getattr(args, "partial", False), **_options(args))
     except GradingError as exc:
         print(f"\ngrade: {exc}", file=sys.stderr)
         return CANNOT_RUN
     if bar:
         bar.close()
-    write_all(rows, args.out, sandboxed=use_sandbox)
+    matching = match(sorted({r.learner for r in rows}), roster) if roster is not None else None
+    write_all(rows, args.out, sandboxed=use_sandbox, partial=getattr(args, "partial", False), matching=matching)
+    if "canvas" in formats:
+        write_atomically(args.out / "canvas.csv", gradebook_text(rows, roster, matching))
     learners = len({r.learner for r in rows})
     infrastructure = sum(r.infrastructure for r in rows)
     graded = len(rows) - infrastructure
@@ -58,7 +75,20 @@ def grade_command(args: argparse.Namespace) -> int:
           f" {sum(r.passed for r in rows)} of {graded} exercises passed"
           + (f"; {infrastructure} could not be graded (infrastructure): grade again" if infrastructure else "")
           + ("; WITHOUT a sandbox" if not use_sandbox else "") + f"; see {args.out / 'report.html'}")
+    if matching is not None:
+        _print_matching(matching, rows, args.out if "canvas" in formats else None)
     return INFRASTRUCTURE if infrastructure else GRADED
+
+
+def _print_matching(matching, rows, out) -> None:
+    """Who the roster does not know, who handed in nothing, and what the gradebook leaves empty."""
+    where = f" (written to {out / 'canvas.csv'})" if out else ""
+    print(f"roster: {len(matching.students)} learners matched{where}; {len(matching.absent)} students on the"
+          " roster handed in nothing (empty scores)")
+    for learner, why in sorted(matching.unknown.items()):
+        print(f"roster: NOT ON THE ROSTER, left out of the gradebook: {learner}: {why}")
+    for learner, concept in incomplete(rows, matching):
+        print(f"roster: {learner}'s {concept} has exercises that could not be graded: left empty, grade again")
 
 
 def progress_command(args: argparse.Namespace) -> int:

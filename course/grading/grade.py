@@ -89,14 +89,19 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
           cell_timeout: float = DEFAULT_CELL_TIMEOUT, workers: int = 2, time_limit: float | None = None,
           bar=None, workdir: Path | None = None, use_sandbox: bool = True,
           limits: sandbox.Limits | None = None, retries: int = NOTEBOOK_RETRIES, retry_pause: float = RETRY_PAUSE,
-          kernel_attempts: int = 4, kernel_backoff: float = 5.0, fail_kernel_starts: int = 0) -> list[Row]:
-    """Grade every submission; a broken one becomes rows that say what happened."""
+          kernel_attempts: int = 4, kernel_backoff: float = 5.0, fail_kernel_starts: int = 0,
+          partial: bool = False) -> list[Row]:
+    """Grade every submission; a broken one becomes rows that say what happened.
+
+    Each row is scored with its exercise's points: all or nothing, or with ``partial`` the share of
+    the exercise's cases (public and hidden) the function passed (``verdicts.scored``).
+    """
     if use_sandbox and not sandbox.bwrap():
         raise GradingError("bubblewrap (bwrap) is not installed: run scripts/install-sandbox.sh,"
                            " or grade with --no-sandbox (the report then says so)")
     settings = Settings(secrets.randbelow(2**31) if seed is None else seed, cell_timeout, workers, time_limit,
                         use_sandbox, limits or sandbox.Limits(), kernel_attempts, kernel_backoff,
-                        fail_kernel_starts)
+                        fail_kernel_starts, partial)
     master_nbs = {name: nbformat.read(path, as_version=4) for name, path in masters(solutions).items()}
     rows: dict[int, list[Row]] = {}
     graded: dict[int, _Graded] = {}
@@ -115,5 +120,5 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
                                           retries, retry_pause))
     points = {name: exercise_points(master) for name, master in master_nbs.items()}
     # A row of no exercise (a notebook the course does not have) is worth nothing.
-    return [scored(row, points.get(row.notebook, {}).get(row.exercise, 0.0))
+    return [scored(row, points.get(row.notebook, {}).get(row.exercise, 0.0), partial)
             for index in sorted(rows) for row in rows[index]]

@@ -104,11 +104,12 @@ def _rebuilt(raised: dict) -> Exception:
 class JudgeService:
     """One per class run: a socket per notebook, a thread per check."""
 
-    def __init__(self, seed: int, time_limit: float | None = None) -> None:
+    def __init__(self, seed: int, time_limit: float | None = None, partial: bool = False) -> None:
         _pickle_concepts_by_value()
         sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
         threading.stack_size(THREAD_STACK_BYTES)  # for the threads started from here on: the judge's
         self.seed, self.time_limit = seed, time_limit
+        self.partial = partial  # run every case, to count the ones passed (partial credit)
         self.verdicts: dict[str, dict[str, dict]] = {}
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -176,15 +177,17 @@ class JudgeService:
         if not request.get("callable"):
             kind = str(request.get("kind", "None"))
             answer = None if kind == "None" else type(re.sub(r"\W", "_", kind)[:60] or "value", (), {})()
-            verdict = evaluate(exercise, answer, self.seed)
+            verdict = evaluate(exercise, answer, self.seed, count_all=self.partial)
         else:
             # An adapter that must run beside the learner's objects travels with each call (see Exercise).
             run = exercise.run if exercise.run_in_sandbox else None
             if run is not None:
                 exercise = dataclasses.replace(exercise, run=None)
-            verdict = evaluate(exercise, self._proxy(exercise, line, run), self.seed)
+            verdict = evaluate(exercise, self._proxy(exercise, line, run), self.seed, count_all=self.partial)
+        counts = ({"cases_passed": verdict.cases_passed, "cases_total": verdict.cases_total}
+                  if verdict.cases_total is not None else {})
         return {**verdict.to_dict(), "title": exercise.title, "public": verdict.public_cases,
-                "hidden": verdict.hidden_cases}
+                "hidden": verdict.hidden_cases, **counts}
 
     def _proxy(self, exercise, line: wire.Line, run=None):
         """The learner's function as the evaluation sees it: each call crosses into the sandbox and back

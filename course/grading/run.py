@@ -48,6 +48,7 @@ class Settings:
     kernel_attempts: int = 4
     kernel_backoff: float = 5.0
     fail_kernel_starts: int = 0  # the grader's own tests inject kernel-start failures
+    partial: bool = False  # the judge counts every case a function passes (partial credit)
 
 
 @dataclass
@@ -116,7 +117,7 @@ def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Se
     """nbval over ``notebooks`` (key -> (code cells, exercise ids)), with the judge answering their checks."""
     config = sandbox.new_config(settings.sandbox, settings.limits)
     config_path = config.write(workdir / "sandbox.json")
-    judge = JudgeService(settings.seed, settings.time_limit)
+    judge = JudgeService(settings.seed, settings.time_limit, settings.partial)
     for key, (_, exercises) in notebooks.items():
         judge.open(key, workdir / Path(key).parent / "run", exercises)
     log = workdir / "nbval-log.jsonl"

@@ -15,6 +15,11 @@ from course.assess.hints import describe
 from course.grading.nbval_log import INFRASTRUCTURE
 
 INFRASTRUCTURE_CODE = "infrastructure"
+HINT_CHARS = 2000  # a hint is cut here in every output, so a report stays small whatever a notebook printed
+
+
+def short(hint: str) -> str:
+    return hint if len(hint) <= HINT_CHARS else hint[:HINT_CHARS] + " …"
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,10 @@ class Row:
     hint: str
     points: float = 1.0  # what the exercise is worth (course.grading.points)
     score: float | None = None  # None until scored, and for a row that could not be graded
+    # Partial credit (``grade(partial=True)``): the cases, public and hidden, the function passed, as
+    # the judge counted them; None where the judge did not (all-or-nothing, or the row failed elsewhere).
+    cases_passed: int | None = None
+    cases_total: int | None = None
 
     @property
     def infrastructure(self) -> bool:
@@ -37,9 +46,22 @@ class Row:
         return self.points
 
 
-def scored(row: Row, points: float) -> Row:
-    """``row`` worth ``points``: all of them when passed, none when failed, no score when not graded."""
-    return replace(row, points=points, score=None if row.infrastructure else points if row.passed else 0.0)
+def scored(row: Row, points: float, partial: bool = False) -> Row:
+    """``row`` worth ``points``: all of them when passed, none when failed, no score when not graded.
+
+    With ``partial``, a failed row whose cases the judge counted earns ``points`` times the share of
+    them passed; a failure the judge did not count (a crash, a cell's timeout, an unreadable notebook,
+    a function that did not finish) earns 0.
+    """
+    if row.infrastructure:
+        score = None
+    elif row.passed:
+        score = points
+    elif partial and row.cases_total and row.cases_passed < row.cases_total:  # a failed row never scores all
+        score = points * row.cases_passed / row.cases_total
+    else:
+        score = 0.0
+    return replace(row, points=points, score=score)
 
 
 GRADER_CATEGORIES = {
@@ -106,10 +128,12 @@ def rows_for(learner: str, notebook: str, key: str, roles: list, sources: list[s
         if verdict is not None and verdict.get("infrastructure"):
             rows.append(infrastructure_row(learner, notebook, ident, verdict["message"]))
             continue
+        counts = {}
         if own:
             code, hint = own
         elif verdict is not None and not verdict["passed"]:
             code, hint = verdict["code"], verdict["message"]
+            counts = _counts(verdict)
         elif verdict is None and before:
             code, hint = before
         elif verdict is None:
@@ -120,5 +144,15 @@ def rows_for(learner: str, notebook: str, key: str, roles: list, sources: list[s
             code, hint = check
         else:
             code, hint = "ok", ""
-        rows.append(Row(learner, notebook, ident, code == "ok", code, hint))
+            counts = _counts(verdict)
+        rows.append(Row(learner, notebook, ident, code == "ok", code, hint, **counts))
     return rows
+
+
+def _counts(verdict: dict) -> dict:
+    """The judge's count of cases passed, when it made one (partial credit), as Row fields."""
+    try:
+        passed, total = int(verdict["cases_passed"]), int(verdict["cases_total"])
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return {"cases_passed": passed, "cases_total": total} if 0 <= passed <= total else {}
