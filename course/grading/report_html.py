@@ -40,9 +40,9 @@ def _total_cell(total: Total | None) -> str:
     if total is None:
         return '<td class="none">–<span class="sr"> not handed in</span></td>'
     share = total.score / total.max_score if total.max_score else 0.0
-    lacking = (f' <span class="lack">({total.ungraded} not graded)</span>' if total.ungraded else "")
-    return (f'<td class="num"><span class="score">{number(total.score)}</span> / {number(total.max_score)}'
-            f"{lacking}{_bar(share)}</td>")
+    lacking = (f'<span class="lack">{total.ungraded} not graded</span>' if total.ungraded else "")
+    return (f'<td class="num"><span class="nowrap"><span class="score">{number(total.score)}</span> /'
+            f" {number(total.max_score)}</span>{lacking}{_bar(share)}</td>")
 
 
 def _summary(rows: list[Row], sandboxed: bool, partial: bool) -> str:
@@ -99,15 +99,22 @@ def _scores(rows: list[Row]) -> str:
 
 
 def _pass_rates(rows: list[Row]) -> str:
-    items = "".join(
-        f'<tr><th scope="row">{esc(rate.exercise)}</th>'
-        f'<td class="num">{rate.passed} of {rate.graded} <span class="pct">({_percent(rate.share)})</span></td>'
-        f'<td class="barcell">{_bar(rate.share)}</td></tr>'
-        for rate in pass_rates(rows))
-    return ('<section id="pass-rates"><h2>Pass rate per exercise</h2><table class="chart"><caption>Learners who'
-            " passed each exercise, of those graded on it, in the course's order.</caption><thead><tr>"
-            '<th scope="col">Exercise</th><th scope="col">Passed</th><th scope="col"><span class="sr">Bar</span>'
-            f"</th></tr></thead><tbody>{items}</tbody></table></section>")
+    by_concept: dict[str, list] = defaultdict(list)
+    for rate in pass_rates(rows):
+        by_concept[rate.concept].append(rate)
+    tables = []
+    for name, rates in by_concept.items():
+        prefix = name.split("_", 1)[0] + "."
+        items = "".join(
+            f'<tr><th scope="row" title="{esc(rate.exercise)}">{esc(rate.exercise.removeprefix(prefix))}</th>'
+            f'<td class="num nowrap">{rate.passed} of {rate.graded} <span class="pct">({_percent(rate.share)})'
+            f'</span></td><td class="barcell">{_bar(rate.share)}</td></tr>' for rate in rates)
+        tables.append(f'<table class="chart rates"><caption>{esc(name)}</caption><thead><tr><th scope="col">Exercise'
+                      '</th><th scope="col">Passed</th><th scope="col"><span class="sr">Bar</span></th></tr></thead>'
+                      f"<tbody>{items}</tbody></table>")
+    return ('<section id="pass-rates"><h2>Pass rate per exercise</h2><p>Learners who passed each exercise, of'
+            " those graded on it, concept by concept in the course's order.</p>"
+            f'<div class="charts">{"".join(tables)}</div></section>')
 
 
 def _mistakes(rows: list[Row]) -> str:
@@ -118,8 +125,8 @@ def _mistakes(rows: list[Row]) -> str:
                 " every exercise handed in passed, or failed only for not being written.</p></section>")
     items = "".join(
         f'<tr><th scope="row">{esc(m.description)} <small>({esc(m.code)})</small></th>'
-        f'<td class="num">{len(m.learners)} <span class="pct">({_percent(len(m.learners) / learners)})</span></td>'
-        f'<td class="barcell">{_bar(len(m.learners) / learners)}</td>'
+        f'<td class="num nowrap">{len(m.learners)} <span class="pct">({_percent(len(m.learners) / learners)})'
+        f'</span></td><td class="barcell">{_bar(len(m.learners) / learners)}</td>'
         f'<td class="seen">{esc(", ".join(f"{e} ({n})" for e, n in m.exercises.most_common(3)))}</td></tr>'
         for m in found)
     return ('<section id="mistakes"><h2>Mistakes to teach again</h2><table class="chart"><caption>The categories'
@@ -175,7 +182,8 @@ def _concept(index: int, name: str, rows: list[Row], partial: bool) -> str:
 def _roster(matching: Matching | None) -> str:
     if matching is None:
         return ""
-    unknown = "".join(f"<li><b>{esc(learner)}</b>: {esc(why)}</li>" for learner, why in sorted(matching.unknown.items()))
+    unknown = "".join(f"<li><b>{esc(learner)}</b>: {esc(why)}</li>"
+                      for learner, why in sorted(matching.unknown.items(), key=lambda item: item[0].casefold()))
     absent = "".join(f"<li>{esc(s.name)}" + (f" ({esc(s.sis_login_id or s.sis_user_id or s.canvas_id)})")
                      + "</li>" for s in matching.absent)
     return ('<section id="roster"><h2>Roster</h2>'

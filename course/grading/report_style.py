@@ -22,18 +22,25 @@ th, td { border: 1px solid var(--line); padding: 3px 6px; vertical-align: top; }
 thead th { background: #f2f2f2; font-size: 85%; text-align: center; overflow-wrap: anywhere; }
 tbody th, tfoot th { text-align: left; font-weight: 600; overflow-wrap: anywhere; }
 tfoot td, tfoot th { background: #f7f7f7; }
-td.num { text-align: right; white-space: nowrap; }
+td.num { text-align: right; }
+.nowrap { white-space: nowrap; }
 td.ok { background: var(--ok); text-align: center; }
 td.no { background: var(--no); font-size: 88%; overflow-wrap: anywhere; }
 td.infra { background: var(--infra); font-size: 88%; }
 td.none { text-align: center; color: #555; }
 td.no a, td.infra a { color: #1b1b1b; }
 .part { float: right; color: #333; }
-.lack { color: #555; font-size: 85%; }
+.lack { display: block; color: #555; font-size: 80%; }
 .bar { display: block; height: 6px; background: #e6e6e6; margin-top: 2px; }
 .bar > span { display: block; height: 100%; background: var(--bar); }
-table.scores td .bar { min-width: 3em; }
+table.scores { table-layout: fixed; }
+table.scores thead th:first-child, table.scores tbody th, table.scores tfoot th { width: 12em; }
 table.chart { width: auto; max-width: 100%; }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem 1.5rem; align-items: flex-start; }
+table.rates { width: 390px; font-size: 92%; }
+table.rates caption { font-weight: 600; color: #1b1b1b; font-size: 100%; }
+table.rates th { overflow-wrap: normal; white-space: nowrap; }
+table.rates td.barcell { width: 30%; }
 table.chart td.barcell { width: 320px; vertical-align: middle; }
 table.chart td.barcell .bar { height: 12px; margin: 0; }
 table.chart .pct { color: #555; }

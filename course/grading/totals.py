@@ -36,7 +36,7 @@ def concepts_in_order(rows: list[Row]) -> list[str]:
 
 
 def learners_in_order(rows: list[Row]) -> list[str]:
-    return sorted({r.learner for r in rows})
+    return sorted({r.learner for r in rows}, key=lambda name: (name.casefold(), name))
 
 
 def exercises_of(rows: list[Row], name: str) -> list[str]:
