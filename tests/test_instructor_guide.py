@@ -125,8 +125,8 @@ def test_every_session_has_objectives_and_prerequisites(concept):
 def test_the_guide_says_how_to_find_a_class_s_own_misconceptions():
     text = GUIDE.read_text()
     assert "Three most common mistakes" not in text
-    from course.grading import report
+    from course.grading import report_html
 
-    source = open(report.__file__, encoding="utf-8").read()
-    heading = re.search(r"<h2>(The most common hints per exercise)</h2>", source).group(1)
+    source = open(report_html.__file__, encoding="utf-8").read()
+    heading = re.search(r"<h2>(Mistakes to teach again)</h2>", source).group(1)
     assert f'"{heading}"' in text and "grades/report.html" in text
