@@ -93,7 +93,14 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_al
         with time_limit(exercise.time_limit):
             for is_hidden, case in [(False, c) for c in public] + [(True, c) for c in hidden]:
                 if counted and counted.stop:
-                    counted.passed += _passes(exercise, answer, case)
+                    try:
+                        counted.passed += _passes(exercise, answer, case)
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except BaseException:
+                        # Counting must never change the verdict: whatever ends it (the time limit, the
+                        # grader's notebook gone, a case that cannot be sent), the cases left count as failed.
+                        return counted.verdict(exercise, counted.stop.code, counted.stop.message)
                     continue
                 try:
                     got, expected = _run_case(exercise, answer, case)
