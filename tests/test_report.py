@@ -20,6 +20,7 @@ from course.grading import grade as grade_module
 from course.grading.canvas import gradebook_text
 from course.grading.collect import collect
 from course.grading.report import csv_text, html_report
+from course.grading.report_html import hover
 from course.grading.roster import Roster, RosterError, Student, match, read_roster
 from course.grading.run import Results
 from course.grading.totals import concept
@@ -154,7 +155,9 @@ def test_the_mistakes_chart_ranks_categories_by_learners():
 
 
 def test_each_failed_cell_links_to_its_hint_which_reads_without_hovering():
-    page = Page(html_report(ROWS))
+    text = html_report(ROWS)
+    assert "… (the whole hint below the table)" in text and "a huge message " * 100 in text
+    page = Page(text)
     for index, name in enumerate(CONCEPTS):
         section = page.sections[f"concept-{index}"]
         failed = [r for r in COURSE if concept(r.notebook) == name and not r.passed]
@@ -165,7 +168,7 @@ def test_each_failed_cell_links_to_its_hint_which_reads_without_hovering():
         for r in failed:
             what = "not graded" if r.infrastructure else category(r.code)
             assert f"{r.learner}, {r.exercise} ({what}): {short(r.hint)}" in section["items"].values()
-            assert (short(r.hint) if r.infrastructure else f"{what}: {short(r.hint)}") in titles  # on hover too
+            assert (hover(r.hint) if r.infrastructure else f"{what}: {hover(r.hint)}") in titles  # on hover too
         header = section["tables"][0][0]
         exercises = list(dict.fromkeys(r.exercise for r in COURSE if concept(r.notebook) == name))
         assert header == ["Learner", *(e.split(".", 1)[1] for e in exercises), "Score"]

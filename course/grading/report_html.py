@@ -24,6 +24,11 @@ from course.grading.totals import (Total, by_learner, by_learner_and_concept, co
 from course.grading.verdicts import Row, category, short
 
 esc = html.escape
+HOVER_CHARS = 300  # the hover text's length: the whole hint is in the list the cell links to
+
+
+def hover(hint: str) -> str:
+    return hint if len(hint) <= HOVER_CHARS else hint[:HOVER_CHARS] + " … (the whole hint below the table)"
 
 
 def _percent(share: float) -> str:
@@ -142,9 +147,9 @@ def _verdict_cell(r: Row | None, anchor: str, partial: bool) -> str:
     if r.passed:
         return '<td class="ok">✔<span class="sr"> passed</span></td>'
     if r.infrastructure:
-        return f'<td class="infra"><a href="#{anchor}" title="{esc(short(r.hint))}">? not graded</a></td>'
+        return f'<td class="infra"><a href="#{anchor}" title="{esc(hover(r.hint))}">? not graded</a></td>'
     earned = f' <span class="part">{number(r.score)}</span>' if partial and r.score else ""
-    return (f'<td class="no"><a href="#{anchor}" title="{esc(category(r.code))}: {esc(short(r.hint))}">✘ '
+    return (f'<td class="no"><a href="#{anchor}" title="{esc(category(r.code))}: {esc(hover(r.hint))}">✘ '
             f'<span class="code">{esc(r.code)}</span></a>{earned}</td>')
 
 
