@@ -87,14 +87,18 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("paths", type=Path, nargs="+")
     e.set_defaults(run=_execute)
 
-    g = commands.add_parser("grade", help="grade learners' exercise notebooks (files, learner folders or a class folder)")
-    g.add_argument("paths", type=Path, nargs="+")
+    g = commands.add_parser("grade", help="grade learners' exercise notebooks (files, learner folders or a class"
+                                          " folder); `grade merge OUT...` merges the outputs of --shard runs")
+    # Strings, not paths: `merge` as the first word is the merge command, while ./merge is a folder.
+    g.add_argument("paths", nargs="+", metavar="PATH")
     g.add_argument("--out", type=Path, required=True, help="folder for grades.csv, report.html and feedback/")
     _grading_options(g)
     g.add_argument("--seed", type=int, help="hidden-case seed (default: a new random one per run)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--no-sandbox", action="store_true",
                    help="grade without bubblewrap (not safe against hostile notebooks; the report says so)")
+    g.add_argument("--shard", metavar="K/N",
+                   help="grade only shard K of N of the learners (needs --seed; merge with `grade merge`)")
     g.set_defaults(run=_grade)
 
     p = commands.add_parser("progress", help="your exercises: done or not yet, with the current hint")

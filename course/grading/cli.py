@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import time
+from pathlib import Path
 
 from course.grading import sandbox
 from course.grading.bar import Bar
 from course.grading.collect import collect
 from course.grading.grade import grade
 from course.grading.progress import learner_progress, progress_table
-from course.grading.report import write_all
 from course.grading.run import GradingError
+from course.grading.shards import Shard, ShardError, merge, parse_shard, select, settings, write_run
 
 # Exit statuses of `grade`.
 GRADED, CANNOT_RUN, INFRASTRUCTURE = 0, 2, 3
+MERGE = "merge"  # `grade merge OUT...`: the first word, as typed (a folder named merge is ./merge)
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -24,6 +27,17 @@ def _options(args: argparse.Namespace) -> dict:
 
 def grade_command(args: argparse.Namespace) -> int:
     """0: graded; 2: could not run at all; 3: graded, but some rows could not be graded (infrastructure)."""
+    if args.paths[0] == MERGE:
+        return merge_command(args)
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+    except ShardError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return CANNOT_RUN
+    if shard and args.seed is None:
+        print("grade: --shard needs --seed: every shard of a class must draw the same hidden cases, so give"
+              " each the same seed (e.g. --seed 8675309)", file=sys.stderr)
+        return CANNOT_RUN
     use_sandbox = not args.no_sandbox
     if use_sandbox and not sandbox.bwrap():
         print("grade: bubblewrap (bwrap) is not installed, so learner code cannot be sandboxed. Install it"
@@ -41,23 +55,49 @@ def grade_command(args: argparse.Namespace) -> int:
     if not submissions:
         print("grade: no notebooks found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return CANNOT_RUN
-    bar = None if args.quiet else Bar(len(submissions))
+    if shard:
+        submissions = select(submissions, shard)  # may be none: an empty shard still writes its (empty) part
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    bar = None if args.quiet or not submissions else Bar(len(submissions))
     start = time.monotonic()
     try:
-        rows = grade(submissions, args.solutions, seed=args.seed, bar=bar, use_sandbox=use_sandbox, **_options(args))
+        rows = grade(submissions, args.solutions, seed=seed, bar=bar, use_sandbox=use_sandbox,
+                     **_options(args)) if submissions else []
     except GradingError as exc:
         print(f"\ngrade: {exc}", file=sys.stderr)
         return CANNOT_RUN
     if bar:
         bar.close()
-    write_all(rows, args.out, sandboxed=use_sandbox)
+    write_run(args.out, rows, shard or Shard(), settings(seed, args.solutions, sandboxed=use_sandbox,
+                                                         cell_timeout=args.cell_timeout, time_limit=args.time_limit))
     learners = len({r.learner for r in rows})
     infrastructure = sum(r.infrastructure for r in rows)
     graded = len(rows) - infrastructure
-    print(f"graded {len(submissions)} notebooks of {learners} learners in {time.monotonic() - start:.1f} s:"
+    print(("" if shard is None else f"shard {shard}: ")
+          + f"graded {len(submissions)} notebooks of {learners} learners in {time.monotonic() - start:.1f} s:"
           f" {sum(r.passed for r in rows)} of {graded} exercises passed"
           + (f"; {infrastructure} could not be graded (infrastructure): grade again" if infrastructure else "")
           + ("; WITHOUT a sandbox" if not use_sandbox else "") + f"; see {args.out / 'report.html'}")
+    return INFRASTRUCTURE if infrastructure else GRADED
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    """`grade merge OUT_1 ... OUT_N --out OUT`: the shards' outputs as one unsharded run writes them."""
+    if args.shard or args.seed is not None or args.no_sandbox:
+        print("grade merge: takes the shards' output folders and --out only (the shards' options are in their"
+              " rows.json)", file=sys.stderr)
+        return CANNOT_RUN
+    folders = [Path(p) for p in args.paths[1:]]
+    try:
+        rows = merge(folders, args.out)
+    except ShardError as exc:
+        print(f"grade merge: {exc}", file=sys.stderr)
+        return CANNOT_RUN
+    infrastructure = sum(r.infrastructure for r in rows)
+    print(f"merged {len(folders)} shards: {len({r.learner for r in rows})} learners,"
+          f" {sum(r.passed for r in rows)} of {len(rows) - infrastructure} exercises passed"
+          + (f"; {infrastructure} could not be graded (infrastructure): grade those again" if infrastructure else "")
+          + f"; see {args.out / 'report.html'}")
     return INFRASTRUCTURE if infrastructure else GRADED
 
 
