@@ -308,3 +308,24 @@ def test_hidden_case_inputs_are_withheld_and_worked_examples_kept():
     assert withhold_hidden_cases(f"Seen on the example {public}.", "01.mul_gate", SEED) == (
         f"Seen on the example {public}.", False)
     assert withhold_hidden_cases("anything", "not.an.exercise", SEED) == ("anything", False)
+
+
+def test_a_row_the_grader_could_not_grade_leaves_the_whole_submission_without_a_score(archive, tmp_path,
+                                                                                       monkeypatch):
+    # A kernel that never started (tests/test_grading_infrastructure.py makes one for real): no score, a reason.
+    import course.grading.grade as grade_module
+    from course.grading.verdicts import Row, infrastructure_row
+
+    def one_lost_row(submissions, *args, **kwargs):
+        rows = [Row("submission", NB01, e, True, "ok", "", 1.0, 1.0) for e in ALL01]
+        rows[3] = infrastructure_row("submission", NB01, ALL01[3], "the notebook's kernel did not start (4 attempts)")
+        return rows
+
+    monkeypatch.setattr(grade_module, "grade", one_lost_row)
+    monkeypatch.setattr(gradescope, "sandbox_problem", lambda: None)
+    root = gradescope_folder(archive, tmp_path / "autograder", {NB01: notebook_bytes(solved(NB01))})
+    assert gradescope.run(root) == 3
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, STRUCTURE)
+    assert "score" not in results and "tests" not in results
+    assert "could not be graded (infrastructure)" in results["output"] and "did not start" in results["output"]

@@ -73,6 +73,18 @@ def test_grade_with_a_shard_needs_a_seed(tmp_path, capsys):
     assert "K must be from 1 to N" in capsys.readouterr().err
 
 
+def test_a_shard_without_learners_writes_its_empty_part(tmp_path, capsys):
+    (tmp_path / "class" / "ana").mkdir(parents=True)
+    (tmp_path / "class" / "ana" / NB01).write_text("not a notebook")  # no kernel: a quick run
+    empty = 2 if shard_of("ana", 2) == 1 else 1
+    assert main(["grade", str(tmp_path / "class"), "--shard", f"{empty}/2", "--seed", "3", "--quiet",
+                 "--out", str(tmp_path / "out")]) == 0
+    data = json.loads((tmp_path / "out" / ROWS_FILE).read_text())
+    assert data["rows"] == [] and data["shard"] == [empty, 2]
+    assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 1  # the header alone
+    assert "graded 0 notebooks of 0 learners" in capsys.readouterr().out
+
+
 # ----- merge refuses what does not belong together -----------------------------------------
 
 def _part(folder: Path, shard: Shard, learners: list[str], seed: int = 7, **overrides) -> Path:
