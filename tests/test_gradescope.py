@@ -329,3 +329,14 @@ def test_a_row_the_grader_could_not_grade_leaves_the_whole_submission_without_a_
     jsonschema.validate(results, STRUCTURE)
     assert "score" not in results and "tests" not in results
     assert "could not be graded (infrastructure)" in results["output"] and "did not start" in results["output"]
+
+
+def test_another_assignment_s_notebook_is_not_graded_as_this_one_and_links_are_not_followed(tmp_path):
+    assignment = {NB01: _assignment()[NB01]}
+    nbformat.write(solved("05_dropout.ipynb"), tmp_path / "hw.ipynb")
+    chosen, ignored = match([("hw.ipynb", tmp_path / "hw.ipynb")], assignment)
+    assert chosen == {} and ignored == ["hw.ipynb"]
+    (tmp_path / "sub").mkdir()
+    nbformat.write(solved(NB01), tmp_path / "elsewhere.ipynb")
+    os.symlink(tmp_path / "elsewhere.ipynb", tmp_path / "sub" / NB01)
+    assert gradescope._uploads(tmp_path / "sub", tmp_path / "unzipped") == []

@@ -58,6 +58,7 @@ CONFIG = "gradflow-autograder.json"
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 LEARNER = "submission"
 MAX_ZIP_MEMBERS = 50
+MAX_ZIP_BYTES = 200_000_000  # all the notebooks unpacked from one archive, together
 COURSE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = COURSE_DIR.parent
 
@@ -176,7 +177,9 @@ def _uploads(submission: Path, unpacked: Path) -> list[tuple[str, Path]]:
     """(name as uploaded, file) of every notebook in the submission, zip archives opened."""
     found = []
     for path in sorted(submission.rglob("*")):
-        if not path.is_file() or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(submission).parts):
+        # A link could point the grader (outside the sandbox) at any file of the machine: only plain files count.
+        if (path.is_symlink() or not path.is_file()
+                or any(p.startswith(".") or p == "__MACOSX" for p in path.relative_to(submission).parts)):
             continue
         shown = str(path.relative_to(submission))
         if path.suffix == ".ipynb":
@@ -198,13 +201,18 @@ def _unzipped(path: Path, shown: str, unpacked: Path) -> list[tuple[str, Path]]:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if m.filename.endswith(".ipynb") and not m.is_dir()
                        and not any(p.startswith(".") or p == "__MACOSX" for p in Path(m.filename).parts)]
+            budget = MAX_ZIP_BYTES
             for number, member in enumerate(members[:MAX_ZIP_MEMBERS]):
-                if member.file_size > MAX_NOTEBOOK_BYTES:
-                    continue  # read_submission would refuse it anyway; never unpack it
+                if member.file_size > min(MAX_NOTEBOOK_BYTES, budget):
+                    continue  # read_submission would refuse it anyway, or the archive is too big: never unpack it
                 target = unpacked / f"{number:03d}" / Path(member.filename).name  # no path from the archive
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(member) as source:
-                    target.write_bytes(source.read(MAX_NOTEBOOK_BYTES + 1))
+                with archive.open(member) as source:  # the size an archive declares may lie: read at most that
+                    data = source.read(member.file_size + 1)
+                if len(data) > member.file_size:
+                    continue
+                budget -= len(data)
+                target.write_bytes(data)
                 found.append((f"{shown}:{member.filename}", target))
     except (zipfile.BadZipFile, OSError):
         pass  # not an archive we can open: nothing in it is a notebook of the course
@@ -244,7 +252,7 @@ def match(uploads: list[tuple[str, Path]], assignment: dict[str, list[str]]) -> 
         best = max(overlap, key=overlap.get) if overlap else None
         if best is not None and overlap[best] > 0:
             candidates[best].append((overlap[best], shown, path))
-        elif len(assignment) == 1 and len(uploads) == 1:
+        elif not ids and len(assignment) == 1 and len(uploads) == 1:  # unreadable, or no exercise cells at all
             candidates[next(iter(assignment))].append((0, shown, path))
     chosen = {name: max(found, key=lambda c: c[0])[1:] for name, found in candidates.items() if found}
     graded = {shown for shown, _ in chosen.values()}
