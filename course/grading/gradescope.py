@@ -272,14 +272,14 @@ def withhold_hidden_cases(hint: str, exercise_id: str, seed: int) -> tuple[str, 
         return hint, False
     public = sorted({c.note for c in exercise.public if c.note}, key=len, reverse=True)
     hidden = sorted({c.note for c in hidden_cases(exercise, seed) if c.note} - set(public), key=len, reverse=True)
-    if not any(note in hint for note in hidden):
-        return hint, False
     text = hint
     kept = {}
     for number, note in enumerate(public):  # a worked example's inputs stay, even where a hidden note is in them
         if note in text:
             kept[f"\0{number}\0"] = note
             text = text.replace(note, f"\0{number}\0")
+    if not any(note in text for note in hidden):
+        return hint, False
     for note in hidden:
         for before, after in ((f"not a hidden case: {note}", "not a hidden case"),
                               (f"the example {note}", "a hidden case"), (note, "a hidden case")):
