@@ -1,4 +1,4 @@
-"""The command line: ``python -m course build | new | execute | grade | progress``.
+"""The command line: ``python -m course build | new | execute | grade | gradescope | progress``.
 
 Thin on purpose: each command parses its arguments and calls the module that
 does the work.
@@ -60,6 +60,12 @@ def _grade(args: argparse.Namespace) -> int:
     return grade_command(args)
 
 
+def _gradescope(args: argparse.Namespace) -> int:
+    from course.grading.gradescope import build_command
+
+    return build_command(args)
+
+
 def _progress(args: argparse.Namespace) -> int:
     from course.grading.cli import progress_command
 
@@ -87,8 +93,10 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("paths", type=Path, nargs="+")
     e.set_defaults(run=_execute)
 
-    g = commands.add_parser("grade", help="grade learners' exercise notebooks (files, learner folders or a class folder)")
-    g.add_argument("paths", type=Path, nargs="+")
+    g = commands.add_parser("grade", help="grade learners' exercise notebooks (files, learner folders or a class"
+                                          " folder); `grade merge OUT...` merges the outputs of --shard runs")
+    # Strings, not paths: `merge` as the first word is the merge command, while ./merge is a folder.
+    g.add_argument("paths", nargs="+", metavar="PATH")
     g.add_argument("--out", type=Path, required=True, help="folder for grades.csv, report.html and feedback/")
     _grading_options(g)
     g.add_argument("--seed", type=int, help="hidden-case seed (default: a new random one per run)")
@@ -103,7 +111,22 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--roster", type=Path,
                    help="the class roster (CSV: Student and SIS Login ID / SIS User ID / ID columns, as Canvas's"
                         " gradebook export has): learners are matched to it by folder name")
+    g.add_argument("--shard", metavar="K/N",
+                   help="grade only shard K of N of the learners (needs --seed; merge with `grade merge`)")
     g.set_defaults(run=_grade)
+
+    s = commands.add_parser("gradescope", help="(instructors) build the autograder archive Gradescope runs")
+    s.add_argument("--out", type=Path, required=True, help="the archive to write, e.g. autograder.zip")
+    s.add_argument("--notebook", action="append", metavar="NAME",
+                   help="a master the assignment grades, e.g. 01_chain_rule.ipynb (repeat; default: every master)")
+    _grading_options(s)
+    s.add_argument("--seed", type=int, help="hidden-case seed of the assignment (default: a new random one)")
+    s.add_argument("--hidden-detail", default="after_due_date", choices=("visible", "after_due_date",
+                                                                         "after_published", "hidden"),
+                   help="when a learner sees which hidden case failed (default: after_due_date)")
+    s.add_argument("--no-sandbox", action="store_true",
+                   help="grade without bubblewrap, for platforms without user namespaces (the results say so)")
+    s.set_defaults(run=_gradescope)
 
     p = commands.add_parser("progress", help="your exercises: done or not yet, with the current hint")
     p.add_argument("folder", type=Path, nargs="?", default=Path("exercises"))

@@ -176,7 +176,11 @@ def test_the_sandbox_hides_the_references_and_binds_only_what_a_kernel_needs(tmp
     assert "--unshare-all" in command and "--die-with-parent" in command and "--clearenv" in command
     assert ["--tmpfs", str(sandbox.COURSE_DIR / "assess" / "concepts")] == \
         command[command.index(str(sandbox.COURSE_DIR / "assess" / "concepts")) - 1:][:2]
-    assert str(ROOT / "solutions") not in text and str(ROOT) + " " not in text
+    bound = [command[i + 1] for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")]
+    assert str(ROOT / "solutions") not in text and str(ROOT) not in bound
+    # The kernel imports the grader's own course package: its parent is on the path, only the package is bound.
+    assert ["--setenv", "PYTHONPATH", str(sandbox.COURSE_DIR.parent)] == \
+        command[command.index("PYTHONPATH") - 1:][:3]
     assert ["--bind", str(tmp_path), str(tmp_path)] == command[command.index("--bind"):][:3]
 
 

@@ -8,5 +8,7 @@
   crosses between them);
 - ``verdicts``: one row per learner, notebook and exercise;
 - ``report``: grades.csv, report.html and one feedback file per learner;
-- ``progress``: a learner's own table of done and not-yet exercises.
+- ``progress``: a learner's own table of done and not-yet exercises;
+- ``shards``: a class graded in parts (``--shard K/N``) and the parts merged;
+- ``gradescope``: the autograder archive Gradescope runs, and its run.
 """

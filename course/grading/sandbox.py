@@ -109,6 +109,9 @@ def _kernel_environment(run: Path) -> dict[str, str]:
             "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib", "MPLBACKEND": "agg",
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONHASHSEED": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "LANG": "C.UTF-8",
+            # The kernel imports the course package the grader runs (e.g. an unpacked Gradescope
+            # autograder's), not whichever one the environment has installed; only COURSE_DIR is visible.
+            "PYTHONPATH": str(COURSE_DIR.parent),
             "GRADFLOW_JUDGE": str(run / JUDGE_SOCKET)}
 
 
