@@ -149,6 +149,13 @@ def test_points_default_to_one_and_stale_nbgrader_keys_are_replaced():
     assert marked.cells[2].metadata["nbgrader"]["points"] == 1
 
 
+def test_points_that_are_not_a_positive_number_stop_the_build_with_a_message():
+    nb = master()
+    nb.cells[2].metadata["gradflow"]["points"] = "two"
+    with pytest.raises(BuildError, match="x.ipynb: the check cell of t.f gives points='two'"):
+        with_nbgrader_metadata(nb, name="x.ipynb")
+
+
 def test_two_check_cells_of_one_exercise_are_refused_by_name():
     nb = master()
     nb.cells.append(copy.deepcopy(nb.cells[2]))

@@ -26,7 +26,7 @@ import copy
 import nbformat
 
 from course.authoring.build import BuildError, is_check_cell
-from course.grading.points import exercise_points
+from course.grading.points import BadPoints, exercise_points
 
 SCHEMA_VERSION = 3
 SOLUTION_ONLY = "solution-only"
@@ -53,7 +53,10 @@ def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked:
 def with_nbgrader_metadata(master: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """A copy of ``master`` whose cells carry nbgrader's metadata (and no other nbgrader key)."""
     nb = copy.deepcopy(master)
-    points = exercise_points(nb)
+    try:
+        points = exercise_points(nb)
+    except BadPoints as exc:
+        raise BuildError(f"{name}: {exc}") from None
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
         cell.metadata.pop("nbgrader", None)
