@@ -26,10 +26,13 @@ def _build(args: argparse.Namespace) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         if problems:
-            print("run `python -m course build` to regenerate exercises/", file=sys.stderr)
+            print("run `python -m course build` to regenerate exercises/ and the masters' nbgrader metadata",
+                  file=sys.stderr)
         return 1 if problems else 0
     changed = write(built)
-    print(f"built {len(built)} exercise notebooks ({len(changed)} changed) in {args.exercises}")
+    masters = [p for p in built if p.parent == args.solutions]
+    print(f"built {len(built) - len(masters)} exercise notebooks in {args.exercises} and the nbgrader metadata"
+          f" of {len(masters)} masters in {args.solutions} ({len(changed)} files changed)")
     return 0
 
 
@@ -76,10 +79,11 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m course", description="Gradflow course tools.")
     commands = top.add_subparsers(dest="command", required=True)
 
-    b = commands.add_parser("build", help="make exercises/ from the solved masters in solutions/")
+    b = commands.add_parser("build", help="make exercises/ (and the masters' nbgrader metadata) from the solved"
+                                           " masters in solutions/")
     b.add_argument("--solutions", type=Path, default=ROOT / "solutions")
     b.add_argument("--exercises", type=Path, default=ROOT / "exercises")
-    b.add_argument("--check", action="store_true", help="only report whether exercises/ is up to date")
+    b.add_argument("--check", action="store_true", help="only report whether exercises/ and the masters are up to date")
     b.set_defaults(run=_build)
 
     n = commands.add_parser("new", help="(authors) create the files of a new concept, as a draft")

@@ -15,6 +15,12 @@ one, chosen by k, which keeps its stub), then measures in the same run:
 and prints wall time and notebooks per second, the sandbox's cost, the
 speed-up over the baseline, and whether the grader and the baseline agree on
 every exercise (pass/fail of each check cell). Not a test: it takes minutes.
+
+When nbgrader is installed (scripts/install-nbgrader.sh), each sandboxed
+grader run is followed at once by ``nbgrader autograde`` on the same class
+(the released notebooks with the same answers), so the two are paired run by
+run under the same load; it prints each pair's ratio, their median, and
+whether nbgrader's scores agree with the grader's verdicts.
 """
 
 from __future__ import annotations
@@ -81,6 +87,55 @@ def baseline(root: Path, seed: int, cell_timeout: float) -> tuple[float, dict]:
     return time.monotonic() - start, verdicts
 
 
+class NbgraderTiming:
+    """``nbgrader autograde`` on the class, timed right after each sandboxed grader run (docs/grading.md)."""
+
+    def __init__(self, root: Path, seed: int, skip: bool = False) -> None:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from nbgrader_course import NbgraderCourse, nbgrader_python
+
+        self.python = None if skip else nbgrader_python()
+        self.seed, self.ratios = seed, []
+        if self.python is None and not skip:
+            print("nbgrader: not installed, not timed (scripts/install-nbgrader.sh)", flush=True)
+            return
+        self.course = NbgraderCourse(root.parent / "nbgrader", self.python)
+        self.course.add_masters(sorted((ROOT / "solutions").glob("*.ipynb")))
+        self.course.generate()  # not timed: an instructor releases once
+        for learner in sorted(p for p in root.iterdir() if p.is_dir()):
+            self.course.submitted(learner.name).mkdir(parents=True)
+            for path in sorted(learner.glob("*.ipynb")):
+                answers = {gradflow(c)["exercise"]: c.source for c in nbformat.read(path, as_version=4).cells
+                           if "exercise" in gradflow(c)}
+                nb = nbformat.read(self.course.release / path.name, as_version=4)
+                for cell in nb.cells:
+                    if gradflow(cell).get("exercise") in answers:
+                        cell.source = answers[gradflow(cell)["exercise"]]
+                nbformat.write(nb, self.course.submitted(learner.name) / path.name)
+
+    def pair(self, grader_seconds: float, rows) -> None:
+        if self.python is None:
+            return
+        from course.authoring.nbgrader_cells import check_grade_id
+
+        start = time.monotonic()
+        self.course.autograde(GRADFLOW_HIDDEN_SEED=str(self.seed))
+        seconds = time.monotonic() - start
+        scores = self.course.scores()
+        differ = [r for r in rows if (scores.get((r.learner, Path(r.notebook).stem, check_grade_id(r.exercise)),
+                                                 (None, None))[0] == r.points) != r.passed]
+        self.ratios.append(seconds / grader_seconds)
+        print(f"nbgrader: {seconds:7.1f} s wall (nbgrader autograde), grader {grader_seconds:7.1f} s:"
+              f" {seconds / grader_seconds:.2f}× the grader's time ({len(differ)} of {len(rows)} verdicts differ)",
+              flush=True)
+
+    def summary(self) -> None:
+        if self.ratios:
+            ratios = sorted(self.ratios)
+            print(f"nbgrader: the grader is {ratios[len(ratios) // 2]:.2f}× faster than nbgrader autograde"
+                  f" (median of {len(ratios)} paired runs)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=40)
@@ -88,6 +143,7 @@ def main() -> None:
     parser.add_argument("--cell-timeout", type=float, default=60)
     parser.add_argument("--seed", type=int, default=31337)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-nbgrader", action="store_true", help="do not time nbgrader autograde")
     parser.add_argument("--pairs", type=int, default=1, help="sandbox/no-sandbox pairs to time (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gradflow-bench-") as tmp:
@@ -97,11 +153,16 @@ def main() -> None:
         count = len(submissions)
         print(f"class: {args.learners} learners × {count // args.learners} notebooks = {count} notebooks,"
               f" {os.cpu_count()} CPUs", flush=True)
+        nbgrader = NbgraderTiming(root, args.seed, args.skip_nbgrader)
+
         def timed(use_sandbox: bool):
             start = time.monotonic()
             made = grade(submissions, ROOT / "solutions", seed=args.seed, cell_timeout=args.cell_timeout,
                          workers=args.workers, use_sandbox=use_sandbox)
-            return time.monotonic() - start, made
+            seconds = time.monotonic() - start
+            if use_sandbox:
+                nbgrader.pair(seconds, made)
+            return seconds, made
 
         grader, rows = timed(True)
         print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s, sandboxed"
@@ -114,6 +175,7 @@ def main() -> None:
             same = [(r.passed, r.code) for r in plain_rows] == [(r.passed, r.code) for r in rows]
             print(f"pair {pair + 1}:   sandbox {with_box:7.1f} s, no sandbox {without:7.1f} s:"
                   f" ratio {with_box / without:.3f} (same verdicts: {same})", flush=True)
+        nbgrader.summary()
         if ratios:
             ratios.sort()
             print(f"sandbox cost: {100 * (ratios[len(ratios) // 2] - 1):+.1f} % of grading wall time"

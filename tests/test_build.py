@@ -1,11 +1,15 @@
 """The authoring build: exercises/ is exactly what solutions/ make (contract)."""
 
+import copy
+import shutil
+
 import nbformat
 import pytest
 from conftest import EXERCISES, SOLUTIONS, code_cells, gradflow, notebooks_in, read
 
 from course.assess.registry import all_exercises
 from course.authoring.build import STUB, BuildError, build, exercise_notebook, stale, strip_solutions
+from course.authoring.nbgrader_cells import with_nbgrader_metadata
 
 
 def test_a_region_becomes_an_indented_stub():
@@ -51,10 +55,11 @@ def test_exercise_notebook_clears_outputs_locks_checks_and_drops_solution_only_c
     assert "widgets" not in nb.metadata
 
 
-def test_committed_exercises_are_what_the_build_makes():
+def test_committed_exercises_and_masters_are_what_the_build_makes():
     built = build(SOLUTIONS, EXERCISES)
     assert built, "solutions/ has no notebooks"
-    assert stale(built, EXERCISES) == [], "run `make build` (python -m course build) and commit exercises/"
+    assert stale(built, EXERCISES) == [], \
+        "run `make build` (python -m course build) and commit exercises/ and solutions/ (nbgrader metadata)"
 
 
 @pytest.mark.parametrize("path", notebooks_in(SOLUTIONS), ids=lambda p: p.name)
@@ -89,13 +94,84 @@ def test_every_registered_exercise_has_a_check_cell_in_its_concept():
         assert checks.get(exercise.id) == exercise.concept, f"{exercise.id} has no check cell in {exercise.concept}"
 
 
-def test_build_check_command_reports_stale_exercises(tmp_path):
+def test_build_check_command_reports_stale_exercises_and_masters(tmp_path):
     from course.cli import main
 
     assert main(["build", "--exercises", str(EXERCISES), "--check"]) == 0
-    out = tmp_path / "exercises"
-    assert main(["build", "--exercises", str(out), "--check"]) == 1
-    assert main(["build", "--exercises", str(out)]) == 0
-    assert main(["build", "--exercises", str(out), "--check"]) == 0
+    solutions, out = tmp_path / "solutions", tmp_path / "exercises"
+    solutions.mkdir()
+    for path in notebooks_in(SOLUTIONS):
+        shutil.copy(path, solutions / path.name)
+    options = ["--solutions", str(solutions), "--exercises", str(out)]
+    assert main(["build", *options, "--check"]) == 1
+    assert main(["build", *options]) == 0
+    assert main(["build", *options, "--check"]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in notebooks_in(SOLUTIONS))
     nbformat.validate(nbformat.read(next(out.iterdir()), as_version=4))
+    # A master without its nbgrader metadata is stale too; the build writes it back, and nothing else.
+    stripped = nbformat.read(solutions / "01_chain_rule.ipynb", as_version=4)
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(stripped, solutions / "01_chain_rule.ipynb")
+    assert main(["build", *options, "--check"]) == 1
+    assert main(["build", *options]) == 0
+    assert (solutions / "01_chain_rule.ipynb").read_text() == (SOLUTIONS / "01_chain_rule.ipynb").read_text()
+
+
+# ----- nbgrader's metadata in the masters (course.authoring.nbgrader_cells) ------------------------
+# The real nbgrader releases and autogrades them in tests/test_nbgrader.py.
+
+def test_each_kind_of_cell_gets_its_nbgrader_role():
+    nb = master()
+    setup = nbformat.v4.new_code_cell("from course import check")
+    setup.id = "setup-1"
+    shown = nbformat.v4.new_code_cell("f(1)", metadata={"tags": ["solution-only"]})
+    nb.cells[1:1] = [setup]
+    nb.cells.append(shown)
+    nb.cells[-2].metadata["gradflow"]["points"] = 2.5
+    only, given, answer, checker, solution_only = with_nbgrader_metadata(nb).cells
+    assert not any("nbgrader" in c.metadata for c in nb.cells), "the master given is not changed"
+    base = {"schema_version": 3, "task": False}
+    assert answer.metadata["nbgrader"] == {**base, "grade_id": "t_f-answer", "solution": True, "grade": False,
+                                           "locked": False}
+    assert checker.metadata["nbgrader"] == {**base, "grade_id": "t_f", "solution": False, "grade": True,
+                                            "locked": True, "points": 2.5}
+    assert given.metadata["nbgrader"] == {**base, "grade_id": "given-setup-1", "solution": False,
+                                          "grade": False, "locked": True}
+    assert "nbgrader" not in only.metadata and "nbgrader" not in solution_only.metadata
+
+
+def test_points_default_to_one_and_stale_nbgrader_keys_are_replaced():
+    nb = master()
+    nb.cells[0].metadata["nbgrader"] = {"grade": True, "grade_id": "old", "points": 9}
+    marked = with_nbgrader_metadata(nb)
+    assert "nbgrader" not in marked.cells[0].metadata
+    assert marked.cells[2].metadata["nbgrader"]["points"] == 1
+
+
+def test_points_that_are_not_a_positive_number_stop_the_build_with_a_message():
+    nb = master()
+    nb.cells[2].metadata["gradflow"]["points"] = "two"
+    with pytest.raises(BuildError, match="x.ipynb: the check cell of t.f gives points='two'"):
+        with_nbgrader_metadata(nb, name="x.ipynb")
+
+
+def test_two_check_cells_of_one_exercise_are_refused_by_name():
+    nb = master()
+    nb.cells.append(copy.deepcopy(nb.cells[2]))
+    with pytest.raises(BuildError, match="grade id 't_f'"):
+        with_nbgrader_metadata(nb, name="x.ipynb")
+
+
+@pytest.mark.parametrize("path", notebooks_in(SOLUTIONS), ids=lambda p: p.name)
+def test_every_code_cell_of_a_master_has_its_nbgrader_role(path):
+    for cell in code_cells(read(path)):
+        role = cell.metadata.get("nbgrader")
+        if "solution-only" in cell.metadata.get("tags", []):
+            assert role is None
+        elif gradflow(cell).get("check"):
+            assert role["grade"] and role["locked"] and not role["solution"] and role["points"] > 0
+        elif gradflow(cell).get("exercise"):
+            assert role["solution"] and not role["grade"] and not role["locked"]
+        else:
+            assert role["locked"] and not role["grade"] and not role["solution"]

@@ -6,9 +6,14 @@ import tomllib
 from conftest import ROOT
 
 
+# Extras for instructors only, never in the learners' environment (conda, Binder).
+INSTRUCTOR_EXTRAS = ("nbgrader",)
+
+
 def pyproject_pins() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    specs = project["dependencies"] + [d for name, extra in project["optional-dependencies"].items()
+                                       if name not in INSTRUCTOR_EXTRAS for d in extra]
     pins = {}
     for spec in specs:
         name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)==([\w.]+)", spec).groups()
@@ -51,3 +56,10 @@ def test_environment_installs_the_course_itself():
 def test_python_version_agrees():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11,<3.12"
+
+
+def test_instructor_extras_are_pinned_too():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for name in INSTRUCTOR_EXTRAS:
+        for spec in project["optional-dependencies"][name]:
+            assert re.fullmatch(r"[A-Za-z0-9_.-]+==[\w.]+", spec), f"pin {spec} exactly, like the others"

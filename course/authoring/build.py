@@ -11,8 +11,10 @@ In a master, each exercise's solution sits between two marker lines::
 The build replaces every such region with a stub that raises
 NotImplementedError (indented like the marker), clears all outputs, drops
 cells tagged ``solution-only``, and locks the check cells against edits in
-JupyterLab. The result is a pure function of the master, so a test can
-rebuild it and compare it with what is committed.
+JupyterLab. It also writes nbgrader's cell metadata into the master itself
+(``course.authoring.nbgrader_cells``), so the masters can be released and
+autograded with nbgrader too. Both are pure functions of the master, so a test
+can rebuild them and compare with what is committed.
 """
 
 from __future__ import annotations
@@ -82,13 +84,24 @@ def exercise_notebook(master: nbformat.NotebookNode, name: str = "notebook") -> 
     return nb
 
 
+def build_one(master_path: Path, exercises: Path) -> dict[Path, str]:
+    """The master with its nbgrader metadata and its exercise notebook (path -> file text)."""
+    # Imported here: it reads the points through course.grading.points, which imports this module.
+    from course.authoring.nbgrader_cells import with_nbgrader_metadata
+
+    master = with_nbgrader_metadata(nbformat.read(master_path, as_version=4), name=master_path.name)
+    nb = exercise_notebook(master, name=master_path.name)
+    # Written as `course execute` writes a master, so executing then building changes nothing more.
+    return {Path(master_path): nbformat.writes(master) + "\n",
+            Path(exercises) / master_path.name: nbformat.writes(nb) + "\n"}
+
+
 def build(solutions: Path, exercises: Path) -> dict[Path, str]:
-    """The exercise notebooks (path -> file text) that ``solutions`` make."""
+    """What ``solutions`` make (path -> file text): each master with its nbgrader metadata, and the
+    exercise notebooks."""
     built = {}
     for master_path in sorted(Path(solutions).glob("*.ipynb")):
-        master = nbformat.read(master_path, as_version=4)
-        nb = exercise_notebook(master, name=master_path.name)
-        built[Path(exercises) / master_path.name] = nbformat.writes(nb) + "\n"
+        built.update(build_one(master_path, exercises))
     return built
 
 
@@ -104,7 +117,7 @@ def write(built: dict[Path, str]) -> list[Path]:
 
 
 def stale(built: dict[Path, str], exercises: Path) -> list[str]:
-    """What differs between ``built`` and the exercises folder on disk."""
+    """What differs between ``built`` and the files on disk (exercise notebooks, masters' metadata)."""
     problems = [f"{p} is not what the build makes" for p, t in built.items()
                 if not p.exists() or p.read_text(encoding="utf-8") != t]
     extra = sorted(set(Path(exercises).glob("*.ipynb")) - set(built))

@@ -333,10 +333,9 @@ def new_concept(stem: str, title: str, root: Path, execute: bool = True) -> list
         from course.authoring.execute import execute_all
 
         execute_all([paths["lesson"], paths["master"]])
-    from course.authoring.build import exercise_notebook
+    from course.authoring.build import build_one, write
 
-    built = exercise_notebook(nbformat.read(paths["master"], as_version=4), name=paths["master"].name)
-    paths["exercises"].write_text(nbformat.writes(built) + "\n", encoding="utf-8")
+    write(build_one(paths["master"], paths["exercises"].parent))  # the exercise notebook, the nbgrader metadata
     return list(paths.values())
 
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install nbgrader for the nbgrader tests and benchmark: the course with its
+# `nbgrader` extra in a virtual environment of its own, .venv-nbgrader/.
+#
+# Not in .venv: the versions would not change (pip install --dry-run adds only
+# nbgrader, notebook 7, SQLAlchemy, alembic, Mako and RapidFuzz), but nbgrader
+# and notebook 7 add their extensions to JupyterLab (nbgrader's menus and
+# Validate button, notebook 7's toolbar items), and the course's lab and its
+# browser tests must stay what learners get. The same pins as .venv, so its
+# kernels run the course's code as .venv's do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+VENV=.venv-nbgrader
+STAMP=$VENV/.gradflow-ready
+
+# Up to date when the stamp is newer than pyproject.toml (as make setup does for .venv).
+if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ]; then
+    "$VENV/bin/nbgrader" --version
+    exit 0
+fi
+test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e '.[nbgrader]'
+touch "$STAMP"
+"$VENV/bin/nbgrader" --version
