@@ -41,10 +41,7 @@ import course.grading.grade as grading  # noqa: E402
 from course.grading.collect import collect  # noqa: E402
 from course.grading.grade import grade  # noqa: E402
 from course.grading.judge import JudgeService  # noqa: E402
-
-
-def load() -> str:
-    return f"load {os.getloadavg()[0]:.1f}"
+from bench_cpu import CpuMeter, cpu_text, load  # noqa: E402
 
 
 class Breakdown:
@@ -174,38 +171,49 @@ def main() -> None:
         print(f"class: {args.learners} learners × {count // args.learners} notebooks = {count} notebooks,"
               f" {os.cpu_count()} CPUs, {args.workers} nbval workers, {load()}", flush=True)
         def timed(use_sandbox: bool):
-            start = time.monotonic()
+            start, cpu = time.monotonic(), meter.seconds()
             made = grade(submissions, ROOT / "solutions", seed=args.seed, cell_timeout=args.cell_timeout,
                          workers=args.workers, use_sandbox=use_sandbox)
+            used[use_sandbox] = None if cpu is None else meter.seconds() - cpu
             return time.monotonic() - start, made
+
+        meter, used = CpuMeter(), {}
 
         if args.breakdown:
             with Breakdown() as breakdown:
                 grader, rows = timed(True)
         else:
             grader, rows = timed(True)
-        print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s, sandboxed"
+        grader_cpu = used[True]
+        print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s, {cpu_text(grader_cpu)}, sandboxed"
               f" ({sum(r.passed for r in rows)} of {len(rows)} exercises passed), {load()}", flush=True)
         if args.breakdown:
             print(breakdown.report(args.workers), flush=True)
         ratios = []
         for pair in range(args.pairs):
             with_box = grader if pair == 0 else timed(True)[0]
+            box_cpu = used[True]
             without, plain_rows = timed(False)
             ratios.append(with_box / without)
             same = [(r.passed, r.code) for r in plain_rows] == [(r.passed, r.code) for r in rows]
+            cpu = f"; CPU {box_cpu:.1f} s against {used[False]:.1f} s" if box_cpu is not None else ""
             print(f"pair {pair + 1}:   sandbox {with_box:7.1f} s, no sandbox {without:7.1f} s:"
-                  f" ratio {with_box / without:.3f} (same verdicts: {same}), {load()}", flush=True)
+                  f" ratio {with_box / without:.3f}{cpu} (same verdicts: {same}), {load()}", flush=True)
         if ratios:
             ratios.sort()
             print(f"sandbox cost: {100 * (ratios[len(ratios) // 2] - 1):+.1f} % of grading wall time"
                   f" (median of {len(ratios)} pairs)", flush=True)
         if args.skip_baseline:
+            meter.close()
             return
+        cpu = meter.seconds()
         base, verdicts = baseline(root, args.seed, args.cell_timeout)
-        print(f"baseline: {base:7.1f} s wall, {count / base:5.2f} notebooks/s"
+        base_cpu = None if cpu is None else meter.seconds() - cpu
+        meter.close()
+        print(f"baseline: {base:7.1f} s wall, {count / base:5.2f} notebooks/s, {cpu_text(base_cpu)}"
               f" (pytest --nbval-lax once per learner), {load()}")
-        print(f"speed-up: {base / grader:.2f}×")
+        print(f"speed-up: {base / grader:.2f}× in wall time"
+              + (f", {base_cpu / grader_cpu:.2f}× in CPU seconds" if base_cpu and grader_cpu else ""))
         ours = {(r.learner, r.notebook, r.exercise): r.passed for r in rows}
         differ = sorted(k for k in verdicts if verdicts[k] != ours.get(k))
         print(f"verdicts: {len(verdicts)} compared, {len(differ)} differ" + (f": {differ[:5]}" if differ else ""))
