@@ -189,7 +189,7 @@ def main() -> None:
               f" ({sum(r.passed for r in rows)} of {len(rows)} exercises passed), {load()}", flush=True)
         if args.breakdown:
             print(breakdown.report(args.workers), flush=True)
-        ratios = []
+        ratios, cpu_ratios = [], []
         for pair in range(args.pairs):
             with_box = grader if pair == 0 else timed(True)[0]
             box_cpu = used[True]
@@ -197,12 +197,18 @@ def main() -> None:
             ratios.append(with_box / without)
             same = [(r.passed, r.code) for r in plain_rows] == [(r.passed, r.code) for r in rows]
             cpu = f"; CPU {box_cpu:.1f} s against {used[False]:.1f} s" if box_cpu is not None else ""
+            if box_cpu is not None:
+                cpu_ratios.append(box_cpu / used[False])
             print(f"pair {pair + 1}:   sandbox {with_box:7.1f} s, no sandbox {without:7.1f} s:"
                   f" ratio {with_box / without:.3f}{cpu} (same verdicts: {same}), {load()}", flush=True)
         if ratios:
             ratios.sort()
             print(f"sandbox cost: {100 * (ratios[len(ratios) // 2] - 1):+.1f} % of grading wall time"
                   f" (median of {len(ratios)} pairs)", flush=True)
+        if cpu_ratios:  # what the load of other jobs hardly changes
+            cpu_ratios.sort()
+            print(f"sandbox cost: {100 * (cpu_ratios[len(cpu_ratios) // 2] - 1):+.1f} % of grading CPU time"
+                  f" (median of {len(cpu_ratios)} pairs)", flush=True)
         if args.skip_baseline:
             meter.close()
             return
