@@ -14,7 +14,10 @@ one, chosen by k, which keeps its stub), then measures in the same run:
 
 and prints wall time and notebooks per second, the sandbox's cost, the
 speed-up over the baseline, and whether the grader and the baseline agree on
-every exercise (pass/fail of each check cell). Not a test: it takes minutes.
+every exercise (pass/fail of each check cell), each figure with the load
+average beside it. ``--breakdown`` also says where the first sandboxed run's
+time went (the grader's own stages, nbval's start-up, kernel starts, cells,
+the judge). Not a test: it takes minutes.
 
 When nbgrader is installed (scripts/install-nbgrader.sh), each sandboxed
 grader run is followed at once by ``nbgrader autograde`` on the same class
@@ -26,6 +29,7 @@ whether nbgrader's scores agree with the grader's verdicts.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -39,8 +43,76 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import course.grading.grade as grading  # noqa: E402
 from course.grading.collect import collect  # noqa: E402
 from course.grading.grade import grade  # noqa: E402
+from course.grading.judge import JudgeService  # noqa: E402
+from bench_cpu import CpuMeter, cpu_text, load  # noqa: E402
+
+
+class Breakdown:
+    """Where one grading run's time goes: the run's nbval log (each cell's setup and run) and the judge's calls."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+        self.cells: list[dict] = []
+        self.judge: list[tuple[str, float, float]] = []
+
+    def __enter__(self):
+        self._run, self._judge = grading.run, JudgeService._judge
+        me = self
+
+        def run(notebooks, workdir, settings, **options):
+            me.marks["run"] = time.time()
+            try:
+                return me._run(notebooks, workdir, settings, **options)
+            finally:
+                me.marks["ran"] = time.time()
+                log = Path(workdir) / "nbval-log.jsonl"
+                me.cells += [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] \
+                    if log.exists() else []
+
+        def judge(service, ident, request, line):
+            wall, cpu = time.monotonic(), time.thread_time()
+            try:
+                return me._judge(service, ident, request, line)
+            finally:
+                me.judge.append((ident, time.monotonic() - wall, time.thread_time() - cpu))
+
+        grading.run, JudgeService._judge = run, judge
+        self.marks["start"] = time.time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.marks["end"] = time.time()
+        grading.run, JudgeService._judge = self._run, self._judge
+
+    def report(self, workers: int) -> str:
+        m, cells = self.marks, self.cells
+        first = min(c["end"] - c["call"] - c["setup"] for c in cells)
+        last = max(c["end"] for c in cells)
+        kernels = [c["setup"] for c in cells if c["nodeid"].endswith("::Cell 0")]
+        run_cells = sum(c["call"] for c in cells)
+        judge_wall = sum(w for _, w, _ in self.judge)
+        judge_cpu = sum(c for *_, c in self.judge)
+        slowest = sorted(self.judge, key=lambda j: -j[1])[:3]
+        busy = sum(kernels) + run_cells
+        lines = [
+            f"  whole run                          {m['end'] - m['start']:7.1f} s",
+            f"  before nbval (read, canonical)     {m['run'] - m['start']:7.1f} s",
+            f"  nbval start-up to the first cell   {first - m['run']:7.1f} s",
+            f"  kernel starts ({len(kernels)})                {sum(kernels):7.1f} s summed,"
+            f" {sum(kernels) / max(len(kernels), 1):.2f} s each",
+            f"  cells ({len(cells)})                       {run_cells:7.1f} s summed",
+            f"    of which the judge's checks ({len(self.judge)})   {judge_wall:7.1f} s summed"
+            f" ({judge_cpu:.1f} s of CPU in the judge); slowest: "
+            + ", ".join(f"{ident} {w:.1f} s" for ident, w, _ in slowest),
+            f"  after the last cell to nbval's end {m['ran'] - last:7.1f} s",
+            f"  after nbval (verdicts, rows)       {m['end'] - m['ran']:7.1f} s",
+            f"  kernels and cells summed / {workers} workers = {busy / workers:.1f} s of the"
+            f" {last - first:.1f} s between the first cell and the last",
+        ]
+        return "\n".join(lines)
 
 
 def gradflow(cell) -> dict:
@@ -145,6 +217,7 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-nbgrader", action="store_true", help="do not time nbgrader autograde")
     parser.add_argument("--pairs", type=int, default=1, help="sandbox/no-sandbox pairs to time (0: none)")
+    parser.add_argument("--breakdown", action="store_true", help="where the first sandboxed run's time went")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gradflow-bench-") as tmp:
         root = Path(tmp) / "class"
@@ -152,40 +225,63 @@ def main() -> None:
         submissions = collect([root])
         count = len(submissions)
         print(f"class: {args.learners} learners × {count // args.learners} notebooks = {count} notebooks,"
-              f" {os.cpu_count()} CPUs", flush=True)
+              f" {os.cpu_count()} CPUs, {args.workers} nbval workers, {load()}", flush=True)
         nbgrader = NbgraderTiming(root, args.seed, args.skip_nbgrader)
 
         def timed(use_sandbox: bool):
-            start = time.monotonic()
+            start, cpu = time.monotonic(), meter.seconds()
             made = grade(submissions, ROOT / "solutions", seed=args.seed, cell_timeout=args.cell_timeout,
                          workers=args.workers, use_sandbox=use_sandbox)
+            used[use_sandbox] = None if cpu is None else meter.seconds() - cpu
             seconds = time.monotonic() - start
             if use_sandbox:
                 nbgrader.pair(seconds, made)
             return seconds, made
 
-        grader, rows = timed(True)
-        print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s, sandboxed"
-              f" ({sum(r.passed for r in rows)} of {len(rows)} exercises passed)", flush=True)
-        ratios = []
+        meter, used = CpuMeter(), {}
+
+        if args.breakdown:
+            with Breakdown() as breakdown:
+                grader, rows = timed(True)
+        else:
+            grader, rows = timed(True)
+        grader_cpu = used[True]
+        print(f"grader:   {grader:7.1f} s wall, {count / grader:5.2f} notebooks/s, {cpu_text(grader_cpu)}, sandboxed"
+              f" ({sum(r.passed for r in rows)} of {len(rows)} exercises passed), {load()}", flush=True)
+        if args.breakdown:
+            print(breakdown.report(args.workers), flush=True)
+        ratios, cpu_ratios = [], []
         for pair in range(args.pairs):
             with_box = grader if pair == 0 else timed(True)[0]
+            box_cpu = used[True]
             without, plain_rows = timed(False)
             ratios.append(with_box / without)
             same = [(r.passed, r.code) for r in plain_rows] == [(r.passed, r.code) for r in rows]
+            cpu = f"; CPU {box_cpu:.1f} s against {used[False]:.1f} s" if box_cpu is not None else ""
+            if box_cpu is not None:
+                cpu_ratios.append(box_cpu / used[False])
             print(f"pair {pair + 1}:   sandbox {with_box:7.1f} s, no sandbox {without:7.1f} s:"
-                  f" ratio {with_box / without:.3f} (same verdicts: {same})", flush=True)
+                  f" ratio {with_box / without:.3f}{cpu} (same verdicts: {same}), {load()}", flush=True)
         nbgrader.summary()
         if ratios:
             ratios.sort()
             print(f"sandbox cost: {100 * (ratios[len(ratios) // 2] - 1):+.1f} % of grading wall time"
                   f" (median of {len(ratios)} pairs)", flush=True)
+        if cpu_ratios:  # what the load of other jobs hardly changes
+            cpu_ratios.sort()
+            print(f"sandbox cost: {100 * (cpu_ratios[len(cpu_ratios) // 2] - 1):+.1f} % of grading CPU time"
+                  f" (median of {len(cpu_ratios)} pairs)", flush=True)
         if args.skip_baseline:
+            meter.close()
             return
+        cpu = meter.seconds()
         base, verdicts = baseline(root, args.seed, args.cell_timeout)
-        print(f"baseline: {base:7.1f} s wall, {count / base:5.2f} notebooks/s"
-              " (pytest --nbval-lax once per learner)")
-        print(f"speed-up: {base / grader:.2f}×")
+        base_cpu = None if cpu is None else meter.seconds() - cpu
+        meter.close()
+        print(f"baseline: {base:7.1f} s wall, {count / base:5.2f} notebooks/s, {cpu_text(base_cpu)}"
+              f" (pytest --nbval-lax once per learner), {load()}")
+        print(f"speed-up: {base / grader:.2f}× in wall time"
+              + (f", {base_cpu / grader_cpu:.2f}× in CPU seconds" if base_cpu and grader_cpu else ""))
         ours = {(r.learner, r.notebook, r.exercise): r.passed for r in rows}
         differ = sorted(k for k in verdicts if verdicts[k] != ours.get(k))
         print(f"verdicts: {len(verdicts)} compared, {len(differ)} differ" + (f": {differ[:5]}" if differ else ""))

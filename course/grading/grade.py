@@ -18,6 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from course.grading.startup import skip_slow_optional_imports
+
+skip_slow_optional_imports()  # before nbformat's first import: seconds of start-up saved (see startup.py)
+
 import nbformat
 
 from course.grading import sandbox

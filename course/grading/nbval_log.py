@@ -2,7 +2,8 @@
 
 - One JSON line per notebook cell nbval ran, in the file named by
   GRADFLOW_NBVAL_LOG (removed from the environment at once, so the kernels
-  are not told where it is).
+  are not told where it is): its result, and the seconds its setup (for a
+  notebook's first cell: the kernel's start) and its run took.
 - Kernels talk to nbval over unix sockets (the IPC transport) in the
   notebook's run folder, the one folder its sandbox shares with the grader:
   TCP does not cross the sandbox's network namespace.
@@ -18,6 +19,10 @@ import json
 import os
 import time
 from pathlib import Path
+
+from course.grading.startup import skip_slow_optional_imports
+
+skip_slow_optional_imports()  # loaded before nbval (``-p`` plugins come first), so before nbformat
 
 from jupyter_client.manager import KernelManager
 from nbval import kernel as nbval_kernel
@@ -68,12 +73,21 @@ def _start(self, kernel_name, cwd=None, startup_timeout=60):
 nbval_kernel.RunningKernel.__init__ = _start
 
 
+_SETUP_SECONDS: dict[str, float] = {}
+
+
 def pytest_runtest_logreport(report):
     # Under xdist the controller sees every worker's reports; workers do not write.
     if not _LOG or os.environ.get("PYTEST_XDIST_WORKER"):
         return
+    if report.when == "setup" and report.passed:
+        # A notebook's first cell sets up its kernel: where the time of a kernel start shows (benchmarks).
+        _SETUP_SECONDS[report.nodeid] = report.duration
     if report.when == "call" or (report.failed and report.when == "setup"):
         line = {"nodeid": report.nodeid, "passed": report.outcome == "passed",
-                "message": report.longreprtext[-MESSAGE_CHARS:] if not report.passed else ""}
+                "message": report.longreprtext[-MESSAGE_CHARS:] if not report.passed else "",
+                "setup": round(_SETUP_SECONDS.pop(report.nodeid, 0.0), 4),
+                "call": round(report.duration, 4) if report.when == "call" else 0.0,
+                "end": report.stop}
         with open(_LOG, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")

@@ -66,13 +66,14 @@ def place(workdir: Path, index: int, name: str, notebook) -> str:
 
 
 def nbval_command(paths: list[str], cell_timeout: float, workers: int) -> list[str]:
+    # Plugins named, none loaded from entry points (see _environment): a session starts sooner.
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "course.grading.nbval_log",
-               "--nbval-lax", "--nbval-cell-timeout", str(cell_timeout),
+               "-p", "nbval", "--nbval-lax", "--nbval-cell-timeout", str(cell_timeout),
                "--nbval-kernel-startup-timeout", str(KERNEL_STARTUP_TIMEOUT),
                "--nbval-kernel-name", sandbox.KERNEL_NAME, "-q", "--no-header", "-rN",
                "-o", "addopts=", "-o", "console_output_style=classic"]
     if workers > 1 and len(paths) > 1:
-        command += ["-n", str(workers), "--dist", "loadfile"]
+        command += ["-p", "xdist.plugin", "-n", str(workers), "--dist", "loadfile"]
     return command + paths
 
 
@@ -82,6 +83,7 @@ def _environment(workdir: Path, settings: Settings, config: Path) -> dict[str, s
     # A grader started from inside a pytest run must not hand that run's identity to its own session.
     env.update(sandbox.kernel_spec(workdir / "jupyter", config))
     env.update(GRADFLOW_NBVAL_LOG=str(workdir / "nbval-log.jsonl"), PYTHONHASHSEED="0",
+               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
                GRADFLOW_KERNEL_ATTEMPTS=str(settings.kernel_attempts),
                GRADFLOW_KERNEL_BACKOFF=str(settings.kernel_backoff),
                GRADFLOW_FAIL_KERNEL_STARTS=str(settings.fail_kernel_starts))
@@ -101,15 +103,28 @@ def read_log(log: Path) -> dict[tuple[str, int], tuple[bool, str]]:
     return results
 
 
-def _finished(log: Path, notebooks: dict[str, int]) -> int:
-    """Notebooks nbval is done with: those whose last cell is reported (cells run in order)."""
-    if not log.exists():
-        return 0
-    seen: dict[str, int] = {}
-    for line in log.read_text(encoding="utf-8").splitlines():
-        path = json.loads(line)["nodeid"].partition("::")[0]
-        seen[path] = seen.get(path, 0) + 1
-    return sum(1 for p, count in notebooks.items() if seen.get(p, 0) >= count)
+class _Finished:
+    """Notebooks nbval is done with: those whose last cell is reported (cells run in order).
+
+    Reads only what the log gained since the last call: the progress bar asks five times a second.
+    """
+
+    def __init__(self, log: Path, notebooks: dict[str, int]) -> None:
+        self.log, self.notebooks, self.offset, self.seen = log, notebooks, 0, {}
+
+    def __call__(self) -> int:
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.offset)
+                new = f.read()
+        except FileNotFoundError:
+            return 0
+        complete = new[:new.rfind(b"\n") + 1]  # a line being written is read next time
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            path = json.loads(line)["nodeid"].partition("::")[0]
+            self.seen[path] = self.seen.get(path, 0) + 1
+        return sum(1 for p, count in self.notebooks.items() if self.seen.get(p, 0) >= count)
 
 
 def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Settings,
@@ -121,7 +136,7 @@ def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Se
     for key, (_, exercises) in notebooks.items():
         judge.open(key, workdir / Path(key).parent / "run", exercises)
     log = workdir / "nbval-log.jsonl"
-    counts = {key: cells for key, (cells, _) in notebooks.items()}
+    finished = _Finished(log, {key: cells for key, (cells, _) in notebooks.items()})
     try:
         with open(workdir / "nbval-output.txt", "wb") as out:  # to a file: a huge output never sits in memory
             process = subprocess.Popen(nbval_command(list(notebooks), settings.cell_timeout, settings.workers),
@@ -129,7 +144,7 @@ def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Se
                                        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        start_new_session=True)  # a signal meant for the grader's group stays there
         while process.poll() is None:
-            on_progress(_finished(log, counts))
+            on_progress(finished())
             time.sleep(0.2)
     finally:
         judge.close()
