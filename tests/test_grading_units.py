@@ -301,3 +301,19 @@ def test_learner_ci_example_runs_nbval_lax_on_the_exercises():
 def test_a_wrong_answer_helper_builds_real_notebooks():
     nb = with_sources(solved(NB01), {"01.mul_gate": "pass"})
     nbformat.validate(nb)
+
+
+def test_a_failure_of_the_course_s_own_cells_before_any_learner_code_is_infrastructure_not_the_learner_s():
+    from course.grading.verdicts import rows_for
+
+    roles = [("guard", None), ("setup", None), ("exercise", "01.a"), ("check", "01.a")]
+    sources = ["import course.grading.outputcap", "import course", "def f(): pass", "check()"]
+    verdict = {"01.a": {"passed": True, "code": "ok", "message": ""}}
+    setup_broke = {("k", 0): (True, ""), ("k", 1): (False, "ModuleNotFoundError: No module named 'course'"),
+                   ("k", 2): (False, ""), ("k", 3): (False, "")}
+    row, = rows_for("ann", "01.ipynb", "k", roles, sources, ["01.a"], setup_broke, {}, 60)
+    assert row.infrastructure and "before any of the learner's code ran" in row.hint and "course" in row.hint
+    learner_broke = dict(setup_broke)
+    learner_broke.update({("k", 1): (True, ""), ("k", 2): (False, "NameError: name 'g' is not defined")})
+    row, = rows_for("ann", "01.ipynb", "k", roles, sources, ["01.a"], learner_broke, verdict, 60)
+    assert not row.infrastructure and not row.passed and "NameError" in row.hint

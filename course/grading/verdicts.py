@@ -115,6 +115,13 @@ def rows_for(learner: str, notebook: str, key: str, roles: list, sources: list[s
              cells: dict, verdicts: dict[str, dict], cell_timeout: float) -> list[Row]:
     """The rows of one graded notebook. ``roles``/``sources``: its code cells in nbval's numbering."""
     rows = []
+    # The cells before the learner's first exercise cell are the course's (the output guard, the imports):
+    # no learner code has run when they fail, so that failure is the grader's, never the learner's ✘.
+    first_learner_cell = next((i for i, (role, _) in enumerate(roles) if role == "exercise"), len(roles))
+    course_cells = _failure(key, cells, 0, first_learner_cell - 1, sources, cell_timeout)
+    if course_cells:
+        what = f"the course's own setup failed before any of the learner's code ran ({course_cells[1]})"
+        return [infrastructure_row(learner, notebook, ident, what) for ident in exercises]
     for ident in exercises:
         check_cell = roles.index(("check", ident))
         own_cell = roles.index(("exercise", ident)) if ("exercise", ident) in roles else check_cell
