@@ -45,6 +45,14 @@ def _dropout(x, keep_prob, rng, keep=lambda u, p: u < p, per_feature=False, glob
     return out, (mask / keep_prob if scaled else mask)
 
 
+def _layer(x, w, b, dout, activation, tie=0.5, db=lambda ds: ds.sum(0, keepdims=True)):
+    s = x @ w + b
+    local = {"relu": np.where(s > 0, 1.0, np.where(s < 0, 0.0, tie)),
+             "sigmoid": np.exp(-s) / (1 + np.exp(-s)) ** 2, "identity": np.ones_like(s)}[activation]
+    ds = dout * local
+    return ds @ w.T, x.T @ ds, db(ds)
+
+
 # (exercise, wrong answer, code, words the message must contain)
 WRONG = [
     # item 1: edges
@@ -63,8 +71,11 @@ WRONG = [
     ("04.loss_vectorized", lambda s, y: _loss_vectorized(s, y, column=lambda y: y[0]), "wrong_class",
      "same column"),
     ("04.loss_loop", lambda s, y: _loss_vectorized(s, y, axis=0), "sum_axis", "axis 0"),
-    ("03.bias_relu_backward", lambda x, b, dout: ((x + b > 0) * dout, ((x + b > 0) * dout).mean(0, keepdims=True)),
+    ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, db=lambda ds: ds.mean(0, keepdims=True)),
      "one_over_n", "*mean*"),
+    ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, tie=0.0), "tie", "S = 0 exactly"),
+    ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, db=lambda ds: ds), "not_summed",
+     "sum of the rows"),
     ("01.mul_gate", lambda x, y, dout: (y * dout, x), "upstream", "`dy` is the local derivative alone"),
     ("01.add_gate", lambda x, y, dout: (dout / 2, dout / 2), "wrong_value", "not half"),
     ("01.sigmoid_neuron", lambda w, x: (np.array([x[0], x[1]]) * _ds(w, x), w[:2] * _ds(w, x)), "shape",
