@@ -199,3 +199,21 @@ def test_an_unstable_softmax_with_one_shared_maximum_is_told_to_use_each_row_s_o
 def test_overflow_warnings_do_not_reach_the_learner(recwarn):
     evaluate(get_exercise("04.stable_loss"), lambda s, y: (float(np.exp(s).sum()), np.exp(s)), SEED)
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_a_composite_that_calls_an_unwritten_function_names_that_function():
+    def relu_backward(x, dout):
+        raise NotImplementedError("write relu_backward")
+
+    def layer_backward(x, w, b, dout, activation):
+        ds = relu_backward(x @ w + b, dout)
+        return ds @ w.T, x.T @ ds, ds.sum(axis=0, keepdims=True)
+
+    verdict = evaluate(get_exercise("03.layer_backward"), layer_backward, seed=3)
+    assert verdict.code == "not_done"
+    assert verdict.message.startswith("`layer_backward` calls `relu_backward`, which is not written yet")
+
+    def my_layer(x, w, b, dout, activation):  # passed under another name: it is still the exercise's function
+        raise NotImplementedError
+    verdict = evaluate(get_exercise("03.layer_backward"), my_layer, seed=3)
+    assert verdict.message.startswith("`layer_backward` is not written yet")

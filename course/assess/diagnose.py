@@ -121,7 +121,11 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, An
         # An overflow is reported by the verdict; numpy's warnings would only add noise above it.
         with np.errstate(all="ignore"):
             got = exercise.run(answer, given) if exercise.run is not None else answer(*given)
-    except NotImplementedError:
+    except NotImplementedError as exc:
+        callee = _unwritten_callee(exercise, exc)
+        if callee:  # a composite exercise calls the learner's earlier functions
+            raise _Stop("not_done", f"`{exercise.function}` calls `{callee}`, which is not written yet: write"
+                                    f" `{callee}` first (its exercise is above), run its cell, then run this one.")
         raise _Stop("not_done", f"`{exercise.function}` is not written yet: replace the line"
                                 " `raise NotImplementedError` with your code, run that cell, then run this one.")
     except TimeLimitExceeded:
@@ -147,6 +151,15 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, An
                                f" still need them. Compute into a new array (`{changed} - m`, `{changed}.copy()`)"
                                f" instead of changing `{changed}` itself (`{changed} -= m`, `{changed}[...] = ...`).")
     return got, expected
+
+
+def _unwritten_callee(exercise: Exercise, exc: BaseException) -> str | None:
+    """The learner's own function that raised NotImplementedError, when it is not the exercise's function."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/course/" not in f.filename.replace("\\", "/")]
+    # The outermost of the learner's frames is the answer itself; the innermost raised.
+    if len(frames) < 2 or frames[-1].name == frames[0].name or not frames[-1].name.isidentifier():
+        return None
+    return frames[-1].name
 
 
 def _known_failure(exercise: Exercise, case: Case, exc: Exception) -> tuple[str, str] | None:
