@@ -14,7 +14,7 @@ import numpy as np
 from course.assess.cases import array, many
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.dropout import draw_mask, kept_fraction_tolerance
-from course.compute.dropout_mistakes import VARIANTS, LayerVariant
+from course.compute.dropout_variants import VARIANTS, LayerVariant
 
 # keep_prob values for hidden cases: never 0.5, where keeping with keep_prob
 # and with 1 - keep_prob cannot be told apart.

@@ -6,6 +6,10 @@ returns as the mask. A whole layer (forward in train or test mode, then
 backward) is a ``LayerVariant``: a forward ``Variant`` plus the slips of the
 backward pass and of test mode. With no knob turned both are correct
 dropout, drawn the course's way (``rng.random(x.shape) < keep_prob``).
+
+Not named ``*_mistakes.py`` on purpose: exercise 05.catch_the_swap hands these
+forward passes to the learner's test, which runs inside the grader's
+sandbox, where the modules of wrong answers are empty.
 """
 
 from __future__ import annotations
