@@ -103,10 +103,15 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int) -> Verdi
 
     if not failures:
         return Verdict(exercise.id, True, "ok", "", len(public), len(hidden))
-    if "random" in exercise.tags and not _repeatable(exercise, answer, failures[0]):
+    # Every failing case is tried again: on a small one, two draws from the global generator agree by chance
+    # (two 8-unit masks at keep_prob = 0.8 are the same one time in 22).
+    unrepeatable = None
+    if "random" in exercise.tags:
+        unrepeatable = next((f for f in failures if not _repeatable(exercise, answer, f)), None)
+    if unrepeatable is not None:
         return Verdict(exercise.id, False, "global_rng",
                        f"`{exercise.function}` gives a different result each time for the same `rng` (seen on the"
-                       f" example {failures[0][0].note}): it draws from numpy's global generator (np.random....)."
+                       f" example {unrepeatable[0].note}): it draws from numpy's global generator (np.random....)."
                        " Draw every random number from the `rng` it is given, e.g. rng.random(x.shape).",
                        len(public), len(hidden))
     code, message = _explain(exercise, failures)
