@@ -45,6 +45,23 @@ def _dropout(x, keep_prob, rng, keep=lambda u, p: u < p, per_feature=False, glob
     return out, (mask / keep_prob if scaled else mask)
 
 
+def _layer(x, w, b, dout, activation, tie=0.5, db=lambda ds: ds.sum(0, keepdims=True)):
+    s = x @ w + b
+    local = {"relu": np.where(s > 0, 1.0, np.where(s < 0, 0.0, tie)),
+             "sigmoid": np.exp(-s) / (1 + np.exp(-s)) ** 2, "identity": np.ones_like(s)}[activation]
+    ds = dout * local
+    return ds @ w.T, x.T @ ds, db(ds)
+
+
+def _layer05(x, keep_prob, rng, train, dout, **slip):
+    """05's dropout layer written from `_dropout`: dx uses the same mask, unscaled, and the same scale as out."""
+    if not train:
+        return x.copy(), np.ones_like(x), dout.copy()
+    out, mask = _dropout(x, keep_prob, rng, **slip)
+    zero_one = mask * keep_prob if slip.get("scaled") else mask
+    return out, mask, dout * zero_one / keep_prob
+
+
 # (exercise, wrong answer, code, words the message must contain)
 WRONG = [
     # item 1: edges
@@ -63,8 +80,11 @@ WRONG = [
     ("04.loss_vectorized", lambda s, y: _loss_vectorized(s, y, column=lambda y: y[0]), "wrong_class",
      "same column"),
     ("04.loss_loop", lambda s, y: _loss_vectorized(s, y, axis=0), "sum_axis", "axis 0"),
-    ("03.bias_relu_backward", lambda x, b, dout: ((x + b > 0) * dout, ((x + b > 0) * dout).mean(0, keepdims=True)),
+    ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, db=lambda ds: ds.mean(0, keepdims=True)),
      "one_over_n", "*mean*"),
+    ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, tie=0.0), "tie", "S = 0 exactly"),
+    ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, db=lambda ds: ds), "not_summed",
+     "sum of the rows"),
     ("01.mul_gate", lambda x, y, dout: (y * dout, x), "upstream", "`dy` is the local derivative alone"),
     ("01.add_gate", lambda x, y, dout: (dout / 2, dout / 2), "wrong_value", "not half"),
     ("01.sigmoid_neuron", lambda w, x: (np.array([x[0], x[1]]) * _ds(w, x), w[:2] * _ds(w, x)), "shape",
@@ -73,15 +93,14 @@ WRONG = [
                                                              for h in steps])), "wrong_value", "not its index"),
     ("01.best_step", lambda f, dfdx, x, steps: steps[int(np.argmin([(f(x + h) - f(x - h)) / (2 * h) - dfdx(x)
                                                                     for h in steps]))], "step", "abs(...)"),
-    ("05.dropout_forward", lambda x, kp, rng: _dropout(x, kp, rng, keep=lambda u, p: u > p), "keep_prob_scale",
-     "wrong way round"),
-    ("05.dropout_forward", lambda x, kp, rng: _dropout(x, kp, rng, per_feature=True), "mask_convention",
-     "one row shared"),
-    ("05.dropout_forward", lambda x, kp, rng: _dropout(x, kp, rng, global_rng=True), "global_rng", "np.random"),
-    ("05.dropout_forward", lambda x, kp, rng: _dropout(x, kp, rng, scaled=True), "keep_prob_scale",
-     "scaled mask"),
-    ("05.dropout_layer", lambda x, kp, rng, train: _dropout(x, kp, rng, keep=lambda u, p: u > p)[0] if train
-     else x.copy(), "keep_prob_scale", "wrong way round"),
+    ("05.dropout_layer", lambda x, kp, rng, train, dout: _layer05(x, kp, rng, train, dout, keep=lambda u, p: u > p),
+     "keep_prob_scale", "wrong way round"),
+    ("05.dropout_layer", lambda x, kp, rng, train, dout: _layer05(x, kp, rng, train, dout, per_feature=True),
+     "mask_convention", "one row shared"),
+    ("05.dropout_layer", lambda x, kp, rng, train, dout: _layer05(x, kp, rng, train, dout, global_rng=True),
+     "global_rng", "np.random"),
+    ("05.dropout_layer", lambda x, kp, rng, train, dout: _layer05(x, kp, rng, train, dout, scaled=True),
+     "keep_prob_scale", "scaled mask"),
     ("03.fc_backward", lambda x, w, dout: (dout * w.T, x.T * dout), "elementwise", "`@`"),
     ("03.fc_backward", lambda x, w, dout: (x.T @ dout, dout @ w.T), "order", "wrong order"),
     ("04.score_gradients", lambda ds, X, W, b: (X.T @ ds, ds @ W.T, ds.sum(0, keepdims=True)), "order",
@@ -111,7 +130,8 @@ RIGHT = [
     ("03.position_of", lambda i, s: tuple(int(v) for v in np.unravel_index(i, s))),
     ("01.best_step", lambda f, dfdx, x, steps: min(steps, key=lambda h: abs((f(x + h) - f(x - h)) / (2 * h)
                                                                              - dfdx(x)))),
-    ("05.dropout_forward", lambda x, kp, rng: _dropout(x, kp, rng)),
+    ("05.dropout_layer", lambda x, kp, rng, train, dout: _layer05(x, kp, rng, train, dout)),
+    ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act)),
 ]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from course.assess.check import CheckFailed, check
-from course.assess.diagnose import evaluate
+from course.assess.diagnose import evaluate, hidden_cases
 from course.assess.registry import exercises_of, get_exercise
 from course.compute.dropout import (
     amplify_backward,
@@ -219,9 +219,8 @@ def test_dropout_widget_updates_its_picture():
 EXERCISES = {e.id: e for e in exercises_of("05_dropout")}
 
 
-def test_there_are_six_exercises_with_the_concepts_ids():
-    assert sorted(EXERCISES) == ["05.amplify_module", "05.catch_the_swap", "05.dropout_backward",
-                                 "05.dropout_forward", "05.dropout_layer", "05.mask_module"]
+def test_there_are_four_exercises_with_the_concepts_ids():
+    assert sorted(EXERCISES) == ["05.amplify_module", "05.catch_the_swap", "05.dropout_layer", "05.mask_module"]
 
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
@@ -249,31 +248,93 @@ def test_reference_gradients_match_numerical_gradients():
                      upstream=dout).passed
     assert gradcheck(lambda v: mod.amplify_module(v, 0.6, dout)[0], x, mod.amplify_module(x, 0.6, dout)[1],
                      upstream=dout).passed
-    _, fwd_mask = mod.dropout_forward(x, 0.6, np.random.default_rng(SEED))
-    numeric = numerical_gradient(lambda v: mod.dropout_forward(v, 0.6, np.random.default_rng(SEED))[0], x, dout)
-    np.testing.assert_allclose(mod.dropout_backward(dout, fwd_mask, 0.6, np.random.default_rng(1)), numeric,
-                               rtol=1e-6, atol=1e-8)
+    # The layer's dx against the numerical gradient of its out, the mask held fixed by the same seed.
+    for keep_prob, train in [(0.6, True), (0.25, True), (0.6, False)]:
+        def out_of(v):
+            return mod.dropout_layer(v, keep_prob, np.random.default_rng(SEED), train, dout)[0]
+        _, mask, dx = mod.dropout_layer(x, keep_prob, np.random.default_rng(SEED), train, dout)
+        np.testing.assert_allclose(dx, numerical_gradient(out_of, x, dout), rtol=1e-6, atol=1e-8)
+        assert set(np.unique(mask)) <= {0.0, 1.0} and (train or np.all(mask == 1.0))
 
 
-def test_exercise_forward_agrees_with_the_course_module():
-    x = _x()
+def test_exercise_layer_agrees_with_the_course_module():
+    x, dout = _x(), _x(seed=1)
     mod = __import__("course.assess.concepts.c05_dropout", fromlist=["x"])
-    out, mask = mod.dropout_forward(x, 0.7, np.random.default_rng(SEED))
-    out2, cache = dropout_forward(x, 0.7, np.random.default_rng(SEED))
-    np.testing.assert_allclose(out, out2, rtol=1e-15)  # x * mask / p versus x * mask * (1 / p)
-    np.testing.assert_array_equal(mask, cache.mask)
+    for train in (True, False):
+        out, mask, dx = mod.dropout_layer(x, 0.7, np.random.default_rng(SEED), train, dout)
+        out2, cache = dropout_forward(x, 0.7, np.random.default_rng(SEED), train=train)
+        np.testing.assert_allclose(out, out2, rtol=1e-15)  # x * mask / p versus x * mask * (1 / p)
+        np.testing.assert_allclose(dx, dropout_backward(dout, cache), rtol=1e-15)
+        np.testing.assert_array_equal(mask, cache.mask if train else np.ones_like(x))
+
+
+def test_layer_cases_reach_the_edges():
+    cases = list(EXERCISES["05.dropout_layer"].public) + hidden_cases(EXERCISES["05.dropout_layer"], 7)
+    assert any(c.args[0].shape[0] == 1 for c in cases)
+    assert any(np.any(c.args[0] == 0.0) and c.args[3] for c in cases)  # kept zeros: out != 0 is not the mask
+    assert any(c.args[0].size >= 2000 for c in cases) and min(c.args[1] for c in cases) <= 0.1
+    assert {c.args[3] for c in cases} == {True, False} and 0.5 not in {c.args[1] for c in cases}
 
 
 def test_missing_upstream_in_backward_is_recognised():
-    verdict = evaluate(EXERCISES["05.dropout_backward"], lambda dout, mask, kp, rng: mask / kp, seed=7)
-    assert verdict.code == "upstream"
+    def layer(x, kp, rng, train, dout):
+        mask = (rng.random(x.shape) < kp).astype(float)
+        return (x * mask / kp, mask, mask / kp) if train else (x.copy(), np.ones_like(x), np.ones_like(x))
+    verdict = evaluate(EXERCISES["05.dropout_layer"], layer, seed=7)
+    assert not verdict.passed and verdict.code == "wrong_value" and "`dx` is not right" in verdict.message
 
 
 def test_check_prints_one_line_and_raises_with_a_hint(capsys):
-    check("05.dropout_backward", EXERCISES["05.dropout_backward"].reference)
-    assert capsys.readouterr().out.startswith("✔ 05.dropout_backward")
+    check("05.dropout_layer", EXERCISES["05.dropout_layer"].reference)
+    assert capsys.readouterr().out.startswith("✔ 05.dropout_layer")
     with pytest.raises(CheckFailed, match="draws a new mask"):
-        check("05.dropout_backward", lambda dout, mask, kp, rng: dout * (rng.random(dout.shape) < kp) / kp)
+        check("05.dropout_layer", lambda x, kp, rng, train, dout: _layer(x, kp, rng, train, dout, resample=True))
+
+
+def _layer(x, kp, rng, train, dout, keep=lambda u, p: u < p, resample=False, test=lambda x, kp: x,
+           mask_of=None):
+    """A learner's dropout layer, written as a learner would, with one slip chosen by the arguments."""
+    if not train:
+        return test(x, kp), np.ones_like(x), dout
+    mask = keep(rng.random(x.shape), kp).astype(float)
+    out = x * mask / kp
+    if mask_of is not None:
+        mask = mask_of(out, mask, kp)
+    if resample:  # "the backward step": a fresh mask, where the forward pass's belongs
+        return out, mask, dout * (rng.random(x.shape) < kp) / kp
+    return out, mask, dout * mask / kp
+
+
+def _scaled_mask_layer(x, kp, rng, train, dout):
+    if not train:
+        return x, np.ones_like(x), dout
+    mask = (rng.random(x.shape) < kp) / kp  # the scale folded into the mask: out and dx are right, the mask is not
+    return x * mask, mask, dout * mask
+
+
+@pytest.mark.parametrize("wrong, code, words", [
+    (lambda x, kp, rng, t, d: _layer(x, kp, rng, t, d, keep=lambda u, p: u > p), "keep_prob_scale",
+     "wrong way round"),
+    (lambda x, kp, rng, t, d: _layer(x, kp, rng, t, d, keep=lambda u, p: u >= p), "keep_prob_scale",
+     "wrong way round"),
+    (lambda x, kp, rng, t, d: _layer(x, kp, rng, t, d, test=lambda x, kp: x * kp), "test_time_scale", "original"),
+    (lambda x, kp, rng, t, d: _scaled_mask_layer(x, kp, rng, t, d), "keep_prob_scale", "scaled mask"),
+    (lambda x, kp, rng, t, d: _layer(x, kp, rng, t, d, mask_of=lambda out, m, kp: (out != 0).astype(float)),
+     "output_for_input", "out != 0"),
+])
+def test_a_learner_s_slip_in_the_layer_is_named(wrong, code, words):
+    verdict = evaluate(EXERCISES["05.dropout_layer"], wrong, seed=7)
+    assert not verdict.passed and verdict.code == code and words in verdict.message, verdict.message
+
+
+def test_a_layer_written_another_way_passes():
+    def layer(x, keep_prob, rng, train, dout):
+        if train:
+            keep = np.less(rng.random(size=x.shape), keep_prob) * 1.0
+            scale = 1.0 / keep_prob
+            return x * keep * scale, keep, dout * keep * scale
+        return x + 0.0, np.ones(x.shape), dout * 1.0
+    assert evaluate(EXERCISES["05.dropout_layer"], layer, seed=7).passed
 
 
 # ----- the learner-written test ----------------------------------------------------

@@ -323,3 +323,19 @@ def test_pow_between_nodes_against_the_oracle():
         out.backward()
         _, grads = dual_oracle(build, values)
         np.testing.assert_allclose([n.grad for n in nodes], grads, rtol=1e-12)
+
+
+def test_topological_order_traces_its_moves():
+    x, y = Node(2.0, "x"), Node(-3.0, "y")
+    q = (x * y).named("q")
+    f = (q + x).named("f")
+    moves = []
+    order = topological_order(f, trace=moves)
+    assert [n.label for n in order] == ["x", "y", "q", "f"]
+    assert [(m, n.label) for m, n, _, _ in moves] == [("push", "q"), ("push", "x"), ("done", "x"), ("push", "y"),
+                                                      ("done", "y"), ("done", "q"), ("done", "f")]
+    pushed = [n for m, n, _, _ in moves if m == "push"]
+    assert len({id(n) for n in pushed}) == len(pushed) == 3  # the fork x is pushed once
+    for move, node, stack, done in moves:  # the stack's top is the node just pushed; done ends with the node
+        assert (stack[-1] is node) if move == "push" else (done[-1] is node and node not in stack)
+    assert moves[-1][3] == order and topological_order(f) == order  # tracing changes nothing

@@ -37,7 +37,6 @@ FORWARDS = {
     "03.fc_backward": (lambda x, w: x @ w, (0, 1), 2),
     "03.relu_backward": (lambda x: _relu(x), (0,), 1),
     "03.sigmoid_backward": (lambda x: 1.0 / (1.0 + np.exp(-x)), (0,), 1),
-    "03.bias_relu_backward": (lambda x, b: _relu(x + b), (0, 1), 2),
     "03.exp_layer": (lambda X, W, b: np.exp(X @ W + b), (0, 1, 2), 3),
 }
 
@@ -60,14 +59,44 @@ def test_reference_matches_numerical_gradient(exercise_id):
             np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6, err_msg=case.note)
 
 
-def test_bias_reference_matches_numerical_gradient():
-    for case in _all_cases(c03.BIAS):
-        (dout,) = case.args
-        rng = np.random.default_rng(dout.size)
-        x, b = rng.normal(size=dout.shape), rng.normal(size=(1, dout.shape[1]))
-        dx, db = c03.bias_backward(dout)
-        np.testing.assert_allclose(dx, numerical_gradient(lambda v: v + b, x, upstream=dout), atol=1e-6)
-        np.testing.assert_allclose(db, numerical_gradient(lambda v: x + v, b, upstream=dout), atol=1e-6)
+def test_layer_reference_matches_numerical_gradient_for_every_activation():
+    seen = set()
+    for case in _all_cases(c03.LAYER):
+        x, w, b, dout, activation = case.args
+        seen.add(activation)
+        forward = {"relu": _relu, "sigmoid": lambda s: 1.0 / (1.0 + np.exp(-s)), "identity": lambda s: s}[activation]
+        got = c03.layer_backward(x, w, b, dout, activation)
+        inputs = [x, w, b]
+        for k, analytic in enumerate(got):
+            def f(v, k=k):
+                vals = [v if j == k else inputs[j] for j in range(3)]
+                return forward(vals[0] @ vals[1] + vals[2])
+            numeric = numerical_gradient(f, inputs[k].copy(), upstream=dout)
+            assert analytic.shape == inputs[k].shape, case.note
+            np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6, err_msg=case.note)
+    assert seen == set(c03.ACTIVATIONS)
+
+
+def test_layer_cases_reach_the_edges():
+    cases = _all_cases(c03.LAYER)
+    ties = [c for c in cases if c.args[4] == "relu" and np.any(c.args[0] @ c.args[1] + c.args[2] == 0.0)]
+    assert len(ties) >= 2 and any(c.args[0].shape[0] == 1 for c in ties)
+    saturated = [c for c in cases if c.args[4] == "sigmoid" and np.ptp(c.args[0] @ c.args[1] + c.args[2]) > 40]
+    assert saturated
+    assert any(np.all(c.args[0][:, -1] == 0.0) for c in cases)  # a feature that is always off
+    drawn = hidden_cases(c03.LAYER, SEED)[len(c03._LAYER_EDGES):]
+    assert all(len({c.args[0].shape[0], c.args[0].shape[1], c.args[1].shape[1]}) == 3 for c in drawn)
+    assert any(c.args[0].shape[0] == 1 for c in drawn)
+
+
+def test_layer_reference_agrees_with_the_course_layer():
+    for activation in c03.ACTIVATIONS:
+        layer = layers.Layer(c03.W_WORKED, c03.B_WORKED, activation)
+        layer.forward(c03.X_WORKED)
+        dx = layer.backward(c03.DOUT_WORKED)
+        mine = c03.layer_backward(c03.X_WORKED, c03.W_WORKED, c03.B_WORKED, c03.DOUT_WORKED, activation)
+        for got, theirs in zip(mine, (dx, layer.grads["w"], layer.grads["b"])):
+            np.testing.assert_allclose(got, theirs)
 
 
 def test_exercise_references_agree_with_the_course_layers():
@@ -100,6 +129,20 @@ def test_array_cases_have_different_sizes_and_a_batch_of_one():
         assert any(case.args[0].shape[0] == 1 for case in cases)
 
 
+def test_a_layer_written_another_way_passes():
+    # Composed from the learner's own pieces, relu's kink handled with np.sign: still right.
+    def layer_backward(x, w, b, dout, activation):
+        s = x @ w + b
+        if activation == "relu":
+            ds = dout * (np.sign(s) + 1) / 2
+        elif activation == "sigmoid":
+            ds = dout * np.exp(-s) / (1 + np.exp(-s)) ** 2
+        else:
+            ds = dout
+        return np.dot(ds, w.T), np.dot(x.T, ds), np.sum(ds, axis=0).reshape(1, -1)
+    assert evaluate(c03.LAYER, layer_backward, SEED).passed
+
+
 def test_every_reference_passes_its_own_check():
     for exercise in c03.EXERCISES:
         verdict = evaluate(exercise, exercise.reference, SEED)
@@ -125,6 +168,19 @@ def _code(exercise, answer):
     return evaluate(exercise, answer, SEED)
 
 
+def _layer(x, w, b, dout, activation, s_of=lambda x, w, b: x @ w + b, relu=None, sig=None,
+           db=lambda ds: ds.sum(axis=0, keepdims=True), dx=lambda ds, w: ds @ w.T, dw=lambda x, ds: x.T @ ds):
+    """A learner's layer_backward written from its pieces, any piece replaceable by a wrong one."""
+    s = s_of(x, w, b)
+    if activation == "relu":
+        ds = (relu or (lambda s, d: d * np.where(s > 0, 1.0, np.where(s < 0, 0.0, 0.5))))(s, dout)
+    elif activation == "sigmoid":
+        ds = (sig or (lambda s, d: d * (1 / (1 + np.exp(-s))) * (1 - 1 / (1 + np.exp(-s)))))(s, dout)
+    else:
+        ds = dout
+    return dx(ds, w), dw(x, ds), db(ds)
+
+
 # Wrong answers written here by hand, independent of the exercises' lists.
 WRONG = [
     # missing or misplaced transposes: a shape that is the transpose, or numpy refusing the product
@@ -136,11 +192,13 @@ WRONG = [
                                           (np.exp(X @ W + b) * dH).T @ X,
                                           (np.exp(X @ W + b) * dH).sum(axis=0, keepdims=True)), "transpose"),
     # sums over the wrong axis, or without keepdims
-    (c03.BIAS, lambda dout: (dout.copy(), dout.sum(axis=1, keepdims=True)), "sum_axis"),
-    (c03.BIAS, lambda dout: (dout.copy(), dout.sum(axis=1)), "sum_axis"),
-    (c03.BIAS, lambda dout: (dout.copy(), dout.sum()), "sum_axis"),
-    (c03.BIAS, lambda dout: (dout.copy(), dout.sum(axis=0)), "keepdims"),
-    (c03.BIAS_RELU, lambda x, b, dout: (dout * (x + b > 0), (dout * (x + b > 0)).sum(axis=0)), "keepdims"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, db=lambda ds: ds.sum(axis=1, keepdims=True)),
+     "sum_axis"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, db=lambda ds: ds.sum(axis=1)), "sum_axis"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, db=lambda ds: ds.sum()), "sum_axis"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, db=lambda ds: ds.sum(axis=0)), "keepdims"),
+    # the bias's gradient not summed over the batch at all
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, db=lambda ds: ds), "not_summed"),
     (c03.EXP_LAYER, lambda X, W, b, dH: (np.exp(X @ W + b) * dH @ W.T, X.T @ (np.exp(X @ W + b) * dH),
                                           (np.exp(X @ W + b) * dH).sum(axis=1, keepdims=True)), "sum_axis"),
     # the upstream gradient dropped
@@ -158,9 +216,22 @@ WRONG = [
     (c03.EXP_LAYER, lambda X, W, b, dH: c03._exp_layer_with_local(lambda X, W, b: X @ W + b)(X, W, b, dH),
      "output_for_input"),
     # modules in forward order, intermediates skipped, index order, division
-    (c03.BIAS_RELU, lambda x, b, dout: (dout * (x + b > 0), dout.sum(axis=0, keepdims=True)), "reverse_order"),
-    (c03.BIAS_RELU, lambda x, b, dout: (dout * (x > 0), (dout * (x > 0)).sum(axis=0, keepdims=True)),
-     "intermediate"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, db=lambda ds: dout.sum(axis=0, keepdims=True)),
+     "reverse_order"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, s_of=lambda x, w, b: x @ w), "intermediate"),
+    # the layer's stages, each wrong the way the single-stage exercises know
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, dw=lambda x, ds: ds.T @ x), "transpose"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, dx=lambda ds, w: ds @ w), "transpose"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, relu=lambda s, d: d * (s > 0)), "tie"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, relu=lambda s, d: d * (s >= 0)), "tie"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, sig=lambda s, d: d * s * (1 - s)),
+     "output_for_input"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, db=lambda ds: ds.mean(axis=0, keepdims=True)),
+     "one_over_n"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a, dw=lambda x, ds: x.T @ ds / len(x)), "one_over_n"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, np.ones_like(dout), a), "upstream"),
+    (c03.LAYER, lambda x, w, b, dout, a: tuple(-g for g in _layer(x, w, b, dout, a)), "sign"),
+    (c03.LAYER, lambda x, w, b, dout, a: _layer(x, w, b, dout, a)[::-1], "order"),
     (c03.FLAT_INDEX, lambda p, s: int(np.ravel_multi_index(p, s, order="F")), "index_order"),
     (c03.POSITION_OF, lambda i, s: tuple((i / int(np.prod(s[k + 1:]))) % s[k] for k in range(len(s))),
      "integer_division"),
@@ -192,10 +263,10 @@ def test_check_prints_one_line_for_a_right_answer(capsys):
 
 
 def test_check_fails_for_an_unwritten_exercise():
-    def bias_backward(dout):
+    def relu_backward(x, dout):
         raise NotImplementedError
     with pytest.raises(CheckFailed) as info:
-        check("03.bias_backward", bias_backward)
+        check("03.relu_backward", relu_backward)
     assert info.value.verdict.code == "not_done"
 
 

@@ -16,9 +16,9 @@ from course.assess.concepts import c02_staged_computation as c02
 from course.assess.diagnose import evaluate, hidden_cases
 from course.assess.hints import CATEGORIES
 from course.assess.registry import exercises_of, get_exercise
-from course.compute import local_graph
+from course.compute import local_graph, order_check
 from course.compute.gradcheck import compare_gradients, numerical_gradient
-from course.compute.graph import Node, sigmoid
+from course.compute.graph import Node, sigmoid, topological_order
 from course.compute.local_graph import (
     GraphSpec,
     build_graph,
@@ -243,8 +243,110 @@ def test_graph_reference_on_deep_and_wide_graphs():
 
 def test_every_reference_passes_its_own_check():
     for ex in exercises_of("02_staged_computation"):
-        verdict = evaluate(ex, ex.reference, SEED)
+        # 02.topo_order's reference judges an order (its cases carry the nodes); the answer is the order itself.
+        answer = topological_order if ex.id == "02.topo_order" else ex.reference
+        verdict = evaluate(ex, answer, SEED)
         assert verdict.passed, (ex.id, verdict.message)
+
+
+# ----- 02.topo_order: any order that respects the inputs, and the ways to miss it -------------
+
+def stack_order(root, seen_set=True, on_leave=True, last_input_first=False):
+    """An order written as a learner would: a stack of (node, index of the next input)."""
+    order, seen, stack = [], {id(root)}, [[root, 0]]
+    if not on_leave:
+        order.append(root)
+    while stack:
+        top = stack[-1]
+        node, k = top
+        if k < len(node.inputs):
+            top[1] += 1
+            child = node.inputs[-1 - k if last_input_first else k]
+            if not seen_set or id(child) not in seen:
+                seen.add(id(child))
+                if not on_leave:
+                    order.append(child)
+                stack.append([child, 0])
+        else:
+            stack.pop()
+            if on_leave:
+                order.append(node)
+    return order
+
+
+def kahn_order(root):
+    """Another right answer: count each node's consumers, start from the root, emit when none is left."""
+    nodes, seen, todo = [], {id(root)}, [root]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        for child in node.inputs:
+            if id(child) not in seen:
+                seen.add(id(child))
+                todo.append(child)
+    waiting = {id(n): 0 for n in nodes}
+    for n in nodes:
+        for child in n.inputs:
+            waiting[id(child)] += 1
+    ready, reverse = [root], []
+    while ready:
+        node = ready.pop()
+        reverse.append(node)
+        for child in node.inputs:
+            waiting[id(child)] -= 1
+            if waiting[id(child)] == 0:
+                ready.append(child)
+    return reverse[::-1]
+
+
+def recursive_order(root):
+    order, seen = [], set()
+
+    def visit(node):
+        if id(node) not in seen:
+            seen.add(id(node))
+            for child in node.inputs:
+                visit(child)
+            order.append(node)
+    visit(root)
+    return order
+
+
+def test_any_order_that_respects_the_inputs_passes():
+    assert evaluate(c02.TOPO, stack_order, SEED).passed
+    assert evaluate(c02.TOPO, kahn_order, SEED).passed
+    # Inputs visited last to first: another valid order, not the course's.
+    assert evaluate(c02.TOPO, lambda root: stack_order(root, last_input_first=True), SEED).passed
+
+
+@pytest.mark.parametrize("answer, code, words", [
+    (lambda root: stack_order(root)[::-1], "topo_order", "reverse"),
+    (lambda root: stack_order(root, on_leave=False), "topo_order", "reverse"),
+    (lambda root: stack_order(root, on_leave=False)[::-1], "topo_order", "*leaves* it"),
+    (order_check.breadth_first, "topo_order", ""),  # root first on some graphs, an input late on others
+    (lambda root: stack_order(root, seen_set=False), "graph_walk", "more than once"),
+    (lambda root: stack_order(root)[:-1], "graph_walk", "leaves out"),
+    (lambda root: [n for n in stack_order(root) if n.inputs], "graph_walk", "leaves out"),
+    (recursive_order, "recursion", "RecursionError"),
+    (lambda root: [n.value for n in stack_order(root)], "dtype", "not the graph's nodes"),
+    (lambda root: (n for n in stack_order(root)), "dtype", "not a list"),
+    (lambda root: None, "none", "return"),
+])
+def test_each_wrong_order_gets_its_own_hint(answer, code, words):
+    got, message = verdict_code("02.topo_order", answer)
+    assert got == code and words in message, message
+
+
+def test_order_cases_reach_the_edges():
+    cases = list(c02.TOPO.public) + hidden_cases(c02.TOPO, SEED)
+    roots = [c.args[0] for c in cases]
+    assert any(not r.inputs for r in roots)  # a lone leaf
+    assert any(r.inputs and r.inputs[0].inputs and r.inputs[0].inputs[0] is r.inputs[0].inputs[1] for r in roots)
+    assert max(depth_of(r) for r in roots) == local_graph.DEEP
+    assert max(len(c.args[1]) for c in cases) > 3000
+    for case in cases:  # the nodes travel shuffled: on a large graph their order is no topological order
+        root, nodes = case.args
+        assert len(nodes) < 100 or order_check.order_outcome(nodes, nodes) != order_check.OK
 
 
 # ----- the hints: each one triggered by a wrong answer ---------------------------------------

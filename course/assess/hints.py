@@ -48,6 +48,7 @@ CATEGORIES: dict[str, str] = {
     "threshold": "a gradient-check threshold far too loose for float64",
     "absolute_error": "a gradient check on absolute instead of relative differences",
     "topo_order": "nodes visited in an order that is not reverse topological",
+    "graph_walk": "a graph walk that repeats nodes (no set of the nodes already seen) or leaves some out",
     "elementwise": "used * (entry by entry) where the matrix product @ belongs",
     "global_rng": "drew random numbers from numpy's global generator instead of the rng it was given",
     "stats_constant": "the batch mean and variance treated as constants: a path from x through them is missing",

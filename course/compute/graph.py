@@ -244,11 +244,16 @@ def max_gate_shares(x: float, y: float) -> tuple[float, float]:
     return 0.5, 0.5
 
 
-def topological_order(root: Node) -> list[Node]:
+def topological_order(root: Node, trace: list | None = None) -> list[Node]:
     """Every node reachable from ``root``, each after all of its inputs.
 
     Iterative depth-first search with an explicit stack; inputs are visited in
-    their stored order so the result is the same on every run.
+    their stored order so the result is the same on every run. A node goes
+    into the order when the search *leaves* it, which is after all of its
+    inputs went in. With a ``trace`` list, each move is appended to it as
+    ``(move, node, stack, order)``: "push" (a new input, put on the stack) or
+    "done" (no input left to visit: popped and appended), with copies of the
+    stack (bottom first) and of the order after the move; lesson 02 prints them.
     """
     order: list[Node] = []
     visited: set[int] = set()
@@ -260,8 +265,12 @@ def topological_order(root: Node) -> list[Node]:
             if id(child) not in visited:
                 visited.add(id(child))
                 stack.append((child, iter(child.inputs)))
+                if trace is not None:
+                    trace.append(("push", child, [n for n, _ in stack], list(order)))
                 break
         else:
             stack.pop()
             order.append(node)
+            if trace is not None:
+                trace.append(("done", node, [n for n, _ in stack], list(order)))
     return order

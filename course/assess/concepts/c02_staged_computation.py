@@ -18,19 +18,21 @@ import numpy as np
 
 from course.assess.cases import case, many, number
 from course.assess.exercise import Case, Exercise, Misconception
+from course.compute import order_check
 from course.compute.graph import sigmoid
 from course.compute.local_graph import (
     GraphSpec,
+    backward_reference,
+    breadth_first_backward,
     build_graph,
     deep_chain,
-    depth_of,
-    golden_rule_backward,
-    breadth_first_backward,
     forward_order_backward,
-    leaves_of,
+    gradients_after,
     local_only_backward,
     overwriting_backward,
     random_graph,
+    recursion_stopped,
+    run_on_fresh_graph,
     unseeded_backward,
     wide_graph,
 )
@@ -342,41 +344,7 @@ FIX = Exercise(
 )
 
 
-# ----- 5. backward(root) on graphs never seen before --------------------------------------------
-
-def _collect(root, walk) -> np.ndarray:
-    """Run ``walk(root)`` (a backward pass, right or wrong) and read the leaves' gradients."""
-    walk(root)
-    return np.array([leaf.grad for leaf in leaves_of(root)], dtype=np.float64)
-
-
-def run_on_fresh_graph(answer, args) -> np.ndarray:
-    """How a learner's ``backward(root)`` is run: on its own copy of the graph, then the
-    leaves' gradients are read.
-
-    A walk that recurses once per node stops at Python's recursion limit on
-    the deep chain; that run has produced no gradients, so it is reported as
-    all zeros, which the ``recursion`` misconception recognises.
-    """
-    (root,) = args
-    try:
-        answer(root)
-    except RecursionError:
-        return np.zeros(len(leaves_of(root)))
-    return np.array([leaf.grad for leaf in leaves_of(root)])
-
-
-def backward_reference(root) -> np.ndarray:
-    """Fills the gradients like a learner's backward() would, and returns the leaves' ones."""
-    return _collect(root, golden_rule_backward)
-
-
-def _recursion_stopped(root) -> np.ndarray:
-    """What a recursive walk leaves behind: nothing on a deep graph, the right answer elsewhere."""
-    if depth_of(root) > 1000:
-        return np.zeros(len(leaves_of(root)))
-    return backward_reference(root)
-
+# ----- 5 and 6. the order first, then backward(root), on graphs never seen before --------------------------------------------
 
 def _graph_cases(rng: np.random.Generator) -> list[Case]:
     specs = [random_graph(rng, int(rng.integers(2, 6)), int(rng.integers(6, 30))) for _ in range(6)]
@@ -388,6 +356,53 @@ PUBLIC_GRAPHS = (
     GraphSpec((2.0, -3.0), (("mul", 0, 1), ("add", 2, 0)), "x·y + x with x = 2, y = -3"),
     GraphSpec((1.5, -0.5), (("mul", 0, 1), ("sigmoid", 2), ("add", 2, 3), ("mul", 4, 0)),
               "(a·b + σ(a·b))·a with a = 1.5, b = -0.5"),
+)
+
+def _order_cases(rng, specs) -> tuple[Case, ...]:
+    # The graph travels with its nodes, shuffled: a returned node is recognised by identity.
+    return tuple(Case(order_check.graph_case(spec, rng), spec.note) for spec in specs)
+
+
+_ROOT_FIRST_HINT = ("Your list starts at the root and puts every node before its inputs: that is the order backward()"
+                    " visits, the reverse of the one asked for. Return it reversed, every node after its inputs.")
+
+TOPO = Exercise(
+    id="02.topo_order",
+    title="the order first: every node after its inputs",
+    function="topological_order",
+    reference=order_check.course_order_outcome,
+    public=_order_cases(np.random.default_rng(0), PUBLIC_GRAPHS),
+    hidden=lambda rng: _order_cases(rng, order_check.drawn_graphs(rng)),
+    outputs=("kind of list",),
+    run=order_check.run_order,
+    run_in_sandbox=True,  # the returned nodes are recognised by identity, beside the graph they came from
+    misconceptions=(
+        # Matched by the kind of list, whatever walk made it: one known walk per kind.
+        Misconception("topo_order", _ROOT_FIRST_HINT,
+                      order_check.walk_outcome(lambda root: order_check.depth_first(root)[::-1])),
+        Misconception("topo_order", "In your list a node comes before one of its inputs. Append a node when the"
+                                    " walk *leaves* it, once all of its inputs are in the list, not when the walk"
+                                    " first reaches it.",
+                      # appended on arrival, then reversed: right on a chain, wrong where a fork is reached twice
+                      order_check.walk_outcome(lambda root: order_check.depth_first(root, append_on_leave=False)[::-1])),
+        Misconception("graph_walk", "Your list holds a node more than once: a node used by several gates is"
+                                    " reached along every path to it. Keep a set of the nodes already seen"
+                                    " (by id(node)) and skip them.",
+                      order_check.walk_outcome(lambda root: order_check.depth_first(root, seen_set=False))),
+        Misconception("graph_walk", "Your list leaves out nodes of the graph. It must hold every node the root"
+                                    " depends on, the leaves and the root itself included.",
+                      order_check.walk_outcome(lambda root: order_check.depth_first(root)[:-1])),
+        Misconception("recursion", "On the deep chain your walk stopped with RecursionError: it calls itself"
+                                   " once per node, and Python allows only about 1,000 nested calls. Use a list"
+                                   " as a stack (append and pop) instead of recursion.",
+                      order_check.recursion_outcome),
+        Misconception("dtype", "Your list holds things that are not the graph's nodes (values, labels or"
+                               " copies?). Return the node objects themselves, in a list.",
+                      order_check.walk_outcome(lambda root: [n.value for n in order_check.depth_first(root)])),
+        Misconception("dtype", "Your result is not a list. Return the nodes in a list, built for example with"
+                               " order.append(node).",
+                      order_check.walk_outcome(lambda root: tuple(order_check.depth_first(root)))),
+    ),
 )
 
 BACKWARD = Exercise(
@@ -403,26 +418,26 @@ BACKWARD = Exercise(
         Misconception("recursion", "On the deep chain your backward stopped with RecursionError: it calls itself"
                                    " once per node, and Python allows only about 1,000 nested calls. Walk the"
                                    " graph with a list used as a stack (append and pop) instead of recursion.",
-                      _recursion_stopped),
+                      recursion_stopped),
         Misconception("fork_overwrite", "A node used by several gates gets the share of only one of them: an `=`"
                                         " where `+=` belongs. Every consumer adds its share.",
-                      lambda root: _collect(root, overwriting_backward)),
+                      lambda root: gradients_after(root, overwriting_backward)),
         Misconception("topo_order", "Your nodes pass their gradient on in breadth-first order, sometimes before"
                                     " every consumer has added its share. A node may pass its gradient on only"
                                     " when it is complete: visit the nodes in reverse topological order (a node"
                                     " after everything that uses it).",
-                      lambda root: _collect(root, breadth_first_backward)),
+                      lambda root: gradients_after(root, breadth_first_backward)),
         Misconception("topo_order", "Your backward visits the nodes from the inputs towards the root, so the"
                                     " gradients have not arrived yet when a node passes its own on. Reverse the"
                                     " order: the root first, a node after everything that uses it.",
-                      lambda root: _collect(root, forward_order_backward)),
+                      lambda root: gradients_after(root, forward_order_backward)),
         Misconception("upstream", "Everything stays 0: the root's own gradient d root / d root must be set to 1"
                                   " before anything can flow back.",
-                      lambda root: _collect(root, unseeded_backward)),
+                      lambda root: gradients_after(root, unseeded_backward)),
         Misconception("upstream", "Each input receives the local derivative alone; multiply it by the gradient"
                                   " of the node that uses it (local times upstream).",
-                      lambda root: _collect(root, local_only_backward)),
+                      lambda root: gradients_after(root, local_only_backward)),
     ),
 )
 
-EXERCISES = [STAGED, FORK, CACHED, FIX, BACKWARD]
+EXERCISES = [STAGED, FORK, CACHED, FIX, TOPO, BACKWARD]

@@ -13,6 +13,7 @@ import numpy as np
 from course.assess.cases import array, case, many, sizes
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute import layers
+from course.compute.layer_mistakes import LayerBackward
 from course.compute.layout import flat_index, position_of
 
 
@@ -53,37 +54,6 @@ FULLY_CONNECTED = Exercise(
                                     " inside dout.",
                       lambda x, w, dout: (dout @ w.T, x.T @ dout / x.shape[0])),
         Misconception("elementwise", _ELEMENTWISE_HINT, lambda x, w, dout: (dout * w.T, x.T * dout)),
-    ),
-)
-
-
-# ----- 2. add biases: out = x + b -----------------------------------------------------------
-
-def bias_backward(dout):
-    return dout.copy(), dout.sum(axis=0, keepdims=True)
-
-
-def _bias_case(rng: np.random.Generator, k: int) -> Case:
-    n, _, f = sizes(rng, k)
-    return case(dout=array(rng, (n, f)))
-
-
-BIAS = Exercise(
-    id="03.bias_backward",
-    title="add biases, backward",
-    reference=bias_backward,
-    public=(case(dout=DOUT_WORKED),),
-    hidden=many(12, _bias_case),
-    outputs=("dx", "db"),
-    upstream=0,
-    misconceptions=(
-        Misconception("one_over_n", "Your db is the *mean* of dout over the rows. Each bias entry was added"
-                                    " once in every row, so every row sends its gradient to it and they add"
-                                    " up: a sum, not an average.",
-                      lambda dout: (dout.copy(), dout.mean(axis=0, keepdims=True))),
-        Misconception("upstream", "Your dx is all ones: that is the addition's local derivative alone. The"
-                                  " gradient that reaches x is that 1 times the upstream gradient.",
-                      lambda dout: (np.ones_like(dout), dout.sum(axis=0, keepdims=True))),
     ),
 )
 
@@ -162,40 +132,109 @@ SIGMOID = Exercise(
 )
 
 
-# ----- 4. a two-module layer: out = relu(x + b) -----------------------------------------------
+# ----- 4. one layer, backward: out = act(x @ w + b) ----------------------------------------
 
-def bias_relu_backward(x, b, dout):
-    s = x + b  # the relu's input: the intermediate the backward pass needs
-    ds = dout * (s > 0)
-    return ds, ds.sum(axis=0, keepdims=True)
+ACTIVATIONS = ("relu", "sigmoid", "identity")
 
 
-def _bias_relu_case(rng: np.random.Generator, k: int) -> Case:
-    n, _, f = sizes(rng, k)
-    x, b = array(rng, (n, f)), array(rng, (1, f))
-    x = np.where(x + b == 0.0, x + 0.25, x)  # keep off relu's kink
-    return case(x=x, b=b, dout=array(rng, (n, f)))
+def layer_backward(x, w, b, dout, activation):
+    # The layer template run backward: activation first (it ran last), then the bias, then the product.
+    s = x @ w + b  # the activation's input: the intermediate its local derivative needs
+    if activation == "relu":
+        ds = relu_backward(s, dout)
+    elif activation == "sigmoid":
+        ds = sigmoid_backward(s, dout)
+    else:
+        ds = dout.copy()
+    db = ds.sum(axis=0, keepdims=True)  # b was added to every row
+    dx, dw = fully_connected_backward(x, w, ds)
+    return dx, dw, db
 
 
-BIAS_RELU = Exercise(
-    id="03.bias_relu_backward",
-    title="add biases then relu, backward in reverse",
-    reference=bias_relu_backward,
-    public=(case(x=X_WORKED @ W_WORKED, b=B_WORKED, dout=DOUT_WORKED),),
-    hidden=many(12, _bias_relu_case),
-    outputs=("dx", "db"),
-    upstream=2,
+def _layer_case(rng: np.random.Generator, k: int) -> Case:
+    n, d, c = sizes(rng, k)
+    # Weights a third of the usual size keep the sigmoid away from saturation on most cases.
+    x, w = array(rng, (n, d)), np.round(array(rng, (d, c)) / 3.0, 2)
+    return case(x=x, w=w, b=array(rng, (1, c)), dout=array(rng, (n, c)), activation=ACTIVATIONS[k % 3])
+
+
+# Ties at relu's kink: row 0 of S is [0, 1.5, 0, -2] (x · w cancels b exactly in binary fractions),
+# row 1 is x = 0, so S = b there, with its own zero in the last column.
+_X_TIE = np.array([[1.0, -0.5, 2.0], [0.0, 0.0, 0.0]])
+_W_TIE = np.array([[0.5, 1.0, -1.0, 0.25], [1.0, -2.0, 0.5, 0.5], [-0.25, 0.5, 0.75, -1.0]])
+_LAYER_EDGES = (
+    case(x=_X_TIE, w=_W_TIE, b=np.array([[0.5, -1.5, -0.25, 0.0]]),
+         dout=np.array([[1.0, -2.0, 0.5, 3.0], [2.0, 1.5, -1.0, 0.5]]), activation="relu"),
+    # A batch of one with S = 0 everywhere: every entry of relu is at its kink.
+    case(x=np.zeros((1, 4)), w=np.array([[1.0, -2.0], [0.5, 3.0], [-1.5, 0.25], [2.0, -0.75]]),
+         b=np.zeros((1, 2)), dout=np.array([[1.5, -2.0]]), activation="relu"),
+    # Extreme spreads within a row: the sigmoid saturates at both ends (σ' about 4e-18) beside S near 0.
+    case(x=np.array([[2.0, -1.0, 0.5], [-3.0, 1.5, 2.0]]),
+         w=np.array([[10.0, -0.5, 0.25, -8.0, 1.0], [-10.0, 0.5, 1.0, 6.0, -0.5], [4.0, 0.25, -0.5, 2.0, 0.75]]),
+         b=np.array([[8.0, 0.1, -0.2, -20.0, 0.3]]), dout=np.array([[1.0, -2.0, 0.5, 3.0, -1.5],
+                                                               [-0.5, 1.0, 2.0, -1.0, 0.25]]),
+         activation="sigmoid"),
+    # A zero column in x (a feature that is always off): its row of dw is 0 whatever the other stages do.
+    case(x=np.array([[1.5, 0.0], [-2.0, 0.0], [0.5, 0.0]]), w=np.array([[0.5, -1.0, 2.0, 0.25],
+                                                                      [1.0, 0.75, -0.5, -1.5]]),
+         b=np.array([[0.25, 0.5, -1.0, 0.75]]), dout=np.array([[1.0, 2.0, -1.0, 0.5], [0.5, -1.5, 1.0, 2.0],
+                                                                [-2.0, 1.0, 0.25, -0.5]]),
+         activation="identity"),
+)
+
+_LAYER_TIE_HINT = ("In the activation's step (relu), at S = 0 exactly (relu's kink, where x @ w + b cancels) your"
+                   " gradient is {what}. Relu is max(0, S), and at a tie the course splits the gradient half each:"
+                   " 0.5·dout there, what the central difference measures.")
+
+LAYER = Exercise(
+    id="03.layer_backward",
+    title="one layer, backward: activation, bias, product",
+    reference=layer_backward,
+    public=(case(x=X_WORKED, w=W_WORKED, b=B_WORKED, dout=DOUT_WORKED, activation="relu"),
+            case(x=X_WORKED, w=W_WORKED, b=B_WORKED, dout=DOUT_WORKED, activation="sigmoid")),
+    hidden=many(12, _layer_case, edges=_LAYER_EDGES),
+    outputs=("dx", "dw", "db"),
+    upstream=3,
     misconceptions=(
-        Misconception("reverse_order", "Your db is the sum of dout as it arrives, before the relu: you ran the"
-                                       " bias's backward first. The backward pass runs the modules in reverse:"
-                                       " relu (last forward) first, then the bias.",
-                      lambda x, b, dout: (dout * (x + b > 0), dout.sum(axis=0, keepdims=True))),
-        Misconception("intermediate", "Your relu mask looks at x, but the relu saw S = x + b. Name that"
-                                      " intermediate in your code and take the mask from it.",
-                      lambda x, b, dout: bias_relu_backward(x, np.zeros_like(b), dout)),
-        Misconception("one_over_n", "Your db is the *mean* over the rows. Every row used the same b and sends its"
-                                    " own share back to it: the shares add up, a sum, not an average.",
-                      lambda x, b, dout: (dout * (x + b > 0), (dout * (x + b > 0)).mean(axis=0, keepdims=True))),
+        # the activation's step
+        Misconception("tie", _LAYER_TIE_HINT.format(what="0"), LayerBackward(relu="zero_at_tie")),
+        Misconception("tie", _LAYER_TIE_HINT.format(what="all of dout"), LayerBackward(relu="all_at_tie")),
+        Misconception("output_for_input", "In the activation's step (relu) your gradient passes through everywhere,"
+                                          " also where S = x @ w + b was negative: testing relu's output with"
+                                          " `>= 0` is always true. Take the decision from relu's input S.",
+                      LayerBackward(relu="output_ge")),
+        Misconception("wrong_value", "In the activation's step (relu) you multiplied dout by relu's output. Its"
+                                     " local derivative is 1 where S > 0 and 0 where S < 0, whatever the size of S.",
+                      LayerBackward(relu="times_output")),
+        Misconception("wrong_value", "In the activation's step (relu) you let through the positive *gradients*."
+                                     " Which entries pass is decided by the forward value S = x @ w + b, not by the"
+                                     " sign of dout.", LayerBackward(relu="positive_dout")),
+        Misconception("output_for_input", "In the activation's step (sigmoid) you put S, the sigmoid's input, into"
+                                          " s(1 - s). In that formula s is the sigmoid's *output*, σ(S): compute"
+                                          " it first.", LayerBackward(sigmoid="input")),
+        Misconception("wrong_value", "In the activation's step (sigmoid) you multiplied dout by σ(S) itself. The"
+                                     " local derivative is s(1 - s) with s = σ(S).", LayerBackward(sigmoid="value")),
+        Misconception("intermediate", "Your activation's local derivative is taken at x @ w, but the activation"
+                                      " saw S = x @ w + b. Name that intermediate in your code and take the"
+                                      " derivative there.", LayerBackward(without_bias=True)),
+        # the order of the stages
+        Misconception("reverse_order", "Your dw and db are computed from dout as it arrives, before the"
+                                       " activation's step. The backward pass runs the modules in reverse: the"
+                                       " activation (last forward) first; the bias and the product get its result.",
+                      LayerBackward(dw="from_dout", db="from_dout")),
+        Misconception("reverse_order", "Your db is the sum of dout as it arrives, before the activation's step:"
+                                       " the bias's step ran first. The backward pass runs the modules in reverse:"
+                                       " the activation first, then the bias.", LayerBackward(db="from_dout")),
+        # the bias's step
+        Misconception("one_over_n", "In the bias's step your db is the *mean* over the rows. Every row used the"
+                                    " same b and sends its own share back to it: the shares add up, a sum, not an"
+                                    " average.", LayerBackward(db="mean")),
+        # the product's step
+        Misconception("one_over_n", "In the product's step your dw is divided by the batch size. Nothing here is a"
+                                    " mean: every example adds its own share to dw, and a 1/N of the loss is"
+                                    " already inside dout.", LayerBackward(dw="mean")),
+        Misconception("elementwise", "In the product's step: " + _ELEMENTWISE_HINT[0].lower() + _ELEMENTWISE_HINT[1:],
+                      LayerBackward(elementwise=True)),
     ),
 )
 
@@ -317,4 +356,4 @@ EXP_LAYER = Exercise(
     ),
 )
 
-EXERCISES = [FULLY_CONNECTED, BIAS, RELU, SIGMOID, BIAS_RELU, FLAT_INDEX, POSITION_OF, EXP_LAYER]
+EXERCISES = [FULLY_CONNECTED, RELU, SIGMOID, LAYER, FLAT_INDEX, POSITION_OF, EXP_LAYER]

@@ -9,14 +9,12 @@ course's convention for drawing a mask is ``rng.random(x.shape) < keep_prob``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
 from course.assess.cases import array, many
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute.dropout import draw_mask, kept_fraction_tolerance
+from course.compute.dropout_variants import VARIANTS, LayerVariant
 
 # keep_prob values for hidden cases: never 0.5, where keeping with keep_prob
 # and with 1 - keep_prob cannot be told apart.
@@ -36,62 +34,6 @@ def _shape(rng: np.random.Generator) -> tuple[int, int]:
 
 def _keep_prob(rng: np.random.Generator) -> float:
     return float(rng.choice(KEEP_PROBS))
-
-
-# ----- ways to write the forward pass, right and wrong -------------------------------
-
-# What a variant keeps with, or divides by, at a given keep_prob.
-_kept, _dropped, _one = (lambda p: p), (lambda p: 1.0 - p), (lambda p: 1.0)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One way to write inverted dropout's forward pass: ``variant(x, keep_prob, rng) -> (out, mask)``.
-
-    It keeps a unit with probability ``keeps_with(keep_prob)``, drawn by the
-    ``rule`` of ``course.compute.dropout.MASK_RULES``, and divides the kept
-    units by ``divides_by(keep_prob)``. It is a correct dropout at a keep_prob
-    exactly when both are keep_prob: the swapped version is right at 0.5.
-    """
-
-    description: str
-    keeps_with: Callable[[float], float] = _kept
-    divides_by: Callable[[float], float] = _kept
-    rule: str = "below"
-    per_feature: bool = False  # one mask row shared by the batch
-    scaled_mask: bool = False  # returns mask / keep_prob as "the mask"
-
-    def __call__(self, x, keep_prob, rng):
-        mask = draw_mask(x.shape, self.keeps_with(keep_prob), rng, per_feature=self.per_feature, rule=self.rule)
-        out = x * mask / self.divides_by(keep_prob)
-        return out, (mask / self.divides_by(keep_prob) if self.scaled_mask else mask)
-
-    def correct_at(self, keep_prob: float) -> bool:
-        return (self.keeps_with(keep_prob) == keep_prob and self.divides_by(keep_prob) == keep_prob
-                and not self.per_feature)
-
-
-VARIANTS = {
-    "correct": Variant("a correct inverted dropout"),
-    "correct_binomial": Variant("a correct inverted dropout that draws its mask with rng.binomial", rule="binomial"),
-    "correct_upper": Variant("a correct inverted dropout that keeps where rng.random() >= 1 − keep_prob",
-                             rule="above"),
-    # The article's version: draws the mask with the drop probability.
-    "swapped": Variant("a dropout that keeps units with probability 1 − keep_prob and divides by 1 − keep_prob",
-                       _dropped, _dropped),
-    # The same slip written as "keep where u >= keep_prob".
-    "swapped_ge": Variant("a dropout that keeps where rng.random() >= keep_prob and divides by 1 − keep_prob",
-                          _dropped, _dropped, rule="above"),
-    # "keep where u > keep_prob": the comparison the wrong way round (the scale is right).
-    "reversed": Variant("a dropout that keeps where rng.random() > keep_prob and divides by keep_prob",
-                        _dropped, _kept, rule="above"),
-    "per_feature": Variant("a dropout with one mask row shared by the whole batch", per_feature=True),
-    "scaled_mask": Variant("a correct dropout that returns mask / keep_prob as its mask", scaled_mask=True),
-    "no_scale": Variant("a dropout that keeps units with probability keep_prob but never amplifies them",
-                        divides_by=_one),
-    "wrong_divisor": Variant("a dropout that keeps units with probability keep_prob and divides by 1 − keep_prob",
-                             divides_by=_dropped),
-}
 
 
 # ----- 1. the mask module ---------------------------------------------------------
@@ -174,171 +116,120 @@ AMPLIFY_MODULE = Exercise(
 )
 
 
-# ----- 3. the joined layer, forward -----------------------------------------------
+# ----- 3. the dropout layer: forward in train and test mode, and backward ----------
 
-def dropout_forward(x, keep_prob, rng):
+def dropout_layer(x, keep_prob, rng, train, dout):
+    if not train:
+        # Inverted dropout scaled during training: at test time the layer is the identity, nothing dropped.
+        return x.copy(), np.ones_like(x), dout.copy()
     mask = draw_mask(x.shape, keep_prob, rng)
     out = x * mask / keep_prob
-    return out, mask
+    dx = dout * mask / keep_prob  # the forward pass's mask, never a new one
+    return out, mask, dx
 
 
-def _forward_case(rng: np.random.Generator, k: int) -> Case:
-    if k == 12:  # A large case: on a few units a wrong keep probability can hide by chance.
-        return Case((array(rng, (50, 40)), 0.8, np.random.default_rng(7)),
-                    "x of shape (50, 40), keep_prob = 0.8, rng = default_rng(7)")
-    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-    return Case((array(rng, shape), keep_prob, np.random.default_rng(seed)),
-                f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed})")
+def _layer_case(rng: np.random.Generator, k: int) -> Case:
+    # Train mode twice as often as test mode: most known mistakes show in training only.
+    n, f = _shape(rng)
+    shape = (1, f) if k == 0 else (n, f)
+    keep_prob, seed, train = _keep_prob(rng), int(rng.integers(0, 1000)), k % 3 != 2
+    return _layer_case_of(array(rng, shape), keep_prob, seed, train, array(rng, shape))
 
 
-# Correct dropouts whose masks differ from the checker's only because they
-# turn the generator's numbers into a mask another way.
-_OTHER_DRAWS = (VARIANTS["correct_binomial"], VARIANTS["correct_upper"])
+def _layer_case_of(x, keep_prob, seed, train, dout, remark="") -> Case:
+    return Case((x, keep_prob, np.random.default_rng(seed), train, dout),
+                f"x and dout of shape {x.shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed}),"
+                f" train = {train}{remark}")
+
+
+_LAYER_EDGES = (
+    # Zeros in x: a kept unit with x = 0 gives out = 0, so out != 0 is not the mask.
+    _layer_case_of(np.array([[0.0, 1.5, -2.0, 0.0, 0.5], [0.0, 0.0, 3.0, -1.0, 0.0], [2.5, 0.0, -0.5, 0.0, 1.0]]),
+                   0.7, 11, True, np.array([[1.0, -2.0, 0.5, 3.0, -1.0], [2.0, 1.5, -1.0, 0.5, 1.0],
+                                            [-0.5, 1.0, 2.0, -2.5, 0.5]]), ", zeros in x"),
+    # An extreme keep_prob: most units dropped, the few kept ones amplified tenfold.
+    _layer_case_of(np.round(np.random.default_rng(42).uniform(-3, 3, (4, 6)), 2) + 0.005, 0.1, 5, True,
+                   np.round(np.random.default_rng(43).uniform(-3, 3, (4, 6)), 2) + 0.005),
+    # Many units: on a few, a wrong keep probability can hide by chance.
+    _layer_case_of(np.round(np.random.default_rng(40).uniform(-3, 3, (50, 40)), 2) + 0.005, 0.8, 7, True,
+                   np.round(np.random.default_rng(41).uniform(-3, 3, (50, 40)), 2) + 0.005),
+)
+
 _CONVENTION_HINT = ("Your mask keeps units with the right probability as far as the checker can tell, but it is"
                     " drawn another way than the course's, so it differs from the checker's mask for the same"
                     " generator. Draw it as (rng.random(x.shape) < keep_prob).astype(float).")
-
 _REVERSED_HINT = ("Your mask keeps a unit where rng.random() > keep_prob: the comparison is the wrong way round,"
                   " so a unit is kept with probability 1 − keep_prob (the slip of the lesson's first version)."
                   " Keep where rng.random(x.shape) < keep_prob.")
 _PER_FEATURE_HINT = ("Your mask has one row shared by the whole batch (one entry per feature). The text asks for"
                      " one mask entry per element: draw rng.random(x.shape), the shape of x.")
-
 _SWAPPED_HINT = ("Your dropout keeps each unit with probability 1 − keep_prob and divides by 1 − keep_prob:"
                  " keep and drop are swapped. Its mean is still right (kept fraction times scale is 1), which is"
                  " why this slip is easy to miss; count the units it keeps.")
-
-DROPOUT_FORWARD = Exercise(
-    id="05.dropout_forward",
-    tags=("random",),
-    title="inverted dropout, forward",
-    reference=dropout_forward,
-    public=(Case((_X, 0.8, np.random.default_rng(0)), "the 2 × 4 example, keep_prob = 0.8, rng = default_rng(0)"),
-            Case((_X, 0.3, np.random.default_rng(1)), "the 2 × 4 example, keep_prob = 0.3, rng = default_rng(1)")),
-    hidden=many(13, _forward_case),
-    outputs=("out", "mask"),
-    misconceptions=(
-        Misconception("keep_prob_scale", _SWAPPED_HINT, VARIANTS["swapped"]),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, VARIANTS["swapped_ge"]),
-        Misconception("keep_prob_scale", "Your mask keeps units with probability keep_prob, but you divide by"
-                                         " 1 − keep_prob, the drop probability: the scale must make up for the"
-                                         " fraction of units that is kept.", VARIANTS["wrong_divisor"]),
-        Misconception("missing_scale", "The kept units are not amplified: without the factor 1/keep_prob the"
-                                       " expected output is keep_prob · x instead of x.", VARIANTS["no_scale"]),
-        Misconception("keep_prob_scale", _REVERSED_HINT, VARIANTS["reversed"]),
-        Misconception("mask_convention", _PER_FEATURE_HINT, VARIANTS["per_feature"]),
-        Misconception("keep_prob_scale", "Your mask holds 1/keep_prob at the kept units: you returned the scaled"
-                                     " mask. Return the 0/1 mask itself (the backward pass scales by 1/keep_prob"
-                                     " on its own); the scale belongs in out only.", VARIANTS["scaled_mask"]),
-        *(Misconception("mask_convention", _CONVENTION_HINT, draw) for draw in _OTHER_DRAWS),
-    ),
-)
-
-
-# ----- 4. the joined layer, backward ----------------------------------------------
-
-def dropout_backward(dout, mask, keep_prob, rng):
-    # The mask of the forward pass, never a new one: rng is not used here.
-    return dout * mask / keep_prob
-
-
-def _backward_case(rng: np.random.Generator, k: int) -> Case:
-    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-    mask = _mask(rng, shape, keep_prob)
-    return Case((array(rng, shape), mask, keep_prob, np.random.default_rng(seed)),
-                f"dout of shape {shape}, {int(mask.sum())} units kept, keep_prob = {keep_prob:g},"
-                f" rng = default_rng({seed})")
-
-
 _RESAMPLED_HINT = ("Your backward pass draws a new mask. The gradient must flow back through exactly the"
-                   " units that the forward pass kept, so use the mask saved by the forward pass; the backward"
-                   " pass draws nothing.")
-
-DROPOUT_BACKWARD = Exercise(
-    id="05.dropout_backward",
-    tags=("random",),
-    title="inverted dropout, backward",
-    reference=dropout_backward,
-    public=(Case((_DOUT, _MASK, 0.8, np.random.default_rng(5)),
-                 "the 2 × 4 example of the lesson, keep_prob = 0.8, rng = default_rng(5)"),),
-    hidden=many(12, _backward_case),
-    outputs=("dx",),
-    upstream=0,
-    misconceptions=(
-        Misconception("mask_resampled", _RESAMPLED_HINT,
-                      lambda dout, mask, kp, rng: dout * draw_mask(dout.shape, kp, rng) / kp),
-        Misconception("mask_resampled", _RESAMPLED_HINT,
-                      lambda dout, mask, kp, rng: dout * draw_mask(dout.shape, kp, rng, rule="binomial") / kp),
-        Misconception("mask_resampled", "Your dx ignores the mask: the units dropped in the forward pass must get"
-                                        " no gradient, so multiply by the forward pass's mask too.",
-                      lambda dout, mask, kp, rng: dout / kp),
-        Misconception("missing_scale", "The forward pass multiplied the kept units by 1/keep_prob; the backward"
-                                       " pass needs the same factor.",
-                      lambda dout, mask, kp, rng: dout * mask),
-        Misconception("keep_prob_scale", "You divided by 1 − keep_prob, the drop probability; the forward pass"
-                                         " scaled by 1/keep_prob, and the gradient gets that same factor.",
-                      lambda dout, mask, kp, rng: dout * mask / (1.0 - kp)),
-    ),
-)
+                   " units that the forward pass kept, so use the forward pass's mask; the backward pass draws"
+                   " nothing.")
+_TEST_DROPS_HINT = ("Your layer still drops units at test time. Dropout is a training device: a trained network"
+                    " should answer the same way every time, so in test mode out is x and dx is dout.")
 
 
-# ----- 5. train and test mode -----------------------------------------------------
-
-def dropout_layer(x, keep_prob, rng, train):
-    if not train:
-        return x.copy()  # inverted dropout already scaled during training
-    mask = draw_mask(x.shape, keep_prob, rng)
-    return x * mask / keep_prob
-
-
-def _layer_case(rng: np.random.Generator, k: int) -> Case:
-    shape, keep_prob, seed = _shape(rng), _keep_prob(rng), int(rng.integers(0, 1000))
-    train = k % 2 == 0
-    return Case((array(rng, shape), keep_prob, np.random.default_rng(seed), train),
-                f"x of shape {shape}, keep_prob = {keep_prob:g}, rng = default_rng({seed}), train = {train}")
-
-
-def _layer_with_test(test_mode):
-    def wrong(x, keep_prob, rng, train):
-        return dropout_layer(x, keep_prob, rng, True) if train else test_mode(x, keep_prob, rng)
-    return wrong
-
-
-def _layer_with_train(train_mode):
-    def wrong(x, keep_prob, rng, train):
-        return train_mode(x, keep_prob, rng)[0] if train else x.copy()
-    return wrong
+def _trained(name: str) -> LayerVariant:
+    return LayerVariant(forward=VARIANTS[name])
 
 
 DROPOUT_LAYER = Exercise(
     id="05.dropout_layer",
     tags=("random",),
-    title="dropout in train and test mode",
+    title="the dropout layer: train and test mode, forward and backward",
     reference=dropout_layer,
-    public=(Case((_X, 0.8, np.random.default_rng(0), True), "the 2 × 4 example, keep_prob = 0.8, train = True"),
-            Case((_X, 0.8, np.random.default_rng(0), False), "the 2 × 4 example, keep_prob = 0.8, train = False")),
-    hidden=many(12, _layer_case),
-    outputs=("out",),
+    public=(_layer_case_of(_X, 0.8, 0, True, _DOUT, " (the lesson's 2 × 4 example)"),
+            _layer_case_of(_X, 0.8, 0, False, _DOUT, " (the lesson's 2 × 4 example)")),
+    hidden=many(12, _layer_case, edges=_LAYER_EDGES),
+    outputs=("out", "mask", "dx"),
     misconceptions=(
+        # the mask and the scale of the forward pass (the backward pass follows the forward one)
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _trained("swapped")),
+        Misconception("keep_prob_scale", _SWAPPED_HINT, _trained("swapped_ge")),
+        Misconception("keep_prob_scale", _REVERSED_HINT, _trained("reversed")),
+        Misconception("keep_prob_scale", "Your mask keeps units with probability keep_prob, but you divide by"
+                                         " 1 − keep_prob, the drop probability: the scale must make up for the"
+                                         " fraction of units that is kept.", _trained("wrong_divisor")),
+        Misconception("missing_scale", "The kept units are not amplified, neither in out nor in dx: without the"
+                                       " factor 1/keep_prob the expected output is keep_prob · x instead of x.",
+                      _trained("no_scale")),
+        Misconception("mask_convention", _PER_FEATURE_HINT, _trained("per_feature")),
+        Misconception("keep_prob_scale", "Your mask holds 1/keep_prob at the kept units: you returned the scaled"
+                                         " mask. Return the 0/1 mask itself; the scale belongs in out and dx.",
+                      _trained("scaled_mask")),
+        Misconception("output_for_input", "Your mask is 0 where x itself is 0, also where that unit was kept: you read"
+                                     " the mask off the output (out != 0). Return the mask you drew, and use it"
+                                     " in the backward pass.", _trained("mask_from_out")),
+        *(Misconception("mask_convention", _CONVENTION_HINT, _trained(name))
+          for name in ("correct_binomial", "correct_upper")),
+        # the backward pass
+        Misconception("mask_resampled", _RESAMPLED_HINT, LayerVariant(backward="resampled")),
+        Misconception("mask_resampled", "Your dx ignores the mask: the units dropped in the forward pass must get"
+                                        " no gradient, so multiply by the forward pass's mask too.",
+                      LayerVariant(backward="no_mask")),
+        Misconception("missing_scale", "Your out is amplified by 1/keep_prob, but your dx is not: the backward"
+                                       " pass needs the same factor as the forward pass.",
+                      LayerVariant(backward="no_scale")),
+        Misconception("keep_prob_scale", "In the backward pass you divided by 1 − keep_prob, the drop probability;"
+                                         " the forward pass scaled by 1/keep_prob, and the gradient gets that same"
+                                         " factor.", LayerVariant(backward="drop_divisor")),
+        # test mode
         Misconception("test_time_scale", "At test time you multiply by keep_prob. That is the test-time rule of"
                                          " the *original*, non-inverted dropout; inverted dropout already scaled"
                                          " during training, so its expected training output is x itself.",
-                      _layer_with_test(lambda x, kp, rng: x * kp)),
+                      LayerVariant(test="times_keep")),
         Misconception("test_time_scale", "At test time you divide by keep_prob. Nothing is dropped at test time,"
                                          " so there is nothing to make up for.",
-                      _layer_with_test(lambda x, kp, rng: x / kp)),
-        Misconception("test_time_scale", "Your layer still drops units at test time. Dropout is a training"
-                                         " device: a trained network should answer the same way every time.",
-                      _layer_with_test(lambda x, kp, rng: dropout_layer(x, kp, rng, True))),
-        Misconception("test_time_scale", "Your layer still drops units at test time (without scaling them).",
-                      _layer_with_test(lambda x, kp, rng: x * draw_mask(x.shape, kp, rng))),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(VARIANTS["swapped"])),
-        Misconception("keep_prob_scale", _SWAPPED_HINT, _layer_with_train(VARIANTS["swapped_ge"])),
-        Misconception("missing_scale", "In training mode the kept units are not amplified by 1/keep_prob.",
-                      _layer_with_train(VARIANTS["no_scale"])),
-        Misconception("keep_prob_scale", _REVERSED_HINT, _layer_with_train(VARIANTS["reversed"])),
-        Misconception("mask_convention", _PER_FEATURE_HINT, _layer_with_train(VARIANTS["per_feature"])),
-        *(Misconception("mask_convention", _CONVENTION_HINT, _layer_with_train(draw)) for draw in _OTHER_DRAWS),
+                      LayerVariant(test="divided", test_dx="divided")),
+        Misconception("test_time_scale", "At test time your out is x, but your dx is divided by keep_prob. Nothing"
+                                         " was scaled in test mode, so the gradient passes through unchanged.",
+                      LayerVariant(test_dx="divided")),
+        Misconception("test_time_scale", _TEST_DROPS_HINT, LayerVariant(test="dropped")),
+        Misconception("test_time_scale", _TEST_DROPS_HINT, LayerVariant(test="dropped_unscaled")),
     ),
 )
 
@@ -446,4 +337,4 @@ LEARNER_TEST = Exercise(
     ),
 )
 
-EXERCISES = [MASK_MODULE, AMPLIFY_MODULE, DROPOUT_FORWARD, DROPOUT_BACKWARD, DROPOUT_LAYER, LEARNER_TEST]
+EXERCISES = [MASK_MODULE, AMPLIFY_MODULE, DROPOUT_LAYER, LEARNER_TEST]
