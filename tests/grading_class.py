@@ -260,6 +260,8 @@ def class_folder(root: Path) -> dict[str, str]:
     add("hard_coded", "answers only the worked examples", {NB01: hard_coded_visible_answers()})
     add("redefines_check", "defines its own check()", {NB01: with_sources(solved(NB01), {
         "01.mul_gate": WRONG_MUL + '\n\n\ndef check(*args):\n    print("✔ passed")'})})
+    add("replaces_course_check", "replaces the course's check()", {NB01: with_sources(solved(NB01), {
+        "01.mul_gate": WRONG_MUL + '\n\n\nimport course\ncourse.check = lambda *args: print("✔ passed")'})})
     add("imports_course", "patches the course's evaluate", {NB01: with_sources(solved(NB01), {
         "01.mul_gate": "import course.assess.diagnose as d\n"
                        "d.evaluate = lambda *a: None\n\n" + WRONG_MUL})})

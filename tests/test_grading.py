@@ -127,11 +127,18 @@ def test_answers_hard_coded_for_the_worked_examples_fail_on_hidden_cases(graded)
     assert passed(graded, "hard_coded") == set(ALL01) - {"01.mul_gate"}
 
 
-def test_a_redefined_check_gets_no_verdict(graded):
+def test_a_notebook_defining_its_own_check_gets_a_verdict_on_every_exercise(graded):
+    # Its `check` (here a fake that prints success) is not the one the check cells call under grading.
     rows = rows_of(graded, "redefines_check")
-    assert not any(r.passed for r in rows.values())
-    assert {r.code for r in rows.values()} == {"no_verdict"}
-    assert "never asked the grader" in rows["01.add_gate"].hint
+    assert rows["01.mul_gate"].code == "wrong_value"
+    assert passed(graded, "redefines_check") == set(ALL01) - {"01.mul_gate"}
+
+
+def test_replacing_the_course_s_check_gets_no_verdict_and_the_row_says_so(graded):
+    rows = rows_of(graded, "replaces_course_check")
+    assert set(rows) == set(ALL01) and {r.code for r in rows.values()} == {"no_verdict"}
+    assert all("never asked the grader" in r.hint and "replaced the course's `check`" in r.hint
+               for r in rows.values())
 
 
 @pytest.mark.parametrize("learner", ["imports_course", "patches_globals", "patches_numpy", "patches_in_call"])
@@ -253,15 +260,17 @@ def test_killing_every_visible_process_ends_nothing_but_its_own(graded):
     assert passed(graded, "kills") == set(ALL01)
 
 
-@pytest.mark.parametrize("learner, words", [
-    ("fork_bomb", "Resource temporarily unavailable"),
-    ("memory_bomb", "MemoryError"),
-    ("disk_filler", "No space left on device"),
-    ("endless_writer", "File too large"),
+@pytest.mark.parametrize("learner, plain, error", [
+    ("fork_bomb", "started more processes than the sandbox allows (a fork bomb?)",
+     "BlockingIOError: [Errno 11] Resource temporarily unavailable"),
+    ("memory_bomb", "asked for more memory than the sandbox allows", "MemoryError"),
+    ("disk_filler", "filled the disk space the sandbox gives it", "No space left on device"),
+    ("endless_writer", "wrote a file larger than the sandbox allows", "File too large"),
 ])
-def test_limits_end_a_bomb_as_a_row_that_says_so(graded, learner, words):
+def test_limits_end_a_bomb_as_a_row_that_says_so(graded, learner, plain, error):
     row = rows_of(graded, learner)["01.compound"]
-    assert not row.passed and words in row.hint, row.hint
+    assert not row.passed and row.code == "limit", row.hint
+    assert f"was stopped: the notebook {plain}" in row.hint and error in row.hint, row.hint
     assert passed(graded, learner) == set(ALL01) - {"01.compound"}
 
 
