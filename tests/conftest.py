@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -80,6 +82,21 @@ def pytest_pycollect_makemodule(module_path, parent):
 
         return NotebookModule.from_parent(parent, path=module_path)
     return None
+
+
+# What the worker started with. The grader's judge raises both for its run (deep graphs are pickled
+# across the sandbox's wall) and leaves them raised; a test run after a grading test in the same
+# worker would inherit a recursion limit of 100,000, and a learner's recursive backward would pass
+# checks that stop it in a learner's kernel.
+RECURSION_LIMIT = sys.getrecursionlimit()
+THREAD_STACK = threading.stack_size()
+
+
+@pytest.fixture(autouse=True)
+def process_limits_as_at_start():
+    """Every test starts with the worker's own recursion limit and thread stack size."""
+    sys.setrecursionlimit(RECURSION_LIMIT)
+    threading.stack_size(THREAD_STACK)
 
 
 @pytest.fixture
