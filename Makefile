@@ -22,9 +22,10 @@ lab: setup
 # One worker per core, one test file at a time each (--dist loadfile). Every
 # notebook is a test file of its own here (see tests/notebook_items.py), so
 # notebooks and other tests share the workers, and no more kernels run at
-# once than there are cores.
+# once than there are cores. Files are handed out in the order tests/conftest.py
+# gives them (the longest first), not by their number of tests.
 test: setup
-	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The real-browser tests alone: installs chromium (apt-get) and playwright first.
 test-browser: setup

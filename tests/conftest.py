@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -43,6 +45,36 @@ def code_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
+# `make test` hands out test files (pytest-xdist, --dist loadfile --no-loadscope-reorder) in the
+# order below, so the long ones start at once instead of last (xdist's own order, by number of tests,
+# started the browser suites after 13 minutes of a 26-minute run):
+# 1. the grading class: the longest fixture, holding both kernel slots (tests/kernels.py);
+# 2. the checks in a browser and the grader's failing-kernel test, which mostly waits: long when
+#    they run, quick or skipped without GRADFLOW_REQUIRE_BROWSER. The site first (no kernel: it
+#    runs beside the grading class), then the lessons in JupyterLab (one kernel slot, free by then);
+# 3. files that start no kernel, which keep the other core busy while the grading class runs;
+# 4. the notebooks and the other files that run kernels (each waits for a slot).
+# A file in the wrong group only costs time, never a verdict.
+FIRST = ("test_grading.py",)
+EARLY = ("test_site.py", "test_browser.py", "test_slides.py", "test_grading_infrastructure.py")
+KERNELS = ("test_early_check.py", "test_execute.py", "test_kernels.py", "test_lab.py", "test_progress.py",
+           "test_wrong_solution_notebook.py")
+
+
+def start_order(path: Path) -> tuple[int, int]:
+    if path.name in FIRST:
+        return 0, 0
+    if path.name in EARLY:
+        return 1, EARLY.index(path.name)
+    if path.suffix == ".ipynb" or path.name in KERNELS:
+        return 3, 0
+    return 2, 0
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: start_order(item.path))  # stable: each file's tests keep their order
+
+
 def pytest_pycollect_makemodule(module_path, parent):
     """test_notebooks.py also collects every course notebook, each code cell a test (see notebook_items)."""
     if module_path.name == "test_notebooks.py":
@@ -50,6 +82,21 @@ def pytest_pycollect_makemodule(module_path, parent):
 
         return NotebookModule.from_parent(parent, path=module_path)
     return None
+
+
+# What the worker started with. The grader's judge raises both for its run (deep graphs are pickled
+# across the sandbox's wall) and leaves them raised; a test run after a grading test in the same
+# worker would inherit a recursion limit of 100,000, and a learner's recursive backward would pass
+# checks that stop it in a learner's kernel.
+RECURSION_LIMIT = sys.getrecursionlimit()
+THREAD_STACK = threading.stack_size()
+
+
+@pytest.fixture(autouse=True)
+def process_limits_as_at_start():
+    """Every test starts with the worker's own recursion limit and thread stack size."""
+    sys.setrecursionlimit(RECURSION_LIMIT)
+    threading.stack_size(THREAD_STACK)
 
 
 @pytest.fixture

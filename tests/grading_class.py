@@ -28,7 +28,7 @@ SIGNATURES = {
     "01.best_step": "def best_step(f, dfdx, x, steps):",
 }
 
-# One learner per misconception of concept 01: (exercise, index of the misconception, wrong body).
+# Every misconception of concept 01: (exercise, index of the misconception, wrong body).
 MISCONCEPTIONS = [
     ("01.mul_gate", 0, "return x * dout, y * dout"),
     ("01.add_gate", 0, "return y * dout, x * dout"),
@@ -43,6 +43,27 @@ MISCONCEPTIONS = [
     ("01.best_step", 0, "return min(steps)"),
     ("01.best_step", 1, "return max(steps)"),
 ]
+
+
+
+def misconception_learner(number: int) -> str:
+    """Who makes MISCONCEPTIONS[number]: learner k makes the k-th misconception of every exercise that has one.
+
+    Three notebooks (three kernels) hold all twelve; each wrong exercise must still get its own hint,
+    and every other exercise of the notebook must pass.
+    """
+    exercise = MISCONCEPTIONS[number][0]
+    k = [e for e, _, _ in MISCONCEPTIONS[:number]].count(exercise)
+    return f"misconception{k + 1:02d}"
+
+
+def misconception_learners() -> dict[str, dict[str, str]]:
+    """learner -> {exercise: its wrong body}."""
+    learners: dict[str, dict[str, str]] = {}
+    for number, (exercise, _, body) in enumerate(MISCONCEPTIONS):
+        learners.setdefault(misconception_learner(number), {})[exercise] = body
+    return learners
+
 
 CORRECT_NEURON = """dot = w[0] * x[0] + w[1] * x[1] + w[2]
 s = sigmoid(dot)
@@ -253,13 +274,15 @@ def class_folder(root: Path) -> dict[str, str]:
     add("correct", "solved everything", {NB01: solved(NB01), NB05: solved(NB05)})
     # Every master of the course, graded in the sandbox: a right answer of any concept passes.
     add("masters", "handed in every solved master", {p.name: solved(p.name) for p in sorted(SOLUTIONS.glob("*.ipynb"))})
-    for number, (exercise, index, body) in enumerate(MISCONCEPTIONS):
-        add(f"misconception{number:02d}", f"{exercise} misconception {index}",
-            {NB01: with_sources(solved(NB01), {exercise: function(exercise, body)})})
+    for learner, bodies in misconception_learners().items():
+        add(learner, f"a misconception in each of {', '.join(bodies)}",
+            {NB01: with_sources(solved(NB01), {e: function(e, body) for e, body in bodies.items()})})
     add("check_cells", "deleted, edited, duplicated and moved check cells", {NB01: tampered_check_cells()})
     add("hard_coded", "answers only the worked examples", {NB01: hard_coded_visible_answers()})
     add("redefines_check", "defines its own check()", {NB01: with_sources(solved(NB01), {
         "01.mul_gate": WRONG_MUL + '\n\n\ndef check(*args):\n    print("✔ passed")'})})
+    add("replaces_course_check", "replaces the course's check()", {NB01: with_sources(solved(NB01), {
+        "01.mul_gate": WRONG_MUL + '\n\n\nimport course\ncourse.check = lambda *args: print("✔ passed")'})})
     add("imports_course", "patches the course's evaluate", {NB01: with_sources(solved(NB01), {
         "01.mul_gate": "import course.assess.diagnose as d\n"
                        "d.evaluate = lambda *a: None\n\n" + WRONG_MUL})})

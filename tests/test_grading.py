@@ -17,7 +17,8 @@ import time
 import pytest
 from conftest import ROOT, SOLUTIONS
 from kernels import kernel_slots
-from grading_class import DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, ROUTES, class_folder, hostile_class
+from grading_class import (DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, ROUTES, class_folder, hostile_class,
+                           misconception_learner, misconception_learners)
 
 from course.assess.registry import all_exercises, exercises_of, get_exercise
 from course.grading.collect import collect
@@ -72,8 +73,11 @@ def graded(tmp_path_factory):
     start = time.monotonic()
     # The first kernel start of each nbval process is made to fail: the grader must start it again.
     # Two nbval kernels at once: they hold both of the run's kernel slots (tests/kernels.py).
+    # The top-level loop waits out its cell's timeout (CELL_TIMEOUT) without computing: graded first,
+    # so that its wait overlaps with the grading of everyone else on the run's other nbval worker.
+    submissions = sorted(collect([root]), key=lambda s: s.learner != "loop_at_top")
     with kernel_slots(2):
-        rows = grade(collect([root]), SOLUTIONS, seed=SEED, cell_timeout=CELL_TIMEOUT, time_limit=1, workers=2,
+        rows = grade(submissions, SOLUTIONS, seed=SEED, cell_timeout=CELL_TIMEOUT, time_limit=1, workers=2,
                      fail_kernel_starts=1, kernel_attempts=3, kernel_backoff=0.2)
     seconds = time.monotonic() - start
     write_all(rows, out)
@@ -107,12 +111,14 @@ def test_the_correct_learner_passes_everything(graded):
 @pytest.mark.parametrize("number", range(len(MISCONCEPTIONS)))
 def test_each_misconception_gets_its_hint(graded, number):
     exercise, index, _ = MISCONCEPTIONS[number]
-    rows = rows_of(graded, f"misconception{number:02d}")
+    learner = misconception_learner(number)
+    rows = rows_of(graded, learner)
     wanted = get_exercise(exercise).misconceptions[index]
     assert not rows[exercise].passed
     assert rows[exercise].code == wanted.code
     assert rows[exercise].hint.startswith(wanted.hint)
-    assert passed(graded, f"misconception{number:02d}") == set(ALL01) - {exercise}
+    # Its notebook's other wrong exercises get their own hints (their own parameters); the rest pass.
+    assert passed(graded, learner) == set(ALL01) - set(misconception_learners()[learner])
 
 
 def test_deleted_edited_moved_and_duplicated_check_cells_change_nothing(graded):
@@ -127,11 +133,18 @@ def test_answers_hard_coded_for_the_worked_examples_fail_on_hidden_cases(graded)
     assert passed(graded, "hard_coded") == set(ALL01) - {"01.mul_gate"}
 
 
-def test_a_redefined_check_gets_no_verdict(graded):
+def test_a_notebook_defining_its_own_check_gets_a_verdict_on_every_exercise(graded):
+    # Its `check` (here a fake that prints success) is not the one the check cells call under grading.
     rows = rows_of(graded, "redefines_check")
-    assert not any(r.passed for r in rows.values())
-    assert {r.code for r in rows.values()} == {"no_verdict"}
-    assert "never asked the grader" in rows["01.add_gate"].hint
+    assert rows["01.mul_gate"].code == "wrong_value"
+    assert passed(graded, "redefines_check") == set(ALL01) - {"01.mul_gate"}
+
+
+def test_replacing_the_course_s_check_gets_no_verdict_and_the_row_says_so(graded):
+    rows = rows_of(graded, "replaces_course_check")
+    assert set(rows) == set(ALL01) and {r.code for r in rows.values()} == {"no_verdict"}
+    assert all("never asked the grader" in r.hint and "replaced the course's `check`" in r.hint
+               for r in rows.values())
 
 
 @pytest.mark.parametrize("learner", ["imports_course", "patches_globals", "patches_numpy", "patches_in_call"])
@@ -189,8 +202,7 @@ def test_none_nan_wrong_shape_and_mutated_inputs(graded):
 
 def test_nbval_and_the_judge_agree_on_untampered_notebooks(graded):
     # "nbval" or "error" rows would mean nbval failed a check the judge passed (or the reverse).
-    untampered = {"correct", "hard_coded", "forms", "mutates", "loop_in_function"} | {
-        f"misconception{n:02d}" for n in range(len(MISCONCEPTIONS))}
+    untampered = {"correct", "hard_coded", "forms", "mutates", "loop_in_function"} | set(misconception_learners())
     assert not [r for r in graded["rows"] if r.learner in untampered and r.code in ("nbval", "error", "crash")]
 
 
@@ -253,15 +265,17 @@ def test_killing_every_visible_process_ends_nothing_but_its_own(graded):
     assert passed(graded, "kills") == set(ALL01)
 
 
-@pytest.mark.parametrize("learner, words", [
-    ("fork_bomb", "Resource temporarily unavailable"),
-    ("memory_bomb", "MemoryError"),
-    ("disk_filler", "No space left on device"),
-    ("endless_writer", "File too large"),
+@pytest.mark.parametrize("learner, plain, error", [
+    ("fork_bomb", "started more processes than the sandbox allows (a fork bomb?)",
+     "BlockingIOError: [Errno 11] Resource temporarily unavailable"),
+    ("memory_bomb", "asked for more memory than the sandbox allows", "MemoryError"),
+    ("disk_filler", "filled the disk space the sandbox gives it", "No space left on device"),
+    ("endless_writer", "wrote a file larger than the sandbox allows", "File too large"),
 ])
-def test_limits_end_a_bomb_as_a_row_that_says_so(graded, learner, words):
+def test_limits_end_a_bomb_as_a_row_that_says_so(graded, learner, plain, error):
     row = rows_of(graded, learner)["01.compound"]
-    assert not row.passed and words in row.hint, row.hint
+    assert not row.passed and row.code == "limit", row.hint
+    assert f"was stopped: the notebook {plain}" in row.hint and error in row.hint, row.hint
     assert passed(graded, learner) == set(ALL01) - {"01.compound"}
 
 

@@ -25,7 +25,7 @@ from course.grading import sandbox, wire
 from course.grading.judge import _rebuilt
 from course.grading.progress import concept_summary, progress_table
 from course.grading.report import HINT_CHARS, common_hints, feedback_text, html_report, write_all, write_csv
-from course.grading.verdicts import Row, infrastructure_row, scored
+from course.grading.verdicts import Row, _classify, infrastructure_row, scored
 
 
 def master01():
@@ -37,13 +37,25 @@ def test_canonical_notebook_restores_every_check_cell_and_keeps_the_exercise_cel
     canon = canonical_notebook(master01(), learner_sources(learner))
     wanted = [c for c in code_cells(exercise_notebook(master01())) if "check" in c.metadata.get("gradflow", {})]
     got = [c for c in code_cells(canon) if "check" in c.metadata.get("gradflow", {})]
-    assert [c.source for c in got] == [c.source for c in wanted]
+    # The master's check cells, each calling the course's own `check` (a learner's `check` is not it).
+    assert [c.source for c in got] == [c.source.replace("check(", '__import__("course").check(', 1) for c in wanted]
     sources = learner_sources(learner)
     for cell in code_cells(canon):
         ident = cell.metadata.get("gradflow", {}).get("exercise")
         if ident:
             assert cell.source == sources[ident]
     assert canon.cells[0].metadata["gradflow"]["guard"] and all(c.cell_type == "code" for c in canon.cells)
+
+
+def test_a_limit_reached_is_said_in_plain_words_and_other_errors_are_not_called_one():
+    fork = ("----> 3     if os.fork() == 0:\nBlockingIOError: [Errno 11] Resource temporarily unavailable")
+    code, hint = _classify(fork, "cell 8 (`import os`)", 120)
+    assert code == "limit" and "more processes than the sandbox allows (a fork bomb?)" in hint
+    assert hint.endswith("Python said: BlockingIOError: [Errno 11] Resource temporarily unavailable")
+    # The same errno from a socket that would block is the learner's own error, not a fork bomb.
+    socket_error = "----> 2 sock.recv(10)\nBlockingIOError: [Errno 11] Resource temporarily unavailable"
+    assert _classify(socket_error, "cell 8", 120)[0] == "error"
+    assert _classify("ValueError: no", "cell 8", 120) == ("error", "cell 8 raised an error under nbval: ValueError: no")
 
 
 def test_the_first_cell_of_a_duplicated_exercise_id_counts():

@@ -3,7 +3,8 @@
 The graded notebook is the master's exercise notebook (check cells, setup
 cells and their order as the course made them) with each exercise cell's
 source replaced by what the learner wrote in the cell carrying the same
-``gradflow.exercise`` id. Everything else the learner changed (a deleted,
+``gradflow.exercise`` id, and each check cell calling the course's `check`
+by its module (``course_check``). Everything else the learner changed (a deleted,
 edited, moved or duplicated check cell, extra cells) is left out, so it
 changes nothing. Markdown is dropped: nbval does not run it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -24,6 +26,8 @@ MAX_NOTEBOOK_BYTES = 50_000_000
 # Characters a graded notebook may print per stream before the rest is dropped.
 OUTPUT_LIMIT = 100_000
 GUARD_SOURCE = f"import course.grading.outputcap\ncourse.grading.outputcap.install({OUTPUT_LIMIT})"
+# A check cell is a call of the course's `check`: `check("01.mul_gate", mul_backward)`.
+CHECK_CALL = re.compile(r"check(\(.*\))", re.S)
 
 
 class Unreadable(ValueError):
@@ -99,9 +103,24 @@ def canonical_notebook(master: nbformat.NotebookNode, sources: dict[str, str],
         ident = exercise_id(cell)
         if ident in sources:
             cell.source = sources[ident]
+        elif is_check_cell(cell):
+            cell.source = course_check(cell.source)
         cells.append(cell)
     nb.cells = cells
     return nb
+
+
+def course_check(source: str) -> str:
+    """The check cell calling the course's own `check`, whatever the notebook named `check`.
+
+    A learner who defines a function `check` (their own helper, or a fake
+    that prints success) would otherwise turn every later check cell into a
+    call of it: no exercise after it would get a verdict. Looked up in the
+    course module at the call, each exercise gets its own; a notebook that
+    replaces the course's `check` itself still gets none (``no_verdict``).
+    """
+    match = CHECK_CALL.fullmatch(source.strip())
+    return f'__import__("course").check{match.group(1)}' if match else source
 
 
 def code_cell_roles(nb) -> list[tuple[str, str | None]]:

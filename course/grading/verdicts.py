@@ -9,6 +9,7 @@ of the grader's own machinery is a row "could not be graded
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from course.assess.hints import describe
@@ -70,6 +71,7 @@ GRADER_CATEGORIES = {
     "crash": "the kernel died",
     "cell_timeout": "a cell did not finish in time",
     "nbval": "the check cell failed under nbval",
+    "limit": "a limit of the sandbox was reached",
     "no_verdict": "the check cell never reached the grader",
     INFRASTRUCTURE_CODE: "could not be graded (infrastructure)",
 }
@@ -97,8 +99,29 @@ def _classify(message: str, where: str, cell_timeout: float) -> tuple[str, str]:
     if "Timeout of" in message:
         return "cell_timeout", (f"{where} did not finish within {cell_timeout:g} s, so the grader stopped it."
                                 " Look for a loop that never ends.")
-    last = [line for line in message.strip().splitlines() if line.strip()]
-    return "error", f"{where} raised an error under nbval: {last[-1][:300] if last else 'no message'}"
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    last = lines[-1][:300] if lines else "no message"
+    if limit := _limit_reached(message, last):
+        return "limit", f"{where} was stopped: {limit}. Python said: {last}"
+    return "error", f"{where} raised an error under nbval: {last}"
+
+
+def _limit_reached(message: str, last: str) -> str | None:
+    """Which limit of the sandbox (``sandbox.Limits``) the cell's error shows, in plain words; None for others.
+
+    The kernel sees a limit only as an ordinary error (EAGAIN from fork, MemoryError, ...), which
+    says nothing to a learner who did not know the limit was there.
+    """
+    if ("[Errno 11]" in last and re.search(r"\bfork\b|_execute_child|posix_spawn", message)) \
+            or "can't start new thread" in last:  # EAGAIN from fork: the process count
+        return "the notebook started more processes than the sandbox allows (a fork bomb?)"
+    if last.startswith("MemoryError"):  # the address-space limit
+        return "the notebook asked for more memory than the sandbox allows"
+    if "[Errno 28]" in last:  # ENOSPC: the private /tmp is full
+        return "the notebook filled the disk space the sandbox gives it (a small private /tmp)"
+    if "[Errno 27]" in last:  # EFBIG: the file-size limit
+        return "the notebook wrote a file larger than the sandbox allows"
+    return None
 
 
 def _failure(key: str, cells: dict, first: int, last: int, sources: list[str],
@@ -145,8 +168,8 @@ def rows_for(learner: str, notebook: str, key: str, roles: list, sources: list[s
             code, hint = before
         elif verdict is None:
             code, hint = "no_verdict", (f"The check cell of {ident} ran but never asked the grader: the notebook's"
-                                        " code replaced `check`, so nothing was checked. Keep the check cells"
-                                        " as they are and do not define a function named `check`.")
+                                        " code replaced the course's `check` (`course.check`), so nothing was"
+                                        " checked. Leave the course's own functions as they are.")
         elif check:
             code, hint = check
         else:
