@@ -143,7 +143,8 @@ def rows_for(learner: str, notebook: str, key: str, roles: list, sources: list[s
     first_learner_cell = next((i for i, (role, _) in enumerate(roles) if role == "exercise"), len(roles))
     course_cells = _failure(key, cells, 0, first_learner_cell - 1, sources, cell_timeout)
     if course_cells:
-        what = f"the course's own setup failed before any of the learner's code ran ({course_cells[1]})"
+        what = course_cells[1] if course_cells[0] == INFRASTRUCTURE_CODE else \
+            f"the course's own setup failed before any of the learner's code ran ({course_cells[1]})"
         return [infrastructure_row(learner, notebook, ident, what) for ident in exercises]
     for ident in exercises:
         check_cell = roles.index(("check", ident))
