@@ -165,7 +165,10 @@ BEFORE_MOVE = {"two_layer": _step_once}
 AFTER_SLIDERS = {"two_layer": _train_then_pause}
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: the file runs on one worker from start to end (make test hands out whole
+# files), and a session fixture would hold its kernel slot, its server and its Playwright loop until the whole
+# run ends, leaving the worker's later notebook tests one slot for two workers.
+@pytest.fixture(scope="module")
 def lab():
     with kernel_slots(1):  # its kernels count against the run's one-per-core budget
         server = start_lab(published_lessons())
@@ -173,7 +176,7 @@ def lab():
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
