@@ -53,6 +53,17 @@ def browser_missing() -> str | None:
     return None
 
 
+def require_browser_or_skip() -> None:
+    """At the top of a browser test module: skip it unless asked for; asked for, a missing browser fails."""
+    import pytest
+
+    if os.environ.get(REQUIRE_VARIABLE) != "1":
+        pytest.skip(f"real-browser tests run only with {REQUIRE_VARIABLE}=1 (after scripts/install-browser.sh)",
+                    allow_module_level=True)
+    if (missing := browser_missing()) is not None:
+        pytest.fail(f"{REQUIRE_VARIABLE}=1 but {missing}: run scripts/install-browser.sh", pytrace=False)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,7 +18,6 @@ failure. Without the variable they are skipped, which keeps `make test` fast.
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -30,15 +29,14 @@ from lab_browser import (
     CONTROL_KIND_JS,
     CONTROLS_JS,
     NOTEBOOK,
-    REQUIRE_VARIABLE,
     THEMES,
     active_control,
-    browser_missing,
     displayed,
     error_outputs,
     launch_browser,
     missing_alt,
     open_notebook,
+    require_browser_or_skip,
     run_all_cells,
     set_theme,
     slider_values,
@@ -47,11 +45,7 @@ from lab_browser import (
     widget_names,
 )
 
-if os.environ.get(REQUIRE_VARIABLE) != "1":
-    pytest.skip(f"real-browser tests run only with {REQUIRE_VARIABLE}=1 (after scripts/install-browser.sh)",
-                allow_module_level=True)
-if (missing := browser_missing()) is not None:
-    pytest.fail(f"{REQUIRE_VARIABLE}=1 but {missing}: run scripts/install-browser.sh", pytrace=False)
+require_browser_or_skip()
 
 SCREENSHOTS = ROOT / "build" / "screenshots"
 UPDATE_TIMEOUT_MS = 15_000

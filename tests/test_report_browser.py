@@ -12,23 +12,18 @@ scripts/install-browser.sh); without the variable they are skipped.
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
 from a11y import blocking, run_axe
 from conftest import ROOT
-from lab_browser import REQUIRE_VARIABLE, browser_missing, launch_browser
+from lab_browser import launch_browser, require_browser_or_skip
 from report_class import LEARNERS, class_rows
 
 from course.grading.report import write_all
 from course.grading.roster import Roster, Student, match
 
-if os.environ.get(REQUIRE_VARIABLE) != "1":
-    pytest.skip(f"real-browser tests run only with {REQUIRE_VARIABLE}=1 (after scripts/install-browser.sh)",
-                allow_module_level=True)
-if (missing := browser_missing()) is not None:
-    pytest.fail(f"{REQUIRE_VARIABLE}=1 but {missing}: run scripts/install-browser.sh", pytrace=False)
+require_browser_or_skip()
 
 SCREENSHOTS = ROOT / "build" / "screenshots"
 A4_LANDSCAPE_PX = 1032  # 297 mm less the page's 2 × 12 mm margins, at 96 px per inch

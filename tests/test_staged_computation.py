@@ -299,17 +299,7 @@ def kahn_order(root):
     return reverse[::-1]
 
 
-def recursive_order(root):
-    order, seen = [], set()
-
-    def visit(node):
-        if id(node) not in seen:
-            seen.add(id(node))
-            for child in node.inputs:
-                visit(child)
-            order.append(node)
-    visit(root)
-    return order
+recursive_order = order_check.recursive  # the textbook recursion, as a learner writes it
 
 
 def test_any_order_that_respects_the_inputs_passes():
@@ -463,16 +453,7 @@ def test_fix_overwrite_hints():
 
 
 def recursive_backward(root):
-    order, seen = [], set()
-
-    def visit(node):
-        if id(node) not in seen:
-            seen.add(id(node))
-            for child in node.inputs:
-                visit(child)
-            order.append(node)
-
-    visit(root)
+    order = order_check.recursive(root)
     root.grad = 1.0
     for node in reversed(order):
         for child, local in zip(node.inputs, node.local_grads):
