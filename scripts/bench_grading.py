@@ -10,6 +10,9 @@ one, chosen by k, which keeps its stub), then measures in the same run:
 - the same class without the sandbox (``--no-sandbox``), so the sandbox's
   cost is a ratio of two runs made side by side (``--pairs N`` alternates
   N pairs, sandbox first then without, and reports the median ratio);
+- with ``--cold-pairs N``, the sandbox with a fresh kernel per notebook
+  (no warm fork server, ``course.grading.pool``) against the default, paired
+  the same way: what the warm kernels save;
 - the baseline: ``pytest --nbval-lax <learner>/`` once per learner, one after another;
 
 and prints wall time and notebooks per second, the sandbox's cost, the
@@ -168,8 +171,9 @@ class NbgraderTiming:
 
         self.python = None if skip else nbgrader_python()
         self.seed, self.ratios = seed, []
-        if self.python is None and not skip:
-            print("nbgrader: not installed, not timed (scripts/install-nbgrader.sh)", flush=True)
+        if self.python is None:
+            if not skip:
+                print("nbgrader: not installed, not timed (scripts/install-nbgrader.sh)", flush=True)
             return
         self.course = NbgraderCourse(root.parent / "nbgrader", self.python)
         self.course.add_masters(sorted((ROOT / "solutions").glob("*.ipynb")))
@@ -217,6 +221,8 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-nbgrader", action="store_true", help="do not time nbgrader autograde")
     parser.add_argument("--pairs", type=int, default=1, help="sandbox/no-sandbox pairs to time (0: none)")
+    parser.add_argument("--cold-pairs", type=int, default=0,
+                        help="pairs of the sandbox with and without warm kernels (fork servers) to time")
     parser.add_argument("--breakdown", action="store_true", help="where the first sandboxed run's time went")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gradflow-bench-") as tmp:
@@ -228,13 +234,13 @@ def main() -> None:
               f" {os.cpu_count()} CPUs, {args.workers} nbval workers, {load()}", flush=True)
         nbgrader = NbgraderTiming(root, args.seed, args.skip_nbgrader)
 
-        def timed(use_sandbox: bool):
+        def timed(use_sandbox: bool, warm: bool = True):
             start, cpu = time.monotonic(), meter.seconds()
             made = grade(submissions, ROOT / "solutions", seed=args.seed, cell_timeout=args.cell_timeout,
-                         workers=args.workers, use_sandbox=use_sandbox)
-            used[use_sandbox] = None if cpu is None else meter.seconds() - cpu
+                         workers=args.workers, use_sandbox=use_sandbox, warm_kernels=warm)
+            used[use_sandbox if warm else "cold"] = None if cpu is None else meter.seconds() - cpu
             seconds = time.monotonic() - start
-            if use_sandbox:
+            if use_sandbox and warm:
                 nbgrader.pair(seconds, made)
             return seconds, made
 
@@ -262,7 +268,23 @@ def main() -> None:
                 cpu_ratios.append(box_cpu / used[False])
             print(f"pair {pair + 1}:   sandbox {with_box:7.1f} s, no sandbox {without:7.1f} s:"
                   f" ratio {with_box / without:.3f}{cpu} (same verdicts: {same}), {load()}", flush=True)
+        cold_ratios = []
+        for pair in range(args.cold_pairs):
+            warm_seconds, warm_rows = timed(True)
+            warm_cpu = used[True]
+            cold_seconds, cold_rows = timed(True, warm=False)
+            cold_ratios.append(cold_seconds / warm_seconds)
+            same = [(r.passed, r.code) for r in cold_rows] == [(r.passed, r.code) for r in warm_rows]
+            cpu = (f"; CPU {warm_cpu:.1f} s against {used['cold']:.1f} s ({used['cold'] / warm_cpu:.2f}×)"
+                   if warm_cpu else "")
+            print(f"cold pair {pair + 1}: warm kernels {warm_seconds:7.1f} s, a fresh kernel per notebook"
+                  f" {cold_seconds:7.1f} s: {cold_seconds / warm_seconds:.2f}×{cpu} (same verdicts: {same}),"
+                  f" {load()}", flush=True)
         nbgrader.summary()
+        if cold_ratios:
+            cold_ratios.sort()
+            print(f"warm kernels: {cold_ratios[len(cold_ratios) // 2]:.2f}× faster than a fresh kernel per notebook"
+                  f" (median of {len(cold_ratios)} pairs)", flush=True)
         if ratios:
             ratios.sort()
             print(f"sandbox cost: {100 * (ratios[len(ratios) // 2] - 1):+.1f} % of grading wall time"

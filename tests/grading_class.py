@@ -181,9 +181,31 @@ def network_route(port: int) -> str:
             "ref = lambda x, y, dout: (y * dout, x * dout)")
 
 
-def _with_attack(cell_code: str, exercise: str = "01.mul_gate") -> nbformat.NotebookNode:
+TRACE_MARK = "gradflow-trace"
+TRACES = (
+    "import os, sys\n"
+    f"found = [os.path.join(top, name) for top, dirs, files in os.walk('/tmp') for name in dirs + files"
+    f" if {TRACE_MARK!r} in name]\n"
+    "others = [n for n in os.listdir('/proc') if n.isdigit() and int(n) not in (os.getpid(), os.getppid())]\n"
+    "if found or others or 'GRADFLOW_TRACE' in globals():\n"
+    "    raise RuntimeError(f'the other notebook left {found} and processes {others}')\n"
+    f"open('/tmp/{TRACE_MARK}.txt', 'w').write('left here')\n"
+    f"os.makedirs('/tmp/{TRACE_MARK}-dir/inner')\n"
+    f"os.chmod('/tmp/{TRACE_MARK}-dir', 0)\n"
+    "startup = os.path.join(os.environ.get('IPYTHONDIR', '/tmp'), 'profile_default', 'startup')\n"
+    "os.makedirs(startup, exist_ok=True)\n"
+    f"open(os.path.join(startup, '{TRACE_MARK}.py'), 'w').write('GRADFLOW_TRACE = 1')\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    f"        os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(600)  # {DAEMON_MARK}'])\n"
+    "    os._exit(0)\n"
+    "os.wait()\n")
+
+
+def _with_attack(cell_code: str, exercise: str = "01.mul_gate", notebook: str = NB01) -> nbformat.NotebookNode:
     """The solved notebook with ``cell_code`` run at the top of ``exercise``'s cell (its function kept)."""
-    nb = solved(NB01)
+    nb = solved(notebook)
     for cell in nb.cells:
         if cell.metadata.get("gradflow", {}).get("exercise") == exercise:
             cell.source = cell_code + "\n\n" + cell.source
@@ -261,6 +283,13 @@ def hostile_class(root: Path, *, solutions: Path, out: Path, port: int) -> dict[
     for learner, (_, nb) in learners.items():
         (root / learner).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, root / learner / NB01)
+    # Two notebooks of one learner share a warm sandbox (course.grading.pool), one after the other: each
+    # looks for what the other may have left, then leaves it (whichever runs second proves the point).
+    traces = {NB01: _with_attack(TRACES, "01.add_gate"), NB05: _with_attack(TRACES, "05.dropout_layer", NB05)}
+    for notebook, nb in traces.items():
+        (root / "leaves_traces").mkdir(exist_ok=True)
+        nbformat.write(nb, root / "leaves_traces" / notebook)
+    learners["leaves_traces"] = ("leaves files, a process and IPython start-up code for its next notebook", None)
     return {learner: what for learner, (what, _) in learners.items()}
 
 

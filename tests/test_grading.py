@@ -261,6 +261,14 @@ def test_no_process_outlives_its_notebook(graded):
     assert passed(graded, "daemon") == set(ALL01)
 
 
+def test_a_notebook_leaves_nothing_to_the_next_notebook_of_its_learner(graded):
+    # Both notebooks share one warm sandbox; each raises if it finds what the other left
+    # (files in /tmp, a folder it cannot list, IPython start-up code, a process).
+    assert passed(graded, "leaves_traces") == set(ALL01), rows_of(graded, "leaves_traces")
+    assert passed(graded, "leaves_traces", NB05) == set(ALL05), rows_of(graded, "leaves_traces", NB05)
+    assert graded["daemons"] == []
+
+
 def test_killing_every_visible_process_ends_nothing_but_its_own(graded):
     assert passed(graded, "kills") == set(ALL01)
 

@@ -4,7 +4,7 @@ Each stage is a module with one job:
 
 - ``collect``: which notebooks, whose, and which master each follows;
 - ``canonical``: each notebook rebuilt on its master (check cells restored);
-- ``run``: all of them under nbval, every kernel in its sandbox (``sandbox``),
+- ``run``: all of them under nbval, every kernel in its learner's sandbox (``sandbox``, ``pool``),
   the judge (``judge``) answering the check cells from outside;
 - ``verdicts``: one row per learner, notebook and exercise;
 - ``report`` (called by the command): grades.csv, report.html, feedback.
@@ -74,7 +74,8 @@ def _run_with_retries(graded: dict[int, _Graded], tmp: Path, settings: Settings,
         notebooks = {keys[i]: (len(g.roles), g.exercises) for i, g in pending.items()}
         results: Results = run(notebooks, workdir, settings,
                                on_progress=(lambda done: bar.update(offset + len(rows) + done)) if bar
-                               else (lambda done: None))
+                               else (lambda done: None),
+                               learners={keys[i]: g.submission.learner for i, g in pending.items()})
         again = {}
         for index, g in pending.items():
             made = rows_for(g.submission.learner, g.name, keys[index], g.roles, g.sources, g.exercises,
@@ -94,7 +95,7 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
           bar=None, workdir: Path | None = None, use_sandbox: bool = True,
           limits: sandbox.Limits | None = None, retries: int = NOTEBOOK_RETRIES, retry_pause: float = RETRY_PAUSE,
           kernel_attempts: int = 4, kernel_backoff: float = 5.0, fail_kernel_starts: int = 0,
-          partial: bool = False) -> list[Row]:
+          partial: bool = False, warm_kernels: bool = True) -> list[Row]:
     """Grade every submission; a broken one becomes rows that say what happened.
 
     Each row is scored with its exercise's points: all or nothing, or with ``partial`` the share of
@@ -105,7 +106,7 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
                            " or grade with --no-sandbox (the report then says so)")
     settings = Settings(secrets.randbelow(2**31) if seed is None else seed, cell_timeout, workers, time_limit,
                         use_sandbox, limits or sandbox.Limits(), kernel_attempts, kernel_backoff,
-                        fail_kernel_starts, partial)
+                        fail_kernel_starts, partial, warm_kernels)
     master_nbs = {name: nbformat.read(path, as_version=4) for name, path in masters(solutions).items()}
     rows: dict[int, list[Row]] = {}
     graded: dict[int, _Graded] = {}

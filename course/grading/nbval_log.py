@@ -7,6 +7,9 @@
 - Kernels talk to nbval over unix sockets (the IPC transport) in the
   notebook's run folder, the one folder its sandbox shares with the grader:
   TCP does not cross the sandbox's network namespace.
+- Under xdist, a worker takes a whole group of notebooks (GRADFLOW_GROUPS,
+  a JSON file: notebook -> group) and runs them one after the other: they
+  share one warm sandbox (``course.grading.pool``).
 - A kernel that does not start (a busy machine can take more than a minute)
   is started again, with a growing pause; if it never starts, the notebook's
   cells fail with a message that marks it as the grader's failure
@@ -19,6 +22,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+import pytest
 
 from course.grading.startup import skip_slow_optional_imports
 
@@ -74,6 +79,27 @@ nbval_kernel.RunningKernel.__init__ = _start
 
 
 _SETUP_SECONDS: dict[str, float] = {}
+_GROUPS = os.environ.get("GRADFLOW_GROUPS")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduler by scope, with a notebook's group as its scope: one worker runs a group, in order.
+
+    (xdist's own ``loadgroup`` reads marks into test ids that pytest 9 no longer uses.)
+    """
+    if not _GROUPS:
+        return None
+    from xdist.scheduler.loadscope import LoadScopeScheduling
+
+    groups = json.loads(Path(_GROUPS).read_text())
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.partition("::")[0]
+            return groups.get(path, path)
+
+    return ByGroup(config, log)
 
 
 def pytest_runtest_logreport(report):

@@ -6,10 +6,15 @@ Layout of the grader's working folder (never visible to a sandbox as a whole):
     nb/NNNN/run/               the only folder its sandbox shares with the grader:
                                the kernel's connection file and sockets, the judge's socket
     jupyter/kernels/...        the sandbox's kernel spec
+    forkservers/               the pool's socket, the fork servers' sockets and logs
+    groups.json                notebook -> group (a learner, or part of one), for nbval's workers
     nbval-log.jsonl            one line per cell nbval ran (course.grading.nbval_log)
 
 All notebooks of the class go to *one* nbval session (pytest's start-up paid
-once); the judge answers their check cells from this process.
+once); the judge answers their check cells from this process. In the sandbox,
+a learner's notebooks share one warm sandbox (``course.grading.pool``): nbval's
+workers take them one group at a time (``nbval_log``'s scheduler), so that
+sandbox runs one kernel at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import nbformat
 
 from course.grading import sandbox
 from course.grading.judge import JudgeService
+from course.grading.pool import ForkServers
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 KERNEL_STARTUP_TIMEOUT = 120  # seconds; under load a kernel can take more than 60 s to answer
@@ -49,6 +55,7 @@ class Settings:
     kernel_backoff: float = 5.0
     fail_kernel_starts: int = 0  # the grader's own tests inject kernel-start failures
     partial: bool = False  # the judge counts every case a function passes (partial credit)
+    warm_kernels: bool = True  # a learner's kernels forked from one warm sandbox (course.grading.pool)
 
 
 @dataclass
@@ -77,16 +84,37 @@ def nbval_command(paths: list[str], cell_timeout: float, workers: int) -> list[s
     return command + paths
 
 
+def groups(learners: dict[str, str], workers: int) -> dict[str, str]:
+    """Notebook key -> group: a learner's notebooks, split in parts when there are fewer learners than workers."""
+    names = sorted(set(learners.values()))
+    parts = max(1, -(-workers // max(1, len(names))))
+    count: dict[str, int] = {}
+    grouped = {}
+    for key, learner in learners.items():
+        part = count.get(learner, 0) % parts
+        count[learner] = count.get(learner, 0) + 1
+        grouped[key] = f"g{names.index(learner)}-{part}"
+    return grouped
+
+
 def _environment(workdir: Path, settings: Settings, config: Path) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("PYTEST_", "GRADFLOW_")) and name != "JUPYTER_PATH"}
     # A grader started from inside a pytest run must not hand that run's identity to its own session.
     env.update(sandbox.kernel_spec(workdir / "jupyter", config))
     env.update(GRADFLOW_NBVAL_LOG=str(workdir / "nbval-log.jsonl"), PYTHONHASHSEED="0",
+               GRADFLOW_GROUPS=str(workdir / "groups.json"),
                PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
                GRADFLOW_KERNEL_ATTEMPTS=str(settings.kernel_attempts),
                GRADFLOW_KERNEL_BACKOFF=str(settings.kernel_backoff),
                GRADFLOW_FAIL_KERNEL_STARTS=str(settings.fail_kernel_starts))
+    return env
+
+
+def _server_environment(workdir: Path, config: Path) -> dict[str, str]:
+    """What a fork server's launcher is started with (it keeps only its limits' config; bwrap clears the rest)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "GRADFLOW_"))}
+    env[sandbox.CONFIG_VARIABLE] = str(config)
     return env
 
 
@@ -128,10 +156,22 @@ class _Finished:
 
 
 def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Settings,
-        on_progress: Callable[[int], None] = lambda done: None) -> Results:
-    """nbval over ``notebooks`` (key -> (code cells, exercise ids)), with the judge answering their checks."""
-    config = sandbox.new_config(settings.sandbox, settings.limits)
+        on_progress: Callable[[int], None] = lambda done: None, learners: dict[str, str] | None = None) -> Results:
+    """nbval over ``notebooks`` (key -> (code cells, exercise ids)), with the judge answering their checks.
+
+    ``learners`` (key -> learner) lets a learner's kernels come from one warm sandbox; without it each
+    notebook is a learner of its own.
+    """
+    grouped = groups(learners or {key: key for key in notebooks}, settings.workers)
+    (workdir / "groups.json").write_text(json.dumps(grouped))
+    warm = settings.sandbox and settings.warm_kernels
+    config = sandbox.new_config(settings.sandbox, settings.limits, workdir / "forkservers" / "pool.sock" if warm else None)
     config_path = config.write(workdir / "sandbox.json")
+    pool = None
+    if warm:
+        pool = ForkServers(workdir / "forkservers", {workdir / Path(key).parent / "run": group
+                                                     for key, group in grouped.items()},
+                           _server_environment(workdir, config_path), keep=settings.workers + 2)
     judge = JudgeService(settings.seed, settings.time_limit, settings.partial)
     for key, (_, exercises) in notebooks.items():
         judge.open(key, workdir / Path(key).parent / "run", exercises)
@@ -147,6 +187,8 @@ def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Se
             on_progress(finished())
             time.sleep(0.2)
     finally:
+        if pool is not None:
+            pool.close()
         judge.close()
         sandbox.remove_process_groups(config.group)
     cells = read_log(log)

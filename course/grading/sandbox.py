@@ -21,6 +21,13 @@ IPython kernel that sees:
 Limits (``Limits``): address space (memory), CPU seconds, processes (a pids
 cgroup where the system offers one, else RLIMIT_NPROC), size of a written file.
 
+Warm kernels (``course.grading.pool``, ``course.grading.forkserver``): when
+the grader runs a pool of fork servers, the launcher first asks the learner's
+server for the kernel; the server's sandbox is made here too, by the same
+command, with each of the learner's run folders and the server as the
+sandbox's first process. Without a pool, or if no server answers, the
+launcher starts the kernel in a sandbox of its own, as above.
+
 Without bwrap (``--no-sandbox``, or ``progress`` on a system without it) the
 launcher starts the same kernel directly, with the same limits.
 """
@@ -71,19 +78,21 @@ class Config:
     sandbox: bool
     limits: Limits
     group: str  # prefix of this class run's process-count groups
+    pool: str | None = None  # the socket of the run's fork servers (course.grading.pool), if any
 
     def write(self, path: Path) -> Path:
-        path.write_text(json.dumps({"sandbox": self.sandbox, "limits": asdict(self.limits), "group": self.group}))
+        path.write_text(json.dumps({"sandbox": self.sandbox, "limits": asdict(self.limits), "group": self.group,
+                                    "pool": self.pool}))
         return path
 
     @classmethod
     def read(cls, path: str) -> "Config":
         data = json.loads(Path(path).read_text())
-        return cls(data["sandbox"], Limits(**data["limits"]), data["group"])
+        return cls(data["sandbox"], Limits(**data["limits"]), data["group"], data.get("pool"))
 
 
-def new_config(sandbox: bool, limits: Limits | None = None) -> Config:
-    return Config(sandbox, limits or Limits(), f"gradflow-{uuid.uuid4().hex[:12]}")
+def new_config(sandbox: bool, limits: Limits | None = None, pool: Path | None = None) -> Config:
+    return Config(sandbox, limits or Limits(), f"gradflow-{uuid.uuid4().hex[:12]}", str(pool) if pool else None)
 
 
 def kernel_spec(folder: Path, config_path: Path) -> dict[str, str]:
@@ -103,16 +112,19 @@ def kernel_spec(folder: Path, config_path: Path) -> dict[str, str]:
 
 # ----- the launcher (outside the sandbox) -------------------------------------------
 
-def _kernel_environment(run: Path) -> dict[str, str]:
+def _kernel_environment(run: Path | None) -> dict[str, str]:
+    """The kernel's whole environment; a fork server's (``run`` None) names no judge: each kernel sets its own."""
     home = "/tmp/home"
-    return {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": home,
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": home,
             "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib", "MPLBACKEND": "agg",
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONHASHSEED": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "LANG": "C.UTF-8",
             # The kernel imports the course package the grader runs (e.g. an unpacked Gradescope
             # autograder's), not whichever one the environment has installed; only COURSE_DIR is visible.
-            "PYTHONPATH": str(COURSE_DIR.parent),
-            "GRADFLOW_JUDGE": str(run / JUDGE_SOCKET)}
+            "PYTHONPATH": str(COURSE_DIR.parent)}
+    if run is not None:
+        env["GRADFLOW_JUDGE"] = str(run / JUDGE_SOCKET)
+    return env
 
 
 def _read_only() -> list[Path]:
@@ -127,18 +139,23 @@ def _read_only() -> list[Path]:
     return found
 
 
-def bwrap_command(run: Path, kernel: list[str], limits: Limits) -> list[str]:
+def bwrap_command(runs: Path | list[Path], kernel: list[str], limits: Limits, as_init: bool = False) -> list[str]:
+    """bwrap running ``kernel``, sharing the run folder(s) ``runs``; ``as_init``: as its PID namespace's PID 1."""
+    runs = [runs] if isinstance(runs, Path) else list(runs)
     command = [bwrap() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
                "--clearenv", "--proc", "/proc", "--dev", "/dev",
                "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    if as_init:
+        command.append("--as-pid-1")
     for path in _read_only():
         command += ["--ro-bind", str(path), str(path)]
     for path in HIDDEN:  # an empty folder over the references
         command += ["--tmpfs", str(path)]
     for path in HIDDEN_FILES:  # an empty file over a module of wrong answers
         command += ["--ro-bind", "/dev/null", str(path)]
-    command += ["--bind", str(run), str(run)]
-    for name, value in _kernel_environment(run).items():
+    for run in runs:
+        command += ["--bind", str(run), str(run)]
+    for name, value in _kernel_environment(runs[0] if len(runs) == 1 and not as_init else None).items():
         command += ["--setenv", name, value]
     return command + ["--chdir", "/tmp", "--", *kernel]
 
@@ -196,6 +213,12 @@ def remove_process_groups(group: str) -> None:
 
 def launch(connection_file: str) -> None:
     config = Config.read(os.environ[CONFIG_VARIABLE])
+    if config.sandbox and config.pool:
+        from course.grading.pool import forked_kernel
+
+        code = forked_kernel(Path(config.pool), connection_file)
+        if code is not None:
+            sys.exit(code)
     run = Path(connection_file).resolve().parent
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
     cgroup = join_process_group(config.group, config.limits)
@@ -209,6 +232,18 @@ def launch(connection_file: str) -> None:
     os.execve(sys.executable, kernel, env)
 
 
+def launch_forkserver(fd: str, runs: list[str]) -> None:
+    """A learner's warm sandbox: the fork server as its first process, sharing each of ``runs``."""
+    config = Config.read(os.environ[CONFIG_VARIABLE])
+    cgroup = join_process_group(config.group, config.limits)
+    _set_limits(config.limits, cgroup)
+    server = [sys.executable, "-m", "course.grading.forkserver", fd, *runs]
+    command = bwrap_command([Path(run) for run in runs], server, config.limits, as_init=True)
+    os.execv(command[0], command)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "kernel":
         launch(sys.argv[2])
+    elif sys.argv[1] == "forkserver":
+        launch_forkserver(sys.argv[2], sys.argv[3:])
