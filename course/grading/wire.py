@@ -42,12 +42,27 @@ class Opaque:
         return f"<{self._kind}>"
 
 
-def _slots(kind: type) -> list[str]:
-    names = []
+_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
+def _slots(kind: type) -> tuple[str, ...]:
+    """The slot names of a type and its bases, once per type (a graph of thousands of nodes asks for each)."""
+    try:
+        return _SLOTS[kind]
+    except KeyError:
+        pass
+    except TypeError:  # a type whose metaclass makes it unhashable: not cached
+        return _slots_of(kind)
+    names = _SLOTS[kind] = _slots_of(kind)
+    return names
+
+
+def _slots_of(kind: type) -> tuple[str, ...]:
+    names: list[str] = []
     for klass in kind.__mro__:
         slots = klass.__dict__.get("__slots__", ())
         names += [slots] if isinstance(slots, str) else [n for n in slots if n not in ("__dict__", "__weakref__")]
-    return names
+    return tuple(names)
 
 
 def _has_state(value) -> bool:
