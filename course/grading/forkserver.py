@@ -222,10 +222,13 @@ def _wait(pid: int, conn: socket.socket) -> int:
 
     Orphans the notebook leaves are reaped meanwhile (each would hold a PID until then).
     """
-    pidfd = os.pidfd_open(pid)
+    try:
+        pidfd = os.pidfd_open(pid)  # wakes this server when the kernel ends
+    except OSError:  # a Linux older than 5.3: the kernel's end is seen within REAP_SECONDS
+        pidfd = None
     try:
         while True:
-            ready, _, _ = select.select([pidfd, conn], [], [], REAP_SECONDS)
+            ready, _, _ = select.select([conn] if pidfd is None else [pidfd, conn], [], [], REAP_SECONDS)
             status = reap(pid)
             if status is not None:
                 return status
@@ -233,7 +236,8 @@ def _wait(pid: int, conn: socket.socket) -> int:
                 os.kill(pid, signal.SIGKILL)
                 return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     finally:
-        os.close(pidfd)
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def main(fd: int, runs: list[str]) -> None:

@@ -100,7 +100,10 @@ class ForkServers:
                 if chunk and b"\n" not in waiting[conn] and len(waiting[conn]) < MESSAGE_LIMIT:
                     continue
                 request = waiting.pop(conn)
-                answer, group = self._answer(request)
+                try:
+                    answer, group = self._answer(request)
+                except Exception as exc:  # this thread must keep answering: the launcher starts a kernel alone
+                    answer, group = {"none": f"{type(exc).__name__}: {exc}"}, None
                 try:
                     conn.sendall(json.dumps(answer).encode() + b"\n")
                 except OSError:
