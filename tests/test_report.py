@@ -294,7 +294,7 @@ def test_grade_passes_partial_to_the_judge_and_scores_by_share(tmp_path, monkeyp
     nbformat.write(solved(NB01), tmp_path / NB01)
     seen = {}
 
-    def fake_run(notebooks, workdir, settings, on_progress):
+    def fake_run(notebooks, workdir, settings, on_progress, learners=None):
         seen["partial"] = settings.partial
         cells = {(key, n): (True, "") for key, (count, _) in notebooks.items() for n in range(count)}
         verdicts = {key: {e: {"passed": False, "code": "sign", "message": "m", "cases_passed": 3, "cases_total": 12}
