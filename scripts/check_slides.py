@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -148,14 +149,9 @@ def _check_deck(page, path: Path, shots: Path | None, shoot: set[int]) -> Deck:
     return Deck(path.name, slides, errors, widgets)
 
 
-def check_decks(folder: Path, screenshots: Path | None = None, every: bool = False) -> list[Deck]:
+def _check_in_one_browser(decks: list[Path], screenshots: Path | None, every: bool) -> list[Deck]:
     from playwright.sync_api import sync_playwright
 
-    decks = sorted(folder.glob("*.slides.html"))
-    if not decks:
-        raise FileNotFoundError(f"no *.slides.html in {folder}: run `make slides` first")
-    if screenshots is not None:
-        screenshots.mkdir(parents=True, exist_ok=True)
     results = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -172,6 +168,26 @@ def check_decks(folder: Path, screenshots: Path | None = None, every: bool = Fal
         finally:
             browser.close()
     return results
+
+
+def check_decks(folder: Path, screenshots: Path | None = None, every: bool = False, browsers: int = 1) -> list[Deck]:
+    """Every deck of ``folder``, in name order; ``browsers`` > 1 checks that many decks at once.
+
+    Walking a deck mostly waits (MathJax typesets in timed chunks, the checks
+    let each slide settle), so two browsers take about half the time for
+    little more CPU. Each browser runs in a thread of its own with its own
+    Playwright (the sync API keeps one per thread), each deck in a page of its own.
+    """
+    decks = sorted(folder.glob("*.slides.html"))
+    if not decks:
+        raise FileNotFoundError(f"no *.slides.html in {folder}: run `make slides` first")
+    if screenshots is not None:
+        screenshots.mkdir(parents=True, exist_ok=True)
+    groups = [decks[k::browsers] for k in range(max(1, min(browsers, len(decks))))]
+    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+        parts = list(pool.map(lambda group: _check_in_one_browser(group, screenshots, every), groups))
+    checked = {deck.name: deck for part in parts for deck in part}
+    return [checked[path.name] for path in decks]
 
 
 def report(decks: list[Deck]) -> str:

@@ -50,13 +50,14 @@ def code_cells(nb) -> list:
 # started the browser suites after 13 minutes of a 26-minute run):
 # 1. the grading class: the longest fixture, holding both kernel slots (tests/kernels.py);
 # 2. the checks in a browser and the grader's failing-kernel test, which mostly waits: long when
-#    they run, quick or skipped without GRADFLOW_REQUIRE_BROWSER. The site first (no kernel: it
-#    runs beside the grading class), then the lessons in JupyterLab (one kernel slot, free by then);
+#    they run, quick or skipped without GRADFLOW_REQUIRE_BROWSER. The site and the slides first (no
+#    kernel: they run beside the grading class), then the two halves of the lessons in JupyterLab (one
+#    kernel slot per lesson while it runs);
 # 3. files that start no kernel, which keep the other core busy while the grading class runs;
 # 4. the notebooks and the other files that run kernels (each waits for a slot).
 # A file in the wrong group only costs time, never a verdict.
 FIRST = ("test_grading.py",)
-EARLY = ("test_site.py", "test_browser.py", "test_slides.py", "test_grading_infrastructure.py")
+EARLY = ("test_site.py", "test_slides.py", "test_browser.py", "test_browser_other_half.py", "test_grading_infrastructure.py")
 KERNELS = ("test_early_check.py", "test_execute.py", "test_kernels.py", "test_lab.py", "test_progress.py",
            "test_wrong_solution_notebook.py")
 

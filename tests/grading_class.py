@@ -213,9 +213,8 @@ def _with_attack(cell_code: str, exercise: str = "01.mul_gate", notebook: str = 
 
 
 def hostile_class(root: Path, *, solutions: Path, out: Path, port: int) -> dict[str, str]:
-    """The attacks of docs/grading.md, each a learner, beside a solved and an unsolved learner."""
+    """The attacks of docs/grading.md, each a learner, beside an unsolved learner (class_folder's "masters" solved it)."""
     learners: dict[str, tuple[str, nbformat.NotebookNode]] = {
-        "solved": ("solved everything", solved(NB01)),
         "unsolved": ("solved nothing", nbformat.read(EXERCISES / NB01, as_version=4)),
         "public_helpers": ("imports the course's public helpers, numpy, math and the standard library",
                            with_sources(solved(NB01), {"01.mul_gate": (
@@ -300,8 +299,8 @@ def class_folder(root: Path) -> dict[str, str]:
     def add(learner: str, what: str, notebooks: dict):
         learners[learner] = (what, notebooks)
 
-    add("correct", "solved everything", {NB01: solved(NB01), NB05: solved(NB05)})
-    # Every master of the course, graded in the sandbox: a right answer of any concept passes.
+    # Every master of the course, graded in the sandbox: a right answer of any concept passes. It is also
+    # the class's learner who solved everything (a learner of its own for that would be three kernels more).
     add("masters", "handed in every solved master", {p.name: solved(p.name) for p in sorted(SOLUTIONS.glob("*.ipynb"))})
     for learner, bodies in misconception_learners().items():
         add(learner, f"a misconception in each of {', '.join(bodies)}",

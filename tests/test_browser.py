@@ -11,6 +11,11 @@ checks the lesson's content (rendered text and outputs) for serious or
 critical violations, and screenshots of each widget and of the first figure
 go to build/screenshots/<lesson>-{widget,figure}-{light,dark}.png.
 
+Every other lesson is checked here, the rest in tests/test_browser_other_half.py
+(same checks, its own server and browser): `make test` hands out whole files,
+so the two halves run on two workers at once. Each lesson holds one kernel
+slot (tests/kernels.py) while it runs.
+
 These tests run only when GRADFLOW_REQUIRE_BROWSER=1 (CI sets it, after
 scripts/install-browser.sh); then a missing browser or playwright is a
 failure. Without the variable they are skipped, which keeps `make test` fast.
@@ -159,15 +164,19 @@ BEFORE_MOVE = {"two_layer": _step_once}
 AFTER_SLIDERS = {"two_layer": _train_then_pause}
 
 
-# Module-scoped, not session-scoped: the file runs on one worker from start to end (make test hands out whole
-# files), and a session fixture would hold its kernel slot, its server and its Playwright loop until the whole
-# run ends, leaving the worker's later notebook tests one slot for two workers.
+# The lessons are split over two files, every other lesson in each (this one and
+# tests/test_browser_other_half.py): make test hands out whole files, so both workers run lessons at once.
+def lessons_of_half(half: int) -> list:
+    return published_lessons()[half::2]
+
+
+# Module-scoped, not session-scoped: each file runs on one worker from start to end (make test hands out whole
+# files), and a session fixture would hold its server and its Playwright loop until the whole run ends.
 @pytest.fixture(scope="module")
 def lab():
-    with kernel_slots(1):  # its kernels count against the run's one-per-core budget
-        server = start_lab(published_lessons())
-        yield server
-        server.stop()
+    server = start_lab(published_lessons())
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -181,12 +190,16 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1600})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+def page(browser, lab):
+    # One kernel slot per lesson, not per file: the lesson's kernel is the only one it runs, and it is shut
+    # down before the slot is given back, so notebooks and the grading class wait for one lesson at most.
+    with kernel_slots(1):
+        context = browser.new_context(viewport={"width": 1280, "height": 1600})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        context.close()
+        lab.delete_sessions()
 
 
 def keyboard_move(page, slider) -> None:
@@ -276,8 +289,13 @@ def operate_by_keyboard(page, widget, name: str) -> list[str]:
     return kinds
 
 
-@pytest.mark.parametrize("path", published_lessons(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", lessons_of_half(0), ids=lambda p: p.stem)
 def test_lesson_runs_and_its_widgets_follow_the_sliders(lab, page, path):
+    check_lesson(lab, page, path)
+
+
+def check_lesson(lab, page, path) -> None:
+    """Everything the module's docstring says, for one lesson."""
     open_notebook(page, lab, path)  # in the theme the lesson before left (a setting of the server): either works
     run_all_cells(page)
     assert error_outputs(page) == []

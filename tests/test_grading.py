@@ -103,9 +103,9 @@ def test_exercise_ids_come_from_the_registry():
     assert len(ALL01) == 7 and len(ALL05) == 4
 
 
-def test_the_correct_learner_passes_everything(graded):
-    assert passed(graded, "correct") == set(ALL01)
-    assert passed(graded, "correct", NB05) == set(ALL05)
+def test_the_learner_who_solved_everything_passes_everything(graded):
+    assert passed(graded, "masters") == set(ALL01)
+    assert passed(graded, "masters", NB05) == set(ALL05)
 
 
 @pytest.mark.parametrize("number", range(len(MISCONCEPTIONS)))
@@ -202,7 +202,7 @@ def test_none_nan_wrong_shape_and_mutated_inputs(graded):
 
 def test_nbval_and_the_judge_agree_on_untampered_notebooks(graded):
     # "nbval" or "error" rows would mean nbval failed a check the judge passed (or the reverse).
-    untampered = {"correct", "hard_coded", "forms", "mutates", "loop_in_function"} | set(misconception_learners())
+    untampered = {"masters", "hard_coded", "forms", "mutates", "loop_in_function"} | set(misconception_learners())
     assert not [r for r in graded["rows"] if r.learner in untampered and r.code in ("nbval", "error", "crash")]
 
 
@@ -226,8 +226,7 @@ def test_every_exercise_of_every_master_passes_in_the_sandbox(graded):
         [(r.exercise, r.hint) for r in rows if not r.passed]
 
 
-def test_the_solved_and_unsolved_learners_are_graded_as_usual(graded):
-    assert passed(graded, "solved") == set(ALL01)
+def test_the_unsolved_learner_is_graded_as_usual(graded):
     rows = rows_of(graded, "unsolved")
     assert set(rows) == set(ALL01) and {r.code for r in rows.values()} == {"not_done"}
 

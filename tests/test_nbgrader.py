@@ -5,11 +5,12 @@ masters of solutions/ are its source, with the course's nbgrader_config.py;
 ``nbgrader generate_assignment`` releases every master, and the released
 notebooks must be exercises/ cell by cell. Then learners of 01_chain_rule
 are graded twice, by ``nbgrader autograde`` and by ``course grade`` (on
-nbgrader's own submitted/ folder): for a solved, an unsolved and a mixed
-learner both must give every exercise the same pass/fail and the same points
-(two exercises are worth more than 1 point in this course folder's master);
-a fourth learner, who forges ``check``, shows what nbgrader's model lets
-through and the grader does not.
+nbgrader's own submitted/ folder): for a solved and a mixed learner (right,
+wrong and unsolved exercises, tampered check cells) both must give every
+exercise the same pass/fail and the same points (two exercises are worth more
+than 1 point in this course folder's master); a third learner, who forges
+``check`` and solves nothing, shows what nbgrader's model lets through and
+the grader does not.
 
 Skipped when nbgrader is not installed; GRADFLOW_REQUIRE_NBGRADER=1 (CI)
 turns that into a failure.
@@ -98,14 +99,15 @@ def course(tmp_path_factory):
 def graded(course):
     released = read(course.release / NB01)
     stub = next(c.source for c in released.cells if gradflow(c).get("exercise") == "01.mul_gate")
-    learners = {"solved": learner(released, answers()), "unsolved": released, "mixed": mixed(released),
+    # No learner who solved nothing: the mixed learner's two stubs and the forger's seven are that case.
+    learners = {"solved": learner(released, answers()), "mixed": mixed(released),
                 "forger": learner(released, {"01.mul_gate": stub + FORGED_CHECK})}
     for name, nb in learners.items():
         course.submitted(name).mkdir(parents=True)
         nbformat.write(nb, course.submitted(name) / NB01)
     with kernel_slots(1):  # nbgrader runs one kernel at a time
         course.autograde(GRADFLOW_HIDDEN_SEED=str(SEED))
-    with kernel_slots(1):  # one nbval process: for four notebooks a second one costs more than it saves
+    with kernel_slots(1):  # one nbval process: for three notebooks a second one costs more than it saves
         rows = grade(collect([course.folder / "submitted"]), course.source, seed=SEED, cell_timeout=CELL_TIMEOUT,
                      workers=1, use_sandbox=sandbox.bwrap() is not None)
     return course.scores(), rows
@@ -129,7 +131,7 @@ def test_released_checks_are_worth_the_masters_points(course):
 
 def test_autograde_agrees_with_course_grade_exercise_by_exercise(graded):
     scores, rows = graded
-    assert len(rows) == 4 * len(ALL01) and not any(r.infrastructure for r in rows)
+    assert len(rows) == 3 * len(ALL01) and not any(r.infrastructure for r in rows)
     rows = [r for r in rows if r.learner != "forger"]
     for row in rows:
         nbgrader_score, nbgrader_max = scores[(row.learner, STEM01, check_grade_id(row.exercise))]

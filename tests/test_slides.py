@@ -8,7 +8,6 @@ which also turns a missing browser into a failure.
 
 import importlib.util
 import os
-from concurrent.futures import ThreadPoolExecutor
 import re
 import subprocess
 import sys
@@ -91,7 +90,7 @@ def test_decks_fit_the_frame_without_a_scroll_fallback(decks):
         assert "var scroll = false" in page and "var scroll = true" not in page, deck.name
 
 
-def test_decks_render_and_fit_the_frame_in_a_browser():
+def test_decks_render_and_fit_the_frame_in_a_browser(decks):
     check = load("check_slides")
     if os.environ.get("GRADFLOW_REQUIRE_BROWSER") != "1":
         # Like the lesson browser suite: only on request, so `make test` stays fast.
@@ -100,13 +99,14 @@ def test_decks_render_and_fit_the_frame_in_a_browser():
     if missing:
         pytest.fail(f"GRADFLOW_REQUIRE_BROWSER=1 but {missing}")
     build = load("build_slides")
-    out = ROOT / "build" / "slides"
-    build.fetch_assets(out / "vendor")  # once; later runs reuse build/slides/vendor
-    build.build_decks(build.lessons(), out)
-    # A thread of its own: the lesson browser suite may hold a sync Playwright
-    # (and its event loop) open in this thread for the whole session.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        results = pool.submit(check.check_decks, out).result()
+    vendor = ROOT / "build" / "slides" / "vendor"
+    build.fetch_assets(vendor)  # once; later runs reuse build/slides/vendor
+    # The decks `make slides` built above (the tests before read them), with the vendor files beside them:
+    # not a second build of every deck.
+    out = decks
+    (out / "vendor").symlink_to(vendor, target_is_directory=True)
+    # Two browsers, each in a thread of its own (check_decks): walking a deck mostly waits.
+    results = check.check_decks(out, browsers=2)
     print(check.report(results))
     assert len(results) == len(notebooks_in(LESSONS))
     problems = []
