@@ -43,8 +43,10 @@ import time
 from pathlib import Path
 
 PR_SET_DUMPABLE = 4
-# What every exercise notebook imports (their first code cells), imported once per learner.
-PRELOAD = ("ipykernel.kernelapp", "numpy", "matplotlib.pyplot", "course.assess.check", "course.grading.client",
+# What every exercise notebook imports (their first code cells), imported once per learner. Not
+# matplotlib's pyplot: one notebook uses it, and its import (font cache included) costs more than a
+# whole kernel start, which a learner who hands in one notebook would pay for nothing.
+PRELOAD = ("ipykernel.kernelapp", "numpy", "course.assess.check", "course.grading.client",
            "course.compute.graph", "course.compute.gradcheck", "course.compute.data", "course.compute.network",
            "course.compute.layers", "course.compute.local_graph", "course.present.figures")
 MESSAGE_LIMIT = 64 * 1024
@@ -68,7 +70,6 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:  # the notebook that needs it will say so itself
             pass
-    import matplotlib.font_manager  # noqa: F401  (its cache is built now, once, not per notebook)
 
 
 def _walk(root: Path) -> list[tuple[str, list[str], list[str]]]:
