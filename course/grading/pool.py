@@ -42,7 +42,6 @@ MESSAGE_LIMIT = 64 * 1024
 class _Server:
     process: subprocess.Popen
     socket_path: Path
-    runs: set[str]
     busy: int = 0
     used: float = field(default_factory=time.monotonic)
 
@@ -152,7 +151,7 @@ class ForkServers:
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             listener.close()  # the server holds it now: when the server ends, connecting is refused
-        server = _Server(process, path, set(runs))
+        server = _Server(process, path)
         self.servers[group] = server
         return server
 

@@ -86,14 +86,14 @@ def nbval_command(paths: list[str], cell_timeout: float, workers: int) -> list[s
 
 def groups(learners: dict[str, str], workers: int) -> dict[str, str]:
     """Notebook key -> group: a learner's notebooks, split in parts when there are fewer learners than workers."""
-    names = sorted(set(learners.values()))
-    parts = max(1, -(-workers // max(1, len(names))))
+    number = {name: n for n, name in enumerate(sorted(set(learners.values())))}
+    parts = max(1, -(-workers // max(1, len(number))))
     count: dict[str, int] = {}
     grouped = {}
     for key, learner in learners.items():
         part = count.get(learner, 0) % parts
         count[learner] = count.get(learner, 0) + 1
-        grouped[key] = f"g{names.index(learner)}-{part}"
+        grouped[key] = f"g{number[learner]}-{part}"
     return grouped
 
 
