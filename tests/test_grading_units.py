@@ -144,6 +144,21 @@ def test_objects_changed_inside_update_the_judges_copies():
     assert leaf.grad == 3.0 and root.grad == 1.0 and root.inputs == [leaf, leaf] and root.op is abs
 
 
+def test_without_states_objects_stay_as_the_judge_has_them_and_arrays_still_come_back():
+    # An adapter that runs inside reads the graph there: its nodes' states need not cross back, but a
+    # changed array must, for the check that the inputs were left alone.
+    import json
+
+    root = Node(1.0, [Node(2.0)])
+    inside_root, inside_array = Node(1.0, [Node(2.0)]), np.array([1.0, 2.0])
+    inside_root.grad, inside_root.inputs[0].grad, inside_array[0] = 5.0, 7.0, -1.0
+    message = json.loads(json.dumps(wire.encode_message([inside_root, inside_array], [], states=False)))
+    assert message["objects"] == {}
+    given = [root, np.array([1.0, 2.0])]
+    wire.apply(given, wire.decode_message(message, []))
+    assert (root.grad, root.inputs[0].grad) == (0.0, 0.0) and given[1].tolist() == [-1.0, 2.0]
+
+
 class SlotNode:
     __slots__ = ("grad", "inputs")
 
@@ -329,3 +344,89 @@ def test_a_failure_of_the_course_s_own_cells_before_any_learner_code_is_infrastr
     learner_broke.update({("k", 1): (True, ""), ("k", 2): (False, "NameError: name 'g' is not defined")})
     row, = rows_for("ann", "01.ipynb", "k", roles, sources, ["01.a"], learner_broke, verdict, 60)
     assert not row.infrastructure and not row.passed and "NameError" in row.hint
+
+
+# ----- the graph exercises across the wall: the same verdicts as the local check -----------------
+
+KERNEL_DEPTH = 900  # about where a kernel's recursion stops (Python's limit is 1,000 frames)
+
+
+def _walk(root, recursive: bool) -> list:
+    """Every node after its inputs; ``recursive`` stops as a kernel's recursion would on a deep graph."""
+    order, seen = [], set()
+
+    def visit(node, depth):
+        if depth > KERNEL_DEPTH:
+            raise RecursionError("maximum recursion depth exceeded")
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for child in node.inputs:
+            visit(child, depth + 1)
+        order.append(node)
+
+    if recursive:
+        visit(root, 0)
+        return order
+    stack = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack += [(node, True)] + [(child, False) for child in reversed(node.inputs)]
+    return order
+
+
+def _backward(root, recursive=False, share="+="):
+    root.grad = 1.0
+    for node in reversed(_walk(root, recursive)):
+        for child, local in zip(node.inputs, node.local_grads):
+            child.grad = local * node.grad + (child.grad if share == "+=" else 0.0)
+
+
+# Right answers pass across the wall in the grading class (its "masters" learner); these are the mistakes
+# that only the deep or the forked graphs reveal.
+GRAPH_ANSWERS = {
+    "02.topo_order": {"recursive": lambda root: _walk(root, True), "root first": lambda root: _walk(root, False)[::-1]},
+    "02.backward_graph": {"recursive": lambda root: _backward(root, recursive=True),
+                          "overwrites": lambda root: _backward(root, share="=")},
+}
+
+
+@pytest.mark.parametrize("ident,name", [(e, n) for e, answers in GRAPH_ANSWERS.items() for n in answers])
+def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, tmp_path_factory, ident, name):
+    """The judge and the thin client over a real socket (no kernel): what crosses back is enough to judge."""
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from course.assess.check import CheckFailed
+    from course.assess.diagnose import evaluate
+    from course.assess.registry import get_exercise
+    from course.grading import client
+    from course.grading.judge import JudgeService
+
+    answer = GRAPH_ANSWERS[ident][name]
+    folder = Path(tempfile.mkdtemp(prefix="judge-", dir="/tmp"))  # short: a unix socket's path is limited
+    judge = JudgeService(31337)
+    judge.open("nb", folder, [ident])
+    monkeypatch.setenv(client.SOCKET_VARIABLE, str(folder / sandbox.JUDGE_SOCKET))
+    said = []
+
+    def check():
+        try:
+            client.remote_check(ident, answer)
+            said.append("passed")
+        except CheckFailed as failed:
+            said.append(failed)
+
+    worker = threading.Thread(target=check)
+    worker.start()
+    worker.join(120)
+    judge.close()
+    remote = judge.verdicts["nb"][ident]
+    local = evaluate(get_exercise(ident), answer, 31337)
+    assert said and (remote["passed"], remote["code"], remote["message"]) == (local.passed, local.code, local.message)
+    assert not local.passed and local.code in ("recursion", "topo_order", "fork_overwrite")

@@ -114,11 +114,16 @@ def objects(value) -> list:
 
 # ----- inside: value -> JSON ---------------------------------------------------------
 
-def encode_message(value, known: list) -> dict:
-    """``value`` and the state of every object it reaches; ``known`` are numbered first, in order."""
+def encode_message(value, known: list, states: bool = True) -> dict:
+    """``value`` and the state of every object it reaches; ``known`` are numbered first, in order.
+
+    Without ``states`` the objects are references only: the other side keeps its own copies as they were.
+    """
     numbers = {id(o): n for n, o in enumerate(known)}
     by_number = dict(enumerate(known))
     body = encode(value, numbers, by_number)
+    if not states:
+        return {"value": body, "objects": {}}
     states, done = {}, 0
     while len(states) < len(numbers) and done < 100_000:
         for n in [n for n in sorted(by_number) if str(n) not in states]:

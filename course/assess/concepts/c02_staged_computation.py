@@ -414,6 +414,9 @@ BACKWARD = Exercise(
     hidden=_graph_cases,
     outputs=("leaf gradients",),
     run=run_on_fresh_graph,
+    # Under grading the leaves' gradients are read beside the learner's code: only they cross back,
+    # not the state of every node of a 10,000-node graph.
+    run_in_sandbox=True,
     misconceptions=(
         Misconception("recursion", "On the deep chain your backward stopped with RecursionError: it calls itself"
                                    " once per node, and Python allows only about 1,000 nested calls. Walk the"
