@@ -224,6 +224,23 @@ def test_inside_the_sandbox_the_modules_of_wrong_answers_are_empty(tmp_path):
     assert run.stdout.strip() == f"{[0] * len(hidden)} []", run.stderr
 
 
+@pytest.mark.skipif(sandbox.bwrap() is None, reason="bubblewrap is not installed (scripts/install-sandbox.sh)")
+def test_a_kernel_in_the_sandbox_reads_the_font_list_made_outside_instead_of_searching_the_fonts(tmp_path):
+    fonts = sandbox.font_list(tmp_path / "matplotlib")
+    assert fonts is not None and fonts.name.startswith("fontlist-")
+    # matplotlib logs "generated new fontManager" (level INFO) whenever it searches the fonts itself.
+    probe = ("import logging; logging.basicConfig(level=logging.INFO)\n"
+             "import matplotlib.font_manager as fm; print(len(fm.fontManager.ttflist) > 0)")
+    command = sandbox.bwrap_command(tmp_path, [sys.executable, "-c", probe], sandbox.Limits(), fonts=str(fonts))
+    assert ["--ro-bind", str(fonts), f"/tmp/home/.matplotlib/{fonts.name}"] == \
+        command[command.index(str(fonts)) - 1:][:3]
+    found = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert found.stdout.strip() == "True" and "generated new fontManager" not in found.stderr, found.stderr
+    without = subprocess.run(sandbox.bwrap_command(tmp_path, [sys.executable, "-c", probe], sandbox.Limits()),
+                             capture_output=True, text=True, timeout=120)
+    assert "generated new fontManager" in without.stderr, without.stderr  # what the list saves
+
+
 ROWS = [scored(row, 2) for row in [
     Row("ann", NB01, "01.mul_gate", True, "ok", ""),
     Row("ann", NB01, "01.add_gate", False, "sign", "a sign is flipped <b>"),

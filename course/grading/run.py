@@ -165,7 +165,10 @@ def run(notebooks: dict[str, tuple[int, list[str]]], workdir: Path, settings: Se
     grouped = groups(learners or {key: key for key in notebooks}, settings.workers)
     (workdir / "groups.json").write_text(json.dumps(grouped))
     warm = settings.sandbox and settings.warm_kernels
-    config = sandbox.new_config(settings.sandbox, settings.limits, workdir / "forkservers" / "pool.sock" if warm else None)
+    # matplotlib's font list costs a second to make: made once, and only for a class whose notebooks plot.
+    plots = any(b"matplotlib" in (workdir / key).read_bytes() for key in notebooks)
+    config = sandbox.new_config(settings.sandbox, settings.limits, workdir / "forkservers" / "pool.sock" if warm else None,
+                                sandbox.font_list(workdir / "matplotlib") if plots else None)
     config_path = config.write(workdir / "sandbox.json")
     pool = None
     if warm:

@@ -12,6 +12,8 @@ IPython kernel that sees:
 - read-only: the system's programs and libraries, Python, the virtual
   environment and the course package *without* ``course/assess/concepts``
   (the reference answers, the misconceptions and the hidden-case generators);
+  and matplotlib's list of the system's fonts, made once per class run
+  (``font_list``);
 - writable: a private ``/tmp`` of limited size, and the notebook's own run
   folder (its kernel connection file, and the judge's socket, see
   ``course.grading.judge``);
@@ -39,6 +41,7 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import uuid
 from dataclasses import asdict, dataclass
@@ -79,20 +82,40 @@ class Config:
     limits: Limits
     group: str  # prefix of this class run's process-count groups
     pool: str | None = None  # the socket of the run's fork servers (course.grading.pool), if any
+    fonts: str | None = None  # matplotlib's font list for every kernel (font_list), if one was made
 
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps({"sandbox": self.sandbox, "limits": asdict(self.limits), "group": self.group,
-                                    "pool": self.pool}))
+                                    "pool": self.pool, "fonts": self.fonts}))
         return path
 
     @classmethod
     def read(cls, path: str) -> "Config":
         data = json.loads(Path(path).read_text())
-        return cls(data["sandbox"], Limits(**data["limits"]), data["group"], data.get("pool"))
+        return cls(data["sandbox"], Limits(**data["limits"]), data["group"], data.get("pool"), data.get("fonts"))
 
 
-def new_config(sandbox: bool, limits: Limits | None = None, pool: Path | None = None) -> Config:
-    return Config(sandbox, limits or Limits(), f"gradflow-{uuid.uuid4().hex[:12]}", str(pool) if pool else None)
+def new_config(sandbox: bool, limits: Limits | None = None, pool: Path | None = None,
+               fonts: Path | None = None) -> Config:
+    return Config(sandbox, limits or Limits(), f"gradflow-{uuid.uuid4().hex[:12]}", str(pool) if pool else None,
+                  str(fonts) if fonts else None)
+
+
+def font_list(folder: Path) -> Path | None:
+    """matplotlib's list of the system's fonts, made once here, outside any sandbox; None without matplotlib.
+
+    A kernel's matplotlib folder starts empty (the sandbox's /tmp, or a run folder), so each notebook that
+    plots would search and read every font again: 0.4 CPU s. Given this list, it reads a file instead.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MPLCONFIGDIR": str(folder), "MPLBACKEND": "agg"}
+    try:
+        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env, timeout=300,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = sorted(folder.glob("fontlist-*.json"))
+    return found[-1] if found else None
 
 
 def kernel_spec(folder: Path, config_path: Path) -> dict[str, str]:
@@ -139,8 +162,12 @@ def _read_only() -> list[Path]:
     return found
 
 
-def bwrap_command(runs: Path | list[Path], kernel: list[str], limits: Limits, as_init: bool = False) -> list[str]:
-    """bwrap running ``kernel``, sharing the run folder(s) ``runs``; ``as_init``: as its PID namespace's PID 1."""
+def bwrap_command(runs: Path | list[Path], kernel: list[str], limits: Limits, as_init: bool = False,
+                  fonts: str | None = None) -> list[str]:
+    """bwrap running ``kernel``, sharing the run folder(s) ``runs``; ``as_init``: as its PID namespace's PID 1.
+
+    ``fonts``: matplotlib's font list (``font_list``), shown read-only where the kernel's matplotlib looks.
+    """
     runs = [runs] if isinstance(runs, Path) else list(runs)
     command = [bwrap() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
                "--clearenv", "--proc", "/proc", "--dev", "/dev",
@@ -155,7 +182,10 @@ def bwrap_command(runs: Path | list[Path], kernel: list[str], limits: Limits, as
         command += ["--ro-bind", "/dev/null", str(path)]
     for run in runs:
         command += ["--bind", str(run), str(run)]
-    for name, value in _kernel_environment(runs[0] if len(runs) == 1 and not as_init else None).items():
+    environment = _kernel_environment(runs[0] if len(runs) == 1 and not as_init else None)
+    if fonts and Path(fonts).is_file():
+        command += ["--ro-bind", fonts, f"{environment['MPLCONFIGDIR']}/{Path(fonts).name}"]
+    for name, value in environment.items():
         command += ["--setenv", name, value]
     return command + ["--chdir", "/tmp", "--", *kernel]
 
@@ -224,10 +254,12 @@ def launch(connection_file: str) -> None:
     cgroup = join_process_group(config.group, config.limits)
     _set_limits(config.limits, cgroup)
     if config.sandbox:
-        command = bwrap_command(run, kernel, config.limits)
+        command = bwrap_command(run, kernel, config.limits, fonts=config.fonts)
         os.execv(command[0], command)
     env = _kernel_environment(run)
     env["HOME"] = env["IPYTHONDIR"] = env["MPLCONFIGDIR"] = str(run)
+    if config.fonts and Path(config.fonts).is_file():
+        shutil.copyfile(config.fonts, run / Path(config.fonts).name)
     os.chdir(run)
     os.execve(sys.executable, kernel, env)
 
@@ -238,7 +270,7 @@ def launch_forkserver(fd: str, runs: list[str]) -> None:
     cgroup = join_process_group(config.group, config.limits)
     _set_limits(config.limits, cgroup)
     server = [sys.executable, "-m", "course.grading.forkserver", fd, *runs]
-    command = bwrap_command([Path(run) for run in runs], server, config.limits, as_init=True)
+    command = bwrap_command([Path(run) for run in runs], server, config.limits, as_init=True, fonts=config.fonts)
     os.execv(command[0], command)
 
 
