@@ -22,6 +22,7 @@ import json
 import os
 import time
 from pathlib import Path
+from queue import Empty
 
 import pytest
 
@@ -42,6 +43,28 @@ MESSAGE_CHARS = 2000
 INFRASTRUCTURE = "GRADFLOW-INFRASTRUCTURE:"
 
 
+def _wait_for_ready(km, kc, timeout: float) -> None:
+    """Until the kernel answers on its shell channel and its IOPub messages arrive.
+
+    jupyter_client's ``wait_for_ready`` does this, then waits for 0.2 s of silence on IOPub: a fixed
+    pause per notebook with the cores idle. The messages left there are the kernel's answers to these
+    requests; nbval reads only those of its own requests.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        kc.kernel_info()
+        try:
+            if kc.get_shell_msg(timeout=1)["msg_type"] == "kernel_info_reply":
+                kc.get_iopub_msg(timeout=0.2)  # the request's status: IOPub is connected
+                return
+        except Empty:
+            pass
+        if not km.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+
 def _start(self, kernel_name, cwd=None, startup_timeout=60):
     run = Path(cwd) / "run"
     problem = None
@@ -59,7 +82,7 @@ def _start(self, kernel_name, cwd=None, startup_timeout=60):
             km.start_kernel(cwd=cwd, stderr=open(os.devnull, "w"))
             kc = km.client()
             kc.start_channels()
-            kc.wait_for_ready(timeout=startup_timeout)
+            _wait_for_ready(km, kc, startup_timeout)
             self.km, self.kc = km, kc
             self._ensure_iopub_up()
             return
