@@ -399,8 +399,12 @@ def _walk(root, recursive: bool) -> list:
 def _backward(root, recursive=False, share="+="):
     root.grad = 1.0
     for node in reversed(_walk(root, recursive)):
+        done = set()
         for child, local in zip(node.inputs, node.local_grads):
-            child.grad = local * node.grad + (child.grad if share == "+=" else 0.0)
+            if share == "once" and id(child) in done:
+                continue  # x·x: the second use's share is skipped
+            done.add(id(child))
+            child.grad = local * node.grad + (child.grad if share != "=" else 0.0)
 
 
 # Right answers pass across the wall in the grading class (its "masters" learner); these are the mistakes
@@ -408,7 +412,8 @@ def _backward(root, recursive=False, share="+="):
 GRAPH_ANSWERS = {
     "02.topo_order": {"recursive": lambda root: _walk(root, True), "root first": lambda root: _walk(root, False)[::-1]},
     "02.backward_graph": {"recursive": lambda root: _backward(root, recursive=True),
-                          "overwrites": lambda root: _backward(root, share="=")},
+                          "overwrites": lambda root: _backward(root, share="="),
+                          "one share per input": lambda root: _backward(root, share="once")},
 }
 
 

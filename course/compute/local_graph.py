@@ -244,6 +244,17 @@ def overwriting_backward(root: Var) -> None:
             child.grad = local * node.grad
 
 
+def one_share_per_input_backward(root: Var) -> None:
+    """A gate that uses one node twice (x·x) passes it one share, not two: inputs skipped as "already done"."""
+    root.grad = 1.0
+    for node in reverse_topological(root):
+        done = set()
+        for child, local in zip(node.inputs, node.local_grads):
+            if id(child) not in done:
+                done.add(id(child))
+                child.grad += local * node.grad
+
+
 def breadth_first_backward(root: Var) -> None:
     # Each node passes its gradient on when first reached, possibly before all
     # of its consumers have added their shares.

@@ -29,6 +29,7 @@ from course.compute.local_graph import (
     forward_order_backward,
     gradients_after,
     local_only_backward,
+    one_share_per_input_backward,
     overwriting_backward,
     random_graph,
     recursion_stopped,
@@ -425,6 +426,10 @@ BACKWARD = Exercise(
         Misconception("fork_overwrite", "A node used by several gates gets the share of only one of them: an `=`"
                                         " where `+=` belongs. Every consumer adds its share.",
                       lambda root: gradients_after(root, overwriting_backward)),
+        Misconception("fork_overwrite", "A gate that uses the same node twice (x·x, or a + a) gives it two shares,"
+                                        " one per use: your backward passes it only one. Loop over the gate's"
+                                        " inputs as they are, repeats included, and add each share.",
+                      lambda root: gradients_after(root, one_share_per_input_backward)),
         Misconception("topo_order", "Your nodes pass their gradient on in breadth-first order, sometimes before"
                                     " every consumer has added its share. A node may pass its gradient on only"
                                     " when it is complete: visit the nodes in reverse topological order (a node"
