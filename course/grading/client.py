@@ -73,7 +73,7 @@ def remote_check(exercise_id: str, answer: Any) -> None:
                 break
             args = pickle.loads(base64.b64decode(message["call"]))
             run = pickle.loads(base64.b64decode(message["run"])) if message.get("run") else None
-            line.send(_call(answer, args, float(message["seconds"]), run, message.get("states", True) is not False))
+            line.send(_call(answer, args, float(message["seconds"]), run, bool(message.get("states", True))))
     verdict = Verdict(message["exercise"], message["passed"], message["code"], message["message"],
                       message.get("public", 0), message.get("hidden", 0))
     if not verdict.passed:
