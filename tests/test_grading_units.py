@@ -417,23 +417,18 @@ GRAPH_ANSWERS = {
 }
 
 
-@pytest.mark.parametrize("ident,name", [(e, n) for e, answers in GRAPH_ANSWERS.items() for n in answers])
-def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, tmp_path_factory, ident, name):
-    """The judge and the thin client over a real socket (no kernel): what crosses back is enough to judge."""
+def _judged_remotely(judge, ident: str, answer, monkeypatch) -> dict:
+    """What ``judge`` records for ``answer``, asked by the thin client over a real socket (no kernel)."""
     import tempfile
     import threading
     from pathlib import Path
 
     from course.assess.check import CheckFailed
-    from course.assess.diagnose import evaluate
-    from course.assess.registry import get_exercise
     from course.grading import client
-    from course.grading.judge import JudgeService
 
-    answer = GRAPH_ANSWERS[ident][name]
     folder = Path(tempfile.mkdtemp(prefix="judge-", dir="/tmp"))  # short: a unix socket's path is limited
-    judge = JudgeService(31337)
-    judge.open("nb", folder, [ident])
+    key = str(folder)
+    judge.open(key, folder, [ident])
     monkeypatch.setenv(client.SOCKET_VARIABLE, str(folder / sandbox.JUDGE_SOCKET))
     said = []
 
@@ -447,8 +442,87 @@ def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch,
     worker = threading.Thread(target=check)
     worker.start()
     worker.join(120)
-    judge.close()
-    remote = judge.verdicts["nb"][ident]
+    assert said, "the client did not finish"
+    return judge.verdicts[key][ident]
+
+
+@pytest.mark.parametrize("ident,name", [(e, n) for e, answers in GRAPH_ANSWERS.items() for n in answers])
+def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, ident, name):
+    from course.assess.diagnose import evaluate
+    from course.assess.registry import get_exercise
+    from course.grading.judge import JudgeService
+
+    answer = GRAPH_ANSWERS[ident][name]
+    judge = JudgeService(31337)
+    try:
+        remote = _judged_remotely(judge, ident, answer, monkeypatch)
+    finally:
+        judge.close()
     local = evaluate(get_exercise(ident), answer, 31337)
-    assert said and (remote["passed"], remote["code"], remote["message"]) == (local.passed, local.code, local.message)
+    assert (remote["passed"], remote["code"], remote["message"]) == (local.passed, local.code, local.message)
     assert not local.passed and local.code in ("recursion", "topo_order", "fork_overwrite")
+
+
+def _called_directly():
+    from course.assess.registry import all_exercises
+
+    return sorted(e.id for e in all_exercises().values() if e.run is None)
+
+
+@pytest.mark.parametrize("ident", _called_directly())
+def test_every_known_mistake_gets_the_local_verdict_from_the_judge_twice(monkeypatch, ident):
+    """The judge keeps each exercise's cases, the reference's results and the cases' pickles for the
+    whole class (``CaseBook``): the second learner with an answer must get exactly the first one's verdict,
+    and both the local check's. The reference passes; each known mistake gets its own code and message."""
+    from course.assess.diagnose import evaluate
+    from course.assess.registry import get_exercise
+    from course.grading.judge import JudgeService
+
+    exercise = get_exercise(ident)
+    answers = [("reference", exercise.reference)] + [(m.code, m.wrong) for m in exercise.misconceptions]
+    if isinstance(exercise.public[0].args[0], np.ndarray):
+        def mutates(*args):  # right values, but its first input changed in place: the book's copy must not be
+            result = exercise.reference(*args)
+            args[0][...] = 7.0
+            return result
+        answers.append(("mutated", mutates))
+    judge = JudgeService(31337)
+    try:
+        for learner in ("first", "second"):
+            for name, answer in answers:
+                remote = _judged_remotely(judge, ident, answer, monkeypatch)
+                local = evaluate(exercise, answer, 31337)
+                assert (remote["passed"], remote["code"], remote["message"]) == \
+                    (local.passed, local.code, local.message), (learner, name)
+                assert local.passed == (name == "reference"), name
+                assert name != "mutated" or local.code == "mutated"
+    finally:
+        judge.close()
+
+
+def test_nbvals_debug_line_formats_a_kernel_message_only_when_that_log_is_written(caplog):
+    """The grader's nbval session keeps nbval's debug line but pays for pretty-printing only when it is on."""
+    import logging
+
+    from course.grading import nbval_log  # noqa: F401  (patches nbval.kernel)
+    from nbval import kernel as nbval_kernel
+
+    formatted = []
+
+    class Message(dict):
+        def __repr__(self):
+            formatted.append(1)
+            return dict.__repr__(self)
+
+    class Client:
+        def get_iopub_msg(self, timeout=None):
+            return Message(msg_type="status", content={"execution_state": "idle"})
+
+    running = object.__new__(nbval_kernel.RunningKernel)
+    running.kc = Client()
+    with caplog.at_level(logging.INFO, logger=nbval_kernel.logger.name):
+        assert running.get_message("iopub")["msg_type"] == "status"
+    assert not formatted and not caplog.records
+    with caplog.at_level(logging.DEBUG, logger=nbval_kernel.logger.name):
+        running.get_message("iopub")
+    assert formatted and "'execution_state': 'idle'" in caplog.records[-1].getMessage()

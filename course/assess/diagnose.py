@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import inspect
 import numbers
+import threading
 import traceback
 import zlib
 from dataclasses import dataclass
@@ -69,13 +70,82 @@ def hidden_cases(exercise: Exercise, seed: int) -> list[Case]:
     return list(exercise.hidden(rng))
 
 
-def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_all: bool = False) -> Verdict:
+class CaseBook:
+    """An exercise's hidden cases and the reference's result on each case, made once and kept.
+
+    A grading run judges every learner on the same cases (one seed for the class): the judge keeps
+    one book for the run instead of drawing the cases and running the reference again per check
+    (``02``'s graphs of 5,000 gates cost a third of a second each time). Nothing may change a book's
+    case: the learner's function, the reference and the known mistakes get copies (in the judge, the
+    learner's function gets the case pickled, into its sandbox), and a kept result goes out as a copy.
+    Safe to share between the judge's threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._making: dict[str, threading.Lock] = {}  # one per exercise: its cases are made by one thread
+        self._hidden: dict[tuple[str, int], list[Case]] = {}
+        # (exercise, id of the case) -> (the case, kept alive so that its id stays its own; the result)
+        self._expected: dict[tuple[str, int], tuple[Case, Any]] = {}
+
+    def _exercise_lock(self, exercise: Exercise) -> threading.Lock:
+        with self._lock:
+            return self._making.setdefault(exercise.id, threading.Lock())
+
+    def hidden(self, exercise: Exercise, seed: int) -> list[Case]:
+        key = (exercise.id, seed)
+        with self._exercise_lock(exercise):
+            if key not in self._hidden:
+                self._hidden[key] = hidden_cases(exercise, seed)
+            return list(self._hidden[key])
+
+    def expected(self, exercise: Exercise, case: Case) -> Any:
+        key = (exercise.id, id(case))
+        with self._exercise_lock(exercise):
+            kept = self._expected.get(key)
+            if kept is None or kept[0] is not case:
+                kept = (case, exercise.reference(*copy.deepcopy(case.args)))
+                self._expected[key] = kept
+        return copy.deepcopy(kept[1])
+
+    @staticmethod
+    def call(exercise: Exercise, answer: Callable, case: Case) -> tuple[tuple, Any]:
+        """(the arguments as the call left them, what it returned). The judge's stand-in for a learner's
+        function (``call_case``) sends the case's arguments into the sandbox itself, from the book's
+        case: a graph of 5,000 gates is then neither copied nor pickled again for every learner."""
+        by_case = getattr(answer, "call_case", None)
+        if by_case is not None and exercise.run is None:
+            return by_case(case)
+        return _FreshCases.call(exercise, answer, case)
+
+
+class _FreshCases:
+    """No book: the cases drawn and the reference run anew for each evaluation (a notebook's own check)."""
+
+    @staticmethod
+    def hidden(exercise: Exercise, seed: int) -> list[Case]:
+        return hidden_cases(exercise, seed)
+
+    @staticmethod
+    def call(exercise: Exercise, answer: Callable, case: Case) -> tuple[tuple, Any]:
+        given = copy.deepcopy(case.args)
+        return given, (exercise.run(answer, given) if exercise.run is not None else answer(*given))
+
+    @staticmethod
+    def expected(exercise: Exercise, case: Case) -> Any:
+        return exercise.reference(*copy.deepcopy(case.args))
+
+
+def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_all: bool = False,
+             book: CaseBook | None = None) -> Verdict:
     """Judge ``answer`` on the public cases, then on hidden cases from ``seed``.
 
     The verdict is about the first problem found. With ``count_all`` (partial credit) every case is
     still run after it, only to count how many the function gets right (``cases_passed`` of
-    ``cases_total``); the verdict and its message stay those of the first problem.
+    ``cases_total``); the verdict and its message stay those of the first problem. ``book`` keeps the
+    cases and the reference's results from one evaluation to the next (the same verdicts, less work).
     """
+    book = book or _FreshCases()
     if answer is None or not callable(answer):
         kind = "None" if answer is None else type(answer).__name__
         return Verdict(exercise.id, False, "dtype",
@@ -83,7 +153,7 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_al
                        f" Pass the function's name without calling it: check(\"{exercise.id}\", {exercise.function}).")
     public = list(exercise.public)
     try:
-        hidden = hidden_cases(exercise, seed)
+        hidden = book.hidden(exercise, seed)
     except Exception as exc:  # an exercise's own generator failing is our bug, not the learner's
         raise RuntimeError(f"the cases of {exercise.id} could not be made: {exc}") from exc
     counted = _Count(len(public) + len(hidden)) if count_all else None
@@ -94,7 +164,7 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_al
             for is_hidden, case in [(False, c) for c in public] + [(True, c) for c in hidden]:
                 if counted and counted.stop:
                     try:
-                        counted.passed += _passes(exercise, answer, case)
+                        counted.passed += _passes(exercise, answer, case, book)
                     except (KeyboardInterrupt, SystemExit):
                         raise
                     except BaseException:
@@ -103,7 +173,7 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_al
                         return counted.verdict(exercise, counted.stop.code, counted.stop.message)
                     continue
                 try:
-                    got, expected = _run_case(exercise, answer, case)
+                    got, expected = _run_case(exercise, answer, case, book)
                 except _FormProblem as bad:
                     # A known mistake that explains this case too; else one that explains the wrong values
                     # seen before it (fix those first); else the form problem itself.
@@ -164,10 +234,10 @@ class _Count:
         return Verdict(exercise.id, False, code, message, cases_passed=self.passed, cases_total=self.total)
 
 
-def _passes(exercise: Exercise, answer: Callable, case: Case) -> bool:
+def _passes(exercise: Exercise, answer: Callable, case: Case, book) -> bool:
     """Is ``answer`` right on ``case`` (well formed, inputs left alone, right values)? Only counts."""
     try:
-        got, expected = _run_case(exercise, answer, case)
+        got, expected = _run_case(exercise, answer, case, book)
     except _Stop:
         return False
     return _agrees(exercise, got, expected, case)
@@ -175,12 +245,11 @@ def _passes(exercise: Exercise, answer: Callable, case: Case) -> bool:
 
 # ----- running one case ----------------------------------------------------------
 
-def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, Any]:
-    given = copy.deepcopy(case.args)
+def _run_case(exercise: Exercise, answer: Callable, case: Case, book) -> tuple[Any, Any]:
     try:
         # An overflow is reported by the verdict; numpy's warnings would only add noise above it.
         with np.errstate(all="ignore"):
-            got = exercise.run(answer, given) if exercise.run is not None else answer(*given)
+            given, got = book.call(exercise, answer, case)
     except NotImplementedError as exc:
         callee = _unwritten_callee(exercise, exc)
         if callee:  # a composite exercise calls the learner's earlier functions
@@ -197,7 +266,7 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case) -> tuple[Any, An
         if _is_product_mismatch(exc):
             raise _Stop("transpose", _describe_exception(exercise, exc, case) + _PRODUCT_HINT)
         raise _Stop("error", _describe_exception(exercise, exc, case))
-    expected = exercise.reference(*copy.deepcopy(case.args))
+    expected = book.expected(exercise, case)
     try:
         _check_form(exercise, got, expected, case)
     except _Stop as stop:

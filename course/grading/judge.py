@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import copy
 import dataclasses
 import linecache
 import re
@@ -26,10 +27,12 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
+import numpy as np
 
-from course.assess.diagnose import Verdict, evaluate
+from course.assess.diagnose import CaseBook, Verdict, evaluate
 from course.assess.limits import TimeLimitExceeded, wall_backstop
 from course.assess.registry import all_exercises, get_exercise
 from course.grading import wire
@@ -101,6 +104,32 @@ def _rebuilt(raised: dict) -> Exception:
     return exc
 
 
+def _pickled(arguments: tuple) -> str:
+    try:
+        return base64.b64encode(cloudpickle.dumps(arguments)).decode()
+    except Exception as exc:
+        raise Infrastructure(f"the case could not be sent into the sandbox ({type(exc).__name__}: {exc})")
+
+
+def _data_copy(value):
+    """``value`` with its arrays, lists, dicts and generators copied, other objects shared.
+
+    What the evaluation compares after a call (were the inputs left alone?) is data: objects are
+    not compared, and without their states nothing writes into them.
+    """
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(_data_copy(v) for v in value)
+    if isinstance(value, list):
+        return [_data_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _data_copy(v) for k, v in value.items()}
+    if isinstance(value, np.random.Generator):
+        return copy.deepcopy(value)
+    return value
+
+
 class JudgeService:
     """One per class run: a socket per notebook, a thread per check."""
 
@@ -110,6 +139,8 @@ class JudgeService:
         threading.stack_size(THREAD_STACK_BYTES)  # for the threads started from here on: the judge's
         self.seed, self.time_limit = seed, time_limit
         self.partial = partial  # run every case, to count the ones passed (partial credit)
+        self.book = CaseBook()  # every learner gets the same cases: drawn, and answered by the reference, once
+        self._pickles: dict[int, tuple] = {}  # id of a book's case -> (the case, its arguments pickled)
         self.verdicts: dict[str, dict[str, dict]] = {}
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -177,17 +208,27 @@ class JudgeService:
         if not request.get("callable"):
             kind = str(request.get("kind", "None"))
             answer = None if kind == "None" else type(re.sub(r"\W", "_", kind)[:60] or "value", (), {})()
-            verdict = evaluate(exercise, answer, self.seed, count_all=self.partial)
+            verdict = evaluate(exercise, answer, self.seed, count_all=self.partial, book=self.book)
         else:
             # An adapter that must run beside the learner's objects travels with each call (see Exercise).
             run = exercise.run if exercise.run_in_sandbox else None
             if run is not None:
                 exercise = dataclasses.replace(exercise, run=None)
-            verdict = evaluate(exercise, self._proxy(exercise, line, run), self.seed, count_all=self.partial)
+            verdict = evaluate(exercise, self._proxy(exercise, line, run), self.seed, count_all=self.partial,
+                               book=self.book)
         counts = ({"cases_passed": verdict.cases_passed, "cases_total": verdict.cases_total}
                   if verdict.cases_total is not None else {})
         return {**verdict.to_dict(), "title": exercise.title, "public": verdict.public_cases,
                 "hidden": verdict.hidden_cases, **counts}
+
+    def _pickled_case(self, case) -> str:
+        """A case's arguments as they cross into a sandbox (the book's cases are the same for every learner)."""
+        with self._lock:
+            kept = self._pickles.get(id(case))
+            if kept is None or kept[0] is not case:
+                kept = (case, _pickled(tuple(case.args)))
+                self._pickles[id(case)] = kept
+            return kept[1]
 
     def _proxy(self, exercise, line: wire.Line, run=None):
         """The learner's function as the evaluation sees it: each call crosses into the sandbox and back
@@ -199,17 +240,13 @@ class JudgeService:
         # come back, for the check that the inputs were left alone.
         states = run is None and exercise.run is not None
 
-        def call(*given):
+        def exchange(case: str) -> tuple[dict, Any]:
+            """One call inside: ``case`` (the arguments, pickled) in; what it left of them and returned, out."""
             left = max(exercise.time_limit - used[0], 0.01)
-            try:
-                case = cloudpickle.dumps(tuple(given))
-            except Exception as exc:
-                raise Infrastructure(f"the case could not be sent into the sandbox ({type(exc).__name__}: {exc})")
             # The limit counts CPU time inside; the clock waits as long as its backstop does.
             line.sock.settimeout(wall_backstop(left) + SLACK)
             try:
-                line.send({"call": base64.b64encode(case).decode(), "seconds": left, "run": adapter,
-                           "states": states})
+                line.send({"call": case, "seconds": left, "run": adapter, "states": states})
                 reply = line.receive()
             except socket.timeout:
                 raise TimeLimitExceeded(exercise.time_limit) from None
@@ -226,8 +263,22 @@ class JudgeService:
                 used[0] += max(float(reply.get("seconds", left)), 0.0)
             except (TypeError, ValueError):
                 used[0] += left
-            wire.apply(given, wire.decode_message(reply["args"], wire.objects(given) if states else []))
-            return wire.decode_message(reply["returned"], [])
+            return reply, wire.decode_message(reply["returned"], [])
 
+        def call(*given):
+            reply, returned = exchange(_pickled(tuple(given)))
+            wire.apply(given, wire.decode_message(reply["args"], wire.objects(given) if states else []))
+            return returned
+
+        def call_case(case):
+            """``call`` on a case of the evaluation's book: its pickle is made once for every learner, and
+            only the data the evaluation compares is copied here (objects do not come back: ``states``)."""
+            reply, returned = exchange(self._pickled_case(case))
+            given = _data_copy(case.args)
+            wire.apply(given, wire.decode_message(reply["args"], []))
+            return given, returned
+
+        if not states:
+            call.call_case = call_case
         call.__name__ = exercise.function
         return call

@@ -22,6 +22,7 @@ import json
 import os
 import time
 from pathlib import Path
+from pprint import pformat
 from queue import Empty
 
 import pytest
@@ -99,6 +100,22 @@ def _start(self, kernel_name, cwd=None, startup_timeout=60):
 
 
 nbval_kernel.RunningKernel.__init__ = _start
+
+
+class _FormattedWhenLogged:
+    """nbval pretty-prints every kernel message for a debug log line, whether that log is on or not:
+    a twelfth of a worker's CPU. Formatted here only if the line is written."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message) -> None:
+        self.message = message
+
+    def __str__(self) -> str:
+        return pformat(self.message)
+
+
+nbval_kernel.pformat = _FormattedWhenLogged
 
 
 _SETUP_SECONDS: dict[str, float] = {}
