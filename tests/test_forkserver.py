@@ -1,4 +1,4 @@
-"""Warm kernels: the fork server's clean-up, the grader's groups, and the server's refusal outside a sandbox.
+"""Warm kernels: the fork server's clean-up, the grader's groups, the server's refusal outside a sandbox, the launcher.
 
 The server at work (a learner's notebooks one after another in one sandbox,
 nothing left from one to the next, a kernel that cannot kill its parent) is
@@ -53,3 +53,74 @@ def test_the_server_refuses_to_run_outside_a_pid_namespace_of_its_own():
     run = subprocess.run([sys.executable, "-m", "course.grading.forkserver", "0"], capture_output=True, text=True,
                          timeout=60)
     assert run.returncode != 0 and "a PID namespace of its own" in run.stderr
+
+
+# ----- the launcher nbval starts per notebook (course.grading.launcher) --------------------------
+
+def _answer_once(listener, answers: list[dict]) -> None:
+    """Accept one connection, read its request line, send ``answers`` one line each, then wait for its end."""
+    import json
+
+    conn, _ = listener.accept()
+    with conn:
+        conn.makefile("rb").readline()
+        for answer in answers:
+            conn.sendall(json.dumps(answer).encode() + b"\n")
+        conn.recv(1)  # the launcher hangs up when it is done
+
+
+def test_the_launcher_runs_on_the_standard_library_alone_and_exits_with_the_forked_kernel_s_status(tmp_path):
+    """``python -I -S``: no site packages, no course package; the pool and the server answer as they do."""
+    import json
+    import socket
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from course.grading import launcher, sandbox
+
+    assert launcher.CONFIG_VARIABLE == sandbox.CONFIG_VARIABLE
+    folder = Path(tempfile.mkdtemp(prefix="launch-", dir="/tmp"))  # short: a unix socket's path is limited
+    pool, server = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+    pool.bind(str(folder / "pool.sock"))
+    server.bind(str(folder / "server.sock"))
+    pool.listen(1)
+    server.listen(1)
+    threads = [threading.Thread(target=_answer_once, args=(pool, [{"socket": str(folder / "server.sock")}])),
+               threading.Thread(target=_answer_once, args=(server, [{"started": 42}, {"exit": 3}]))]
+    for thread in threads:
+        thread.start()
+    config = tmp_path / "sandbox.json"
+    config.write_text(json.dumps({"sandbox": True, "pool": str(folder / "pool.sock")}))
+    run = subprocess.run([sys.executable, "-I", "-S", launcher.__file__, str(folder / "kernel.json")],
+                         env={"PATH": os.environ["PATH"], sandbox.CONFIG_VARIABLE: str(config)},
+                         capture_output=True, text=True, timeout=60)
+    for thread in threads:
+        thread.join(10)
+    assert run.returncode == 3, run.stderr
+
+
+def test_without_a_server_the_launcher_hands_over_to_the_full_one(tmp_path, monkeypatch):
+    import json
+
+    from course.grading import launcher, sandbox
+
+    config = tmp_path / "sandbox.json"
+    config.write_text(json.dumps({"sandbox": True, "pool": str(tmp_path / "no-pool.sock")}))
+    monkeypatch.setenv(sandbox.CONFIG_VARIABLE, str(config))
+    became = []
+    monkeypatch.setattr(launcher.os, "execv", lambda path, argv: became.append(argv))
+    launcher.main("/tmp/run/kernel0.json")
+    assert became == [[sys.executable, "-m", "course.grading.sandbox", "kernel", "/tmp/run/kernel0.json"]]
+
+
+def test_the_kernel_spec_names_the_light_launcher_only_for_warm_sandboxes(tmp_path):
+    import json
+
+    from course.grading import sandbox
+
+    for use_sandbox, pool, light in ((True, tmp_path / "pool.sock", True), (True, None, False), (False, None, False)):
+        config = sandbox.new_config(use_sandbox, pool=pool).write(tmp_path / "sandbox.json")
+        sandbox.kernel_spec(tmp_path / "jupyter", config)
+        argv = json.loads((tmp_path / "jupyter" / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())["argv"]
+        assert ("launcher.py" in " ".join(argv)) == light and argv[-1] == "{connection_file}"

@@ -2,21 +2,20 @@
 
 Starting a fresh kernel per notebook costs a CPU second of imports; a
 learner's notebooks run one after the other in one sandbox whose fork server
-imported them once. This module is both sides of that arrangement outside
-the sandbox:
+imported them once. This module is the grader's side of that arrangement:
 
 - ``ForkServers`` lives in the grader's process. Its thread answers the
-  kernel launchers (``python -m course.grading.sandbox kernel``, started by
-  nbval): "the notebook whose run folder is R" -> the socket of the fork
-  server of R's group (a learner, or a part of one), started on first use.
-  A launcher keeps its connection open while its kernel runs, so the pool
-  knows which servers are busy; it stops idle ones beyond ``keep``, and a
-  second request for the same notebook (a kernel-start retry) gets a fresh
-  server, in case the old one stalled.
-- ``forked_kernel`` runs in the launcher: it asks the pool, then the fork
-  server, and waits for the kernel's end. ``None`` means no server could
-  start a kernel (the launcher then starts one on its own, in a sandbox of
-  its own: slower, same verdict).
+  kernel launchers (``course.grading.launcher``, started by nbval): "the
+  notebook whose run folder is R" -> the socket of the fork server of R's
+  group (a learner, or a part of one), started on first use. A launcher
+  keeps its connection open while its kernel runs, so the pool knows which
+  servers are busy; it stops idle ones beyond ``keep``, and a second request
+  for the same notebook (a kernel-start retry) gets a fresh server, in case
+  the old one stalled.
+- ``course.grading.launcher`` is the other side, in the launcher: it asks the
+  pool, then the fork server, and waits for the kernel's end. If no server
+  could start a kernel, the kernel starts on its own, in a sandbox of its own
+  (slower, same verdict).
 
 Every path here is in the grader's working folder, which no sandbox sees;
 each server gets its listening socket as an inherited file descriptor.
@@ -25,7 +24,6 @@ each server gets its listening socket as an inherited file descriptor.
 from __future__ import annotations
 
 import json
-import os
 import selectors
 import socket
 import subprocess
@@ -186,49 +184,3 @@ class ForkServers:
         self.listener.close()
         self._wake_read.close()
         self._wake_write.close()
-
-
-# ----- in the kernel launcher --------------------------------------------------------------
-
-def _receive(sock: socket.socket, buffer: bytearray) -> dict:
-    while b"\n" not in buffer:
-        chunk = sock.recv(4096)
-        if not chunk or len(buffer) > MESSAGE_LIMIT:
-            raise ConnectionError("the connection closed")
-        buffer += chunk
-    line, _, rest = bytes(buffer).partition(b"\n")
-    buffer[:] = rest
-    message = json.loads(line)
-    if not isinstance(message, dict):
-        raise ValueError("not a message")
-    return message
-
-
-def forked_kernel(pool: Path, connection_file: str) -> int | None:
-    """Have the learner's fork server run this kernel; its exit status, or None if no server could."""
-    run = str(Path(connection_file).resolve().parent)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as asking:  # held open while the kernel runs
-        try:
-            asking.connect(str(pool))
-            asking.sendall(json.dumps({"run": run}).encode() + b"\n")
-            answer = _receive(asking, bytearray())
-            if "socket" not in answer:
-                return None
-            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            server.connect(answer["socket"])
-        except (OSError, ValueError):
-            return None
-        with server:
-            buffer = bytearray()
-            try:
-                server.sendall(json.dumps({"connection_file": connection_file}).encode() + b"\n")
-                started = _receive(server, buffer)
-            except (OSError, ValueError):
-                # The server ended before it forked (or as it did: its sandbox took the child with it).
-                return None
-            if "started" not in started:
-                return None
-            try:
-                return int(_receive(server, buffer)["exit"])
-            except (OSError, ValueError, KeyError, TypeError):
-                return 1  # the server went away, and the kernel's sandbox with it

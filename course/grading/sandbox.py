@@ -24,11 +24,12 @@ Limits (``Limits``): address space (memory), CPU seconds, processes (a pids
 cgroup where the system offers one, else RLIMIT_NPROC), size of a written file.
 
 Warm kernels (``course.grading.pool``, ``course.grading.forkserver``): when
-the grader runs a pool of fork servers, the launcher first asks the learner's
-server for the kernel; the server's sandbox is made here too, by the same
-command, with each of the learner's run folders and the server as the
-sandbox's first process. Without a pool, or if no server answers, the
-launcher starts the kernel in a sandbox of its own, as above.
+the grader runs a pool of fork servers, the kernel spec's command is a lighter
+launcher (``course.grading.launcher``) that asks the learner's server for the
+kernel; the server's sandbox is made here too, by the same command, with each
+of the learner's run folders and the server as the sandbox's first process.
+If no server answers, that launcher hands over to this one, which starts the
+kernel in a sandbox of its own, as above.
 
 Without bwrap (``--no-sandbox``, or ``progress`` on a system without it) the
 launcher starts the same kernel directly, with the same limits.
@@ -122,8 +123,14 @@ def kernel_spec(folder: Path, config_path: Path) -> dict[str, str]:
     """Write the kernel spec under ``folder``; returns the environment nbval needs to find it."""
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
+    config = Config.read(str(config_path))
+    # With warm sandboxes, a launcher on the standard library alone (course.grading.launcher): it starts
+    # once per notebook, at half the CPU of one that imports the course package.
+    argv = ([sys.executable, "-I", "-S", str(COURSE_DIR / "grading" / "launcher.py"), "{connection_file}"]
+            if config.sandbox and config.pool else
+            [sys.executable, "-m", "course.grading.sandbox", "kernel", "{connection_file}"])
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "course.grading.sandbox", "kernel", "{connection_file}"],
+        "argv": argv,
         "display_name": "Python 3 (gradflow sandbox)", "language": "python",
         # An interrupt is a message: a signal would not cross into the sandbox's PID namespace.
         "interrupt_mode": "message",
@@ -242,13 +249,8 @@ def remove_process_groups(group: str) -> None:
 
 
 def launch(connection_file: str) -> None:
+    """The kernel in a sandbox of its own (without warm sandboxes, or when the learner's could not start it)."""
     config = Config.read(os.environ[CONFIG_VARIABLE])
-    if config.sandbox and config.pool:
-        from course.grading.pool import forked_kernel
-
-        code = forked_kernel(Path(config.pool), connection_file)
-        if code is not None:
-            sys.exit(code)
     run = Path(connection_file).resolve().parent
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
     cgroup = join_process_group(config.group, config.limits)
