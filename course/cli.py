@@ -102,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
     # Strings, not paths: `merge` as the first word is the merge command, while ./merge is a folder.
     g.add_argument("paths", nargs="+", metavar="PATH")
     g.add_argument("--out", type=Path, required=True, help="folder for grades.csv, report.html and feedback/")
-    _grading_options(g)
+    _grading_options(g, workers=3)  # course.grading.grade.DEFAULT_WORKERS (not imported here: --help stays fast)
     g.add_argument("--seed", type=int, help="hidden-case seed (default: a new random one per run)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--no-sandbox", action="store_true",
@@ -139,11 +139,11 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _grading_options(command: argparse.ArgumentParser) -> None:
+def _grading_options(command: argparse.ArgumentParser, workers: int = 2) -> None:
     command.add_argument("--solutions", type=Path, default=ROOT / "solutions", help="the solved masters")
     command.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per notebook cell (nbval)")
     command.add_argument("--time-limit", type=float, help="seconds per exercise check (default: each exercise's own)")
-    command.add_argument("--workers", type=int, default=2, help="nbval worker processes")
+    command.add_argument("--workers", type=int, default=workers, help=f"nbval worker processes (default {workers})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -215,7 +215,7 @@ class NbgraderTiming:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=40)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=grading.DEFAULT_WORKERS)
     parser.add_argument("--cell-timeout", type=float, default=60)
     parser.add_argument("--seed", type=int, default=31337)
     parser.add_argument("--skip-baseline", action="store_true")

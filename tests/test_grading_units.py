@@ -526,3 +526,12 @@ def test_nbvals_debug_line_formats_a_kernel_message_only_when_that_log_is_writte
     with caplog.at_level(logging.DEBUG, logger=nbval_kernel.logger.name):
         running.get_message("iopub")
     assert formatted and "'execution_state': 'idle'" in caplog.records[-1].getMessage()
+
+
+def test_a_class_gets_the_grader_s_default_workers_and_one_learner_two():
+    from course.cli import parser
+    from course.grading.grade import DEFAULT_WORKERS
+
+    assert parser().parse_args(["grade", "submissions", "--out", "out"]).workers == DEFAULT_WORKERS
+    assert parser().parse_args(["progress"]).workers == 2
+    assert parser().parse_args(["gradescope", "--out", "a.zip"]).workers == 2
