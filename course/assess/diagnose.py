@@ -85,8 +85,8 @@ class CaseBook:
         self._lock = threading.Lock()
         self._making: dict[str, threading.Lock] = {}  # one per exercise: its cases are made by one thread
         self._hidden: dict[tuple[str, int], list[Case]] = {}
-        # (exercise, id of the case) -> (the case, kept alive so that its id stays its own; the result)
-        self._expected: dict[tuple[str, int], tuple[Case, Any]] = {}
+        # (exercise, what, id of the case) -> (the case, kept alive so that its id stays its own; the value)
+        self._kept: dict[tuple[str, str, int], tuple[Case, Any]] = {}
 
     def _exercise_lock(self, exercise: Exercise) -> threading.Lock:
         with self._lock:
@@ -99,14 +99,19 @@ class CaseBook:
                 self._hidden[key] = hidden_cases(exercise, seed)
             return list(self._hidden[key])
 
-    def expected(self, exercise: Exercise, case: Case) -> Any:
-        key = (exercise.id, id(case))
+    def kept(self, exercise: Exercise, what: str, case: Case, make: Callable[[], Any]) -> Any:
+        """``make()``, made once for ``case``: what is kept of a case (the reference's result, its pickle)."""
+        key = (exercise.id, what, id(case))
         with self._exercise_lock(exercise):
-            kept = self._expected.get(key)
+            kept = self._kept.get(key)
             if kept is None or kept[0] is not case:
-                kept = (case, exercise.reference(*copy.deepcopy(case.args)))
-                self._expected[key] = kept
-        return copy.deepcopy(kept[1])
+                kept = (case, make())
+                self._kept[key] = kept
+        return kept[1]
+
+    def expected(self, exercise: Exercise, case: Case) -> Any:
+        return copy.deepcopy(self.kept(exercise, "expected", case,
+                                       lambda: exercise.reference(*copy.deepcopy(case.args))))
 
     @staticmethod
     def call(exercise: Exercise, answer: Callable, case: Case) -> tuple[tuple, Any]:

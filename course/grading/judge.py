@@ -140,7 +140,6 @@ class JudgeService:
         self.seed, self.time_limit = seed, time_limit
         self.partial = partial  # run every case, to count the ones passed (partial credit)
         self.book = CaseBook()  # every learner gets the same cases: drawn, and answered by the reference, once
-        self._pickles: dict[int, tuple] = {}  # id of a book's case -> (the case, its arguments pickled)
         self.verdicts: dict[str, dict[str, dict]] = {}
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -221,15 +220,6 @@ class JudgeService:
         return {**verdict.to_dict(), "title": exercise.title, "public": verdict.public_cases,
                 "hidden": verdict.hidden_cases, **counts}
 
-    def _pickled_case(self, case) -> str:
-        """A case's arguments as they cross into a sandbox (the book's cases are the same for every learner)."""
-        with self._lock:
-            kept = self._pickles.get(id(case))
-            if kept is None or kept[0] is not case:
-                kept = (case, _pickled(tuple(case.args)))
-                self._pickles[id(case)] = kept
-            return kept[1]
-
     def _proxy(self, exercise, line: wire.Line, run=None):
         """The learner's function as the evaluation sees it: each call crosses into the sandbox and back
         (with ``run``, the exercise's adapter runs there too, around the learner's answer)."""
@@ -273,7 +263,7 @@ class JudgeService:
         def call_case(case):
             """``call`` on a case of the evaluation's book: its pickle is made once for every learner, and
             only the data the evaluation compares is copied here (objects do not come back: ``states``)."""
-            reply, returned = exchange(self._pickled_case(case))
+            reply, returned = exchange(self.book.kept(exercise, "pickled", case, lambda: _pickled(tuple(case.args))))
             given = _data_copy(case.args)
             wire.apply(given, wire.decode_message(reply["args"], []))
             return given, returned
