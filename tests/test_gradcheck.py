@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course.compute.gradcheck import compare_gradients, gradcheck, numerical_gradient, relative_error
+from course.compute.gradcheck import GradCheckResult, compare_gradients, gradcheck, numerical_gradient, relative_error
 
 
 def test_numerical_gradient_of_a_known_function():
@@ -205,3 +205,38 @@ def test_a_single_wrong_entry_is_located():
     dx = UP @ W44.T
     dx[2, 1] += 0.3
     assert check_matmul_dx(dx).diagnosis == "Only the entry at [2, 1] disagrees."
+
+
+# ----- the summary prints what every machine prints alike ----------------------------
+
+
+def test_a_passing_summary_gives_the_decade_and_no_worst_entry():
+    x = np.array([[0.5, -1.5], [2.0, 0.25]])
+    result = gradcheck(lambda v: np.sum(v**3), x, 3 * x**2, name="dx")
+    text = result.summary()
+    assert text.startswith("dx: ok, max relative error < 1e-")
+    assert text.endswith("(tolerance 1e-6)")
+    assert "at [" not in text and "numeric" not in text  # which entry was worst is round-off's choice
+    same = GradCheckResult("dx", True, 4.2e-8, 1e-6, (24, 11), 1e-4, 1e-4).summary()
+    assert same == GradCheckResult("dx", True, 5.7e-8, 1e-6, (56, 41), 2e-4, 2e-4).summary()
+    assert same == "dx: ok, max relative error < 1e-7 (tolerance 1e-6)"
+
+
+def test_a_clear_failure_says_where_and_how_much():
+    result = GradCheckResult("dW", False, 0.2382, 1e-6, (3, 0), -0.530888, -0.863083, "Off by a factor.")
+    assert result.summary() == ("dW: MISMATCH, max relative error 2.4e-01 (tolerance 1e-6) at [3, 0]:"
+                                " numeric -0.5309, analytic -0.8631. Off by a factor.")
+
+
+def test_a_failure_at_round_off_size_gives_only_its_decade():
+    # 9.1e-06 against a tolerance of 1e-6: failed, but its digits and its worst entry are noise
+    result = GradCheckResult("fc2.w", False, 9.1e-6, 1e-6, (0, 2), 8.95373e-07, 8.95389e-07)
+    assert result.summary() == "fc2.w: MISMATCH, max relative error < 1e-5 (tolerance 1e-6)"
+
+
+def test_decade_and_its_edges():
+    from course.compute.portable import decade, power_of_ten
+
+    assert [decade(v) for v in (4.2e-8, 9.9e-8, 1e-7, 0.0, 3e-17, float("inf"))] == [
+        "< 1e-7", "< 1e-7", "< 1e-6", "< 1e-15", "< 1e-15", "inf"]
+    assert [power_of_ten(v) for v in (1e-6, 1e3, 1e-3, 2e-5)] == ["1e-6", "1e3", "1e-3", "2e-05"]

@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from course.compute.portable import ROUND_OFF_SIZED, decade, power_of_ten
+
 DEFAULT_STEP = 1e-6
 DEFAULT_TOLERANCE = 1e-6
 
@@ -106,14 +108,24 @@ class GradCheckResult:
     diagnosis: str = ""
 
     def summary(self) -> str:
+        """One line, the same on every machine (``course.compute.portable``).
+
+        A pass gives its worst relative error as a decade (``< 1e-7``): which
+        entry was worst, and its digits, are round-off. A clear failure (an
+        error of ``ROUND_OFF_SIZED`` or more) says where, with both values,
+        and how the gradient is wrong; a failure below that line gives only
+        its decade, since there, too, the worst entry is round-off's choice.
+        """
         verdict = "ok" if self.passed else "MISMATCH"
-        where = "" if not self.worst_index else f" at {list(self.worst_index)}"
+        error = self.max_relative_error
+        clear = not self.passed and not error < ROUND_OFF_SIZED  # nan and inf are clear failures
         how = f". {self.diagnosis}" if self.diagnosis else ""
-        return (
-            f"{self.name}: {verdict}, max relative error {self.max_relative_error:.1e}"
-            f" (tolerance {self.tolerance:.0e}){where}:"
-            f" numeric {self.numeric:.6g}, analytic {self.analytic:.6g}{how}"
-        )
+        text = f"{self.name}: {verdict}, max relative error {f'{error:.1e}' if clear else decade(error)}"
+        text += f" (tolerance {power_of_ten(self.tolerance)})"
+        if clear:
+            where = "" if not self.worst_index else f" at {list(self.worst_index)}"
+            text += f"{where}: numeric {self.numeric:.4g}, analytic {self.analytic:.4g}"
+        return text + how
 
     __str__ = summary
 
