@@ -402,3 +402,53 @@ def test_multi_query_mistakes_get_their_hints(slip, code, words):
     else:
         assert verdict.code == code and words in verdict.message, verdict.message
 
+
+
+# ----- the widget -------------------------------------------------------------------
+
+def test_widget_state_is_the_head_on_the_sentence():
+    from course.present.widgets.attention import TOKENS, attention_state
+
+    s = attention_state(2.0, 3, True)
+    assert s.P.shape == s.dS.shape == (len(TOKENS),) * 2
+    np.testing.assert_allclose(s.P.sum(axis=1), 1.0)
+    np.testing.assert_allclose(s.dS.sum(axis=1), 0.0, atol=1e-12)  # a softmax's gradient sums to 0 along a row
+    hidden = ~causal_mask(len(TOKENS))
+    assert np.all(s.P[hidden] == 0.0) and np.all(s.dS[hidden] == 0.0)
+    np.testing.assert_allclose(s.dS, softmax_backward(s.dP, s.P))
+    unmasked = attention_state(2.0, 3, False)
+    assert np.all(unmasked.P > 0.0) and np.any(unmasked.dS[hidden] != 0.0)
+
+
+def test_widget_temperature_sharpens_or_flattens_the_rows():
+    from course.present.widgets.attention import attention_state
+
+    cold, hot = attention_state(0.25, 4, False), attention_state(8.0, 4, False)
+    assert cold.P.max(axis=1).min() > 0.9  # almost one-hot: ...
+    assert np.abs(cold.dS).max() < np.abs(hot.dS).max()  # ... and almost no gradient reaches the scores
+    assert hot.P.max() < 0.5
+    with pytest.raises(ValueError, match="positive"):
+        attention_state(0.0)
+    with pytest.raises(ValueError, match="between 1 and 6"):
+        attention_state(2.0, 7)
+
+
+def test_widget_alt_text_follows_the_state():
+    from course.present.widgets.attention import attention_state, picture_alt
+
+    a, b = attention_state(2.0, 3, True), attention_state(2.0, 5, False)
+    assert "causal mask" in picture_alt(a) and "no mask" in picture_alt(b)
+    assert 'query 3 ("sat")' in picture_alt(a) and 'query 5 ("the")' in picture_alt(b)
+    assert "[0.67, 0.18, 0.15, 0.00, 0.00, 0.00]" in picture_alt(a)
+
+
+def test_widget_updates_its_numbers_and_picture():
+    from course.present.widgets.attention import attention_state, attention_widget
+
+    box = attention_widget()
+    assert "gradflow-attention" in box._dom_classes
+    (tau, position, mask), numbers, image = box.children[0].children, box.children[1], box.children[2]
+    before = image.value
+    position.value, mask.value, tau.value = 5, False, 0.5
+    assert attention_state(0.5, 5, False).summary() in numbers.value.replace("&quot;", '"')
+    assert image.value != before and 'alt="Two 6 × 6 heat maps' in image.value
