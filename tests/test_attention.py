@@ -424,7 +424,8 @@ def test_widget_temperature_sharpens_or_flattens_the_rows():
     from course.present.widgets.attention import attention_state
 
     cold, hot = attention_state(0.25, 4, False), attention_state(8.0, 4, False)
-    assert cold.P.max(axis=1).min() > 0.9  # almost one-hot: ...
+    # Almost one-hot (or split between the two "the", whose keys are equal): ...
+    assert np.all(np.sort(cold.P, axis=1)[:, -2:].sum(axis=1) > 0.95)
     assert np.abs(cold.dS).max() < np.abs(hot.dS).max()  # ... and almost no gradient reaches the scores
     assert hot.P.max() < 0.5
     with pytest.raises(ValueError, match="positive"):
