@@ -105,6 +105,8 @@ class AttentionPicture:
         self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.3)
         self.p_image = self.p_axes.imshow(np.zeros((t, t)), cmap="Blues", vmin=0.0, vmax=1.0)
         self.ds_image = self.ds_axes.imshow(np.zeros((t, t)), cmap="PuOr", vmin=-1.0, vmax=1.0)
+        for image in (self.p_image, self.ds_image):
+            image.set_cmap(image.get_cmap().with_extremes(bad="#dddddd"))  # hidden cells: grey, and crossed
         self.texts, self.crosses, self.frames = [], [], []
         labels = [f"{k + 1} {w}" for k, w in enumerate(state.tokens)]
         for ax, title in ((self.p_axes, "attention P (rows: queries)"), (self.ds_axes, "gradient dS on the scores (colour: ± its largest)")):
@@ -132,9 +134,6 @@ class AttentionPicture:
         unit = largest if largest > 0 else 1.0
         shown = (np.where(hidden, np.nan, state.P), np.where(hidden, np.nan, state.dS / unit))
         for image, values in zip((self.p_image, self.ds_image), shown):
-            cmap = image.get_cmap().copy()
-            cmap.set_bad("#dddddd")  # hidden cells: grey, and crossed below
-            image.set_cmap(cmap)
             image.set_data(values)
         for cells, values, scaled in zip(self.texts, (state.P, state.dS), shown):
             for i in range(t):
