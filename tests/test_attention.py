@@ -453,3 +453,50 @@ def test_widget_updates_its_numbers_and_picture():
     position.value, mask.value, tau.value = 5, False, 0.5
     assert attention_state(0.5, 5, False).summary() in numbers.value.replace("&quot;", '"')
     assert image.value != before and 'alt="Two 6 × 6 heat maps' in image.value
+
+
+# ----- the lesson's worked numbers say what the text says --------------------------
+
+def _worked(name: str) -> tuple[str, str]:
+    """The printed text of a worked-number cell of the lesson, and the markdown cell after it."""
+    import nbformat
+
+    from conftest import LESSONS
+
+    cells = nbformat.read(LESSONS / "08_attention.ipynb", as_version=4).cells
+    index = next(i for i, c in enumerate(cells) if c.metadata.get("gradflow", {}).get("worked") == name)
+    text = "".join(o.get("text", "") for o in cells[index].outputs)
+    after = next(c.source for c in cells[index + 1:] if c.cell_type == "markdown")
+    return text, after
+
+
+def _numbers(text: str) -> list[float]:
+    import re
+
+    return [float(v) for v in re.findall(r"-?\d+\.\d*|-?\d+", text)]
+
+
+def test_worked_forward_and_backward_numbers_are_the_course_s():
+    O, cache = attention_forward(concept.WORKED_X, concept.WORKED_WQ, concept.WORKED_WK, concept.WORKED_WV,
+                                 causal=True)
+    text, after = _worked("forward")
+    printed_p = np.array(_numbers(text.split("P (masked softmax) =")[1].split("O =")[0])).reshape(3, 3)
+    np.testing.assert_allclose(printed_p, cache.P[0], atol=5e-5)
+    for quoted in ("0.3653", "0.6347", "−4.5299", "−3.9775", "1.9887"):
+        assert quoted.replace("−", "-") in text and quoted in after
+    dS = softmax_backward(concept.WORKED_DOUT @ cache.V.transpose(0, 2, 1), cache.P)
+    text, after = _worked("backward")
+    printed_ds = np.array(_numbers(text.split("dS =")[1].split("dWq =")[0])).reshape(3, 3)
+    np.testing.assert_allclose(printed_ds, dS[0], atol=5e-5)
+    assert f"+{dS[0, 1, 0]:.4f}" in after and "same as the course's attention_backward: True" in text
+
+
+def test_worked_sqrt_d_spreads_grow_like_sqrt_d_and_every_gradient_passes():
+    text, _ = _worked("sqrt_d")
+    for line in text.splitlines():
+        d, raw, scaled, root = _numbers(line)
+        assert abs(raw - root) < 0.2 and scaled == 1.0
+    text, _ = _worked("gradcheck")
+    assert text.count(": pass,") == 8 and "FAIL" not in text
+    mask, _ = _worked("mask")
+    assert "exp(-inf) = 0.0" in mask and "0 * (-inf) = nan" in mask and "hides every key" in mask
