@@ -91,4 +91,5 @@ def describe_stage_graph(stages: list[Stage], edges: list[Edge], show_backward: 
     boxes = "; ".join(f"{s.name} {s.shape}" + (f", backward {' '.join(s.backward.split())}" if show_backward and s.backward else "")
                       for s in stages)
     kind = "with each stage's backward rule under its box" if show_backward else "forward only"
-    return f"A graph of array stages, {kind}, left to right. Arrows: {arrows}. Stages: {boxes}."
+    return (f"A graph of {len(stages)} array stages joined by {len(edges)} arrows, {kind}, left to right."
+            f" Arrows: {arrows}. Stages: {boxes}.")
