@@ -303,6 +303,9 @@ def _mqa_case(rng: np.random.Generator, k: int, heads: int | None = None) -> Cas
     extra = ""
     if k % 4 == 3:
         wk, extra = wk * 20.0, ", scores in the tens"
+    elif k % 4 == 2:
+        x[:, 1:] = x[:, :1]  # every position the same: ties, uniform rows of P
+        extra = ", every position equal (ties)"
     causal = k % 2 == 1
     note = (f"B = {b}, H = {h} heads, T = {t}, D = {d_in}, d = {d}, {'a causal mask' if causal else 'no mask'}"
             + extra)
@@ -310,7 +313,10 @@ def _mqa_case(rng: np.random.Generator, k: int, heads: int | None = None) -> Cas
 
 
 def _mqa_hidden(rng: np.random.Generator) -> list[Case]:
-    return [_mqa_case(rng, 1, heads=1), *(_mqa_case(rng, k) for k in range(10))]
+    one = Case((array(rng, (2, 1, 4)), array(rng, (2, 4, 3)), array(rng, (4, 3)), array(rng, (4, 3)),
+                array(rng, (2, 2, 1, 3)), True), "B = 2, H = 2 heads, T = 1 (one position: P = 1), D = 4, d = 3,"
+                                                 " a causal mask")
+    return [one, _mqa_case(rng, 1, heads=1), *(_mqa_case(rng, k) for k in range(10))]
 
 
 def _mqa(**knobs):
