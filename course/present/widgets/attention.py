@@ -139,7 +139,8 @@ class AttentionPicture:
             for i in range(t):
                 for j in range(t):
                     dark = not hidden[i, j] and abs(scaled[i, j]) > 0.6
-                    cells[i][j].set_text("" if hidden[i, j] else _fmt(values[i, j]))
+                    cells[i][j].set_visible(not hidden[i, j])  # an invisible text costs nothing to draw
+                    cells[i][j].set_text(_fmt(values[i, j]))
                     cells[i][j].set_color("white" if dark else "#222222")
         rows, cols = np.nonzero(hidden)
         for cross in self.crosses:
