@@ -500,3 +500,20 @@ def test_worked_sqrt_d_spreads_grow_like_sqrt_d_and_every_gradient_passes():
     assert text.count(": pass,") == 8 and "FAIL" not in text
     mask, _ = _worked("mask")
     assert "exp(-inf) = 0.0" in mask and "0 * (-inf) = nan" in mask and "hides every key" in mask
+
+
+def test_the_stage_graph_names_every_stage_its_shape_and_its_backward():
+    from course.present.stage_graph import attention_graph, describe_stage_graph, draw_stage_graph
+
+    stages, edges = attention_graph()
+    assert [s.name for s in stages] == ["X", "Q", "K", "V", "S", "Z", "P", "O"]
+    assert {e.source for e in edges} | {e.target for e in edges} == {s.name for s in stages}
+    both, forward = describe_stage_graph(stages, edges), describe_stage_graph(stages, edges, show_backward=False)
+    assert "dK = dSᵀ·Q / √d" in both and "dZ = P ⊙ (dP − rowsum(dP ⊙ P))" in both and "backward" not in forward
+    assert "S (B, T, T)" in forward and "X to V by ·Wv" in forward
+    import matplotlib.pyplot as plt
+
+    fig = draw_stage_graph(stages, edges, show_backward=True)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    plt.close(fig)
+    assert {"X", "O", "(B, T, T)", "dV = Pᵀ·dO", "softmax"} <= texts
