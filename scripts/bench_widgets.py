@@ -35,6 +35,7 @@ def sliders_of(box):
 
 
 def builders():
+    from course.present.widgets.attention import attention_widget
     from course.present.widgets.batchnorm import batchnorm_widget
     from course.present.widgets.chain_rule import chain_rule_widget
     from course.present.widgets.dropout import dropout_widget
@@ -45,7 +46,7 @@ def builders():
 
     return {"chain_rule": chain_rule_widget, "staged": staged_widget, "shapes": shapes_widget,
             "softmax": softmax_widget, "dropout": dropout_widget, "two_layer": two_layer_widget,
-            "batchnorm": batchnorm_widget}
+            "batchnorm": batchnorm_widget, "attention": attention_widget}
 
 
 def values(slider, n: int) -> list:

@@ -114,8 +114,15 @@ def _two_layer(v: dict[str, float], chunks: int = 0) -> list[str]:
     return [s.summary()]
 
 
+def _attention(v: dict[str, float]) -> list[str]:
+    from course.present.widgets.attention import attention_state
+
+    s = attention_state(v["temperature τ"], int(v["query position"]))
+    return [_normal(s.summary())]
+
+
 EXPECTED = {"chain_rule": _chain_rule, "staged": _staged, "shapes": _shapes, "softmax": _softmax,
-            "dropout": _dropout, "two_layer": _two_layer, "batchnorm": _batchnorm}
+            "dropout": _dropout, "two_layer": _two_layer, "batchnorm": _batchnorm, "attention": _attention}
 
 
 # The two-layer widget starts again at step 0 when a slider moves; one click on

@@ -58,6 +58,11 @@ CATEGORIES: dict[str, str] = {
     "momentum_reversed": "the running average's momentum applied the wrong way round",
     "running_update": "the running statistics not updated in training, or updated at test time",
     "not_summed": "the gradient of a variable broadcast over a batch not summed over that batch",
+    "softmax_diagonal": "the softmax's Jacobian taken as its diagonal only (dS = P ⊙ dP): the rowsum term is missing",
+    "mask_leak": "gradient flows into entries the mask hid (a backward through a softmax without the mask)",
+    "mask_fill": "the mask applied wrong: hidden scores not −inf before the softmax (0, 0 · −inf, or zeroed after it)",
+    "scale_sqrt_d": "the 1/√d of the scores missing from dQ or dK (on one side only, or both)",
+    "qk_swapped": "the roles of Q and K swapped in S = Q·Kᵀ's backward (rows and columns of dS exchanged)",
     "no_broadcast": "the gradient of a sum (or mean) not broadcast back to the shape of what was summed",
 }
 
