@@ -62,8 +62,9 @@ def new_key() -> str:
 class Session:
     """One joined session: its queue, its sending thread, and whether the learner has been told of a problem."""
 
-    def __init__(self, url: str, code: str, name: str, send=post) -> None:
-        self.url, self.code, self.name, self.send = url.rstrip("/"), code.strip().upper(), name, send
+    def __init__(self, url: str, code: str, name: str, send=None) -> None:
+        self.url, self.code, self.name = url.rstrip("/"), code.strip().upper(), name
+        self.send = send if send is not None else post
         self.queue: queue.Queue = queue.Queue(QUEUE)
         self.problem: str | None = None  # why the session did not take an event, once known
         self.told = False
