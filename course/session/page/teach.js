@@ -35,7 +35,8 @@ function render() {
   for (const e of exercises) {
     const th = el("th");
     th.scope = "col";
-    th.append(el("span", e.id), el("br"), el("span", e.title));
+    // The id without its concept's number (the selector names the concept): narrower columns.
+    th.append(el("span", e.id.slice(e.id.indexOf(".") + 1), "id"), el("br"), el("span", e.title, "title"));
     head.append(th);
   }
   $("grid").tHead.replaceChildren(head);
@@ -56,7 +57,9 @@ function render() {
         row.append(cell);
       } else if (got.passed) {
         passed[i] += 1;
-        row.append(el("td", "✔ passed", "pass"));
+        const cell = el("td", "✔", "pass");
+        cell.append(el("span", " passed", "sr"));
+        row.append(cell);
       } else {
         const id = e.id + " " + got.code;
         failing.set(id, { exercise: e, code: got.code, count: (failing.get(id) || { count: 0 }).count + 1 });
