@@ -145,6 +145,7 @@ _lock = threading.Lock()
 
 def _start(url: str, code: str, name: str) -> Session:
     global _current
+    name = " ".join(name.split())  # as the server shows it
     with _lock:
         if _current is not None:
             _stop_current(wait=0.0)
@@ -172,7 +173,7 @@ def join(url: str, code: str, name: str) -> None:
     if problem:
         print(f"(live session: {problem}; nothing is sent.)")
         return
-    session = _start(url, code, " ".join(str(name).split()))
+    session = _start(url, code, name)
     session.answered.wait(JOIN_WAIT)
     if session.problem:
         session.note()
