@@ -125,6 +125,7 @@ class Learners(Base):
                 hub.broadcast("learner", hub.store.join(name))
                 self.finish({"joined": name})
             else:
+                hub.limit.take(name)
                 if hub.store.knows(name):
                     hub.broadcast("learner", hub.store.leave(name))
                 self.finish({"left": name})
