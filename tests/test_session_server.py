@@ -258,3 +258,15 @@ def test_under_load_with_a_killed_server_every_acknowledged_event_is_stored_exac
     assert result["lost"] == 0 and result["unsent_stored"] == 0 and result["stored_once"]
     assert result["stored"] == result["sent"] and result["same_events"]
     assert result["page_matches_store"] and result["page_snapshots"] >= 2  # the page came back after the restart
+
+
+def test_a_full_session_refuses_new_names_and_keeps_serving_the_room(server, monkeypatch):
+    monkeypatch.setattr(rules, "MAX_LEARNERS", 2)
+    assert send(server, "/api/join", {"name": "Ada"})[0] == 200
+    assert send(server, "/api/events", event(name="Grace"))[0] == 200
+    status, answer = send(server, "/api/events", event(name="Mallory"))
+    assert status == 403 and "the session is full (2 learners)" in answer["error"]
+    assert send(server, "/api/leave", {"name": "Mallory"})[0] == 200  # leaving registers nobody
+    assert send(server, "/api/events", event(name="Ada"))[0] == 200
+    assert server.store.learner_count() == 2 and server.store.event_count() == 2
+    assert set(server.app.hub.limit.buckets) == {"Ada", "Grace"}

@@ -125,8 +125,8 @@ class Learners(Base):
                 hub.broadcast("learner", hub.store.join(name))
                 self.finish({"joined": name})
             else:
-                hub.limit.take(name)
-                if hub.store.knows(name):
+                if hub.store.knows(name):  # a bucket only for a stored name: the buckets stay as few as the learners
+                    hub.limit.take(name)
                     hub.broadcast("learner", hub.store.leave(name))
                 self.finish({"left": name})
         except rules.Rejected as problem:
