@@ -214,3 +214,20 @@ def test_the_session_package_imports_only_the_assess_layer():
             for name in names:
                 if name.startswith("course"):
                     assert name.startswith(("course.assess", "course.session")), f"{path.name} imports {name}"
+
+
+def test_a_session_that_answered_once_is_not_called_unreachable_for_one_slow_answer(monkeypatch, capsys):
+    answers = iter([(200, {}), TimeoutError("timed out"), (200, {})])  # the join, then one event retried once
+
+    def flaky(url, code, path, payload, timeout=client.TIMEOUT):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(client, "BACKOFF", (0.0,))
+    session = joined(flaky, monkeypatch)
+    check("01.mul_gate", right)
+    session.close(wait=30)
+    check("01.mul_gate", right)
+    assert session.problem is None and "(live session" not in capsys.readouterr().out

@@ -72,6 +72,7 @@ class Session:
         self.answered = threading.Event()  # the join's first answer (or failure) is known
         self.dropped = 0
         self.abandoned = False  # left: what is still queued is not sent
+        self.reached = False  # the session has answered at least once
         self.thread = threading.Thread(target=self._run, name="gradflow-session", daemon=True)
         self.thread.start()
 
@@ -109,11 +110,16 @@ class Session:
             try:
                 status, answer = self.send(self.url, self.code, path, payload)
             except Exception as exc:  # noqa: BLE001 - unreachable, refused, timed out, a bad address or answer
-                self.problem = self.problem or f"{self.url} cannot be reached ({_why(exc)})"
+                # Never reached: say so at once (join's cell waits for it). Reached before (a restart, a slow
+                # answer): only when the event is given up.
+                if not self.reached or attempt == TRIES - 1:
+                    verb = "stopped answering" if self.reached else "cannot be reached"
+                    self.problem = self.problem or f"{self.url} {verb} ({_why(exc)})"
                 if attempt < TRIES - 1:
                     time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
                 continue
             if status < 300:
+                self.reached = True
                 return
             if status == 429 or status >= 500:
                 time.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])

@@ -274,7 +274,13 @@ def announcement(host: str, port: int, store: Store) -> str:
 
 
 def start_command(args) -> int:
-    store = Store(args.db)
+    import sqlite3
+
+    try:
+        store = Store(args.db)
+    except (sqlite3.Error, OSError) as exc:
+        print(f"session: cannot use {args.db} as the session's file: {exc}", flush=True)
+        return 1
     app = make_app(store)
     try:
         sockets = tornado.netutil.bind_sockets(args.port, args.host)
