@@ -30,7 +30,7 @@ test: setup
 # The real-browser tests alone: installs chromium (apt-get) and playwright first.
 test-browser: setup
 	scripts/install-browser.sh
-	GRADFLOW_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_other_half.py tests/test_report_browser.py $(PYTEST_ARGS)
+	GRADFLOW_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_other_half.py tests/test_report_browser.py tests/test_session_browser.py $(PYTEST_ARGS)
 
 setup: $(READY)
 

@@ -8,12 +8,15 @@ only the ones before it:
 - ``course.present``: circuit drawings, plots and the lessons' widgets
   (matplotlib and ipywidgets, imported only when a picture is asked for);
 - ``course.assess``: the exercise registry, ``check`` and the grader;
-- ``course.cli``: ``python -m course build | grade | progress``.
+- ``course.session``: a live class view; ``course.join(url, code, name)`` sends
+  each check's verdict (never code) to the instructor's page;
+- ``course.cli``: ``python -m course build | grade | progress | session``.
 
 The names below are what notebooks use; they are imported on first use so
 that ``import course`` stays fast.
 """
 
+import os
 from importlib import import_module
 
 __version__ = "0.1.0"
@@ -34,6 +37,8 @@ _EXPORTS = {
     "topological_order": "course.compute.graph",
     "Var": "course.compute.local_graph",
     "staged_widget": "course.present.widgets.staged",
+    "join": "course.session.client",
+    "leave": "course.session.client",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -45,6 +50,14 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'course' has no attribute {name!r}")
+
+
+if os.environ.get("GRADFLOW_SESSION"):
+    # Set before JupyterLab started (e.g. by a JupyterHub): the first check joins the live session.
+    from course.assess.events import subscribe as _subscribe
+    from course.session.client import from_environment as _from_environment
+
+    _subscribe(_from_environment)
 
 
 def __dir__():

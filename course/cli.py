@@ -1,4 +1,4 @@
-"""The command line: ``python -m course build | new | execute | grade | gradescope | progress``.
+"""The command line: ``python -m course build | new | execute | grade | gradescope | progress | session``.
 
 Thin on purpose: each command parses its arguments and calls the module that
 does the work.
@@ -75,6 +75,12 @@ def _progress(args: argparse.Namespace) -> int:
     return progress_command(args)
 
 
+def _session(args: argparse.Namespace) -> int:
+    from course.session.server import start_command
+
+    return start_command(args)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m course", description="Gradflow course tools.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -136,6 +142,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("folder", type=Path, nargs="?", default=Path("exercises"))
     _grading_options(p)
     p.set_defaults(run=_progress)
+
+    live = commands.add_parser("session", help="(instructors) a live class view: who passed which check, now")
+    live_commands = live.add_subparsers(dest="action", required=True)
+    start = live_commands.add_parser("start", help="start the session server and print the join code and your page")
+    start.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: the room's network)")
+    start.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    start.add_argument("--db", type=Path, default=Path("session.sqlite"),
+                       help="the session's file (default ./session.sqlite); the same file continues a session")
+    start.set_defaults(run=_session)
     return top
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from course.assess.diagnose import Verdict, evaluate
 from course.assess.early_check import install as install_early_check
+from course.assess.events import CheckEvent, publish
 from course.assess.hints import describe
 from course.assess.registry import get_exercise
 
@@ -83,6 +84,7 @@ def check(exercise_id: str, answer: Any) -> None:
     exercise = _with_time_limit(get_exercise(exercise_id))
     verdict = evaluate(exercise, answer, hidden_seed())
     _record(verdict)
+    publish(CheckEvent.of(verdict))  # to a live session, if the learner joined one (course.session)
     if not verdict.passed:
         raise CheckFailed(verdict)
     print(format_success(verdict, exercise.title))
