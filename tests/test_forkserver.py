@@ -69,18 +69,17 @@ def _answer_once(listener, answers: list[dict]) -> None:
         conn.recv(1)  # the launcher hangs up when it is done
 
 
-def test_the_launcher_runs_on_the_standard_library_alone_and_exits_with_the_forked_kernel_s_status(tmp_path):
+def test_the_launcher_runs_on_the_standard_library_alone_and_exits_with_the_forked_kernel_s_status(tmp_path,
+                                                                                                   socket_dir):
     """``python -I -S``: no site packages, no course package; the pool and the server answer as they do."""
     import json
     import socket
-    import tempfile
     import threading
-    from pathlib import Path
 
     from course.safe_run import launcher, sandbox
 
     assert launcher.CONFIG_VARIABLE == sandbox.CONFIG_VARIABLE
-    folder = Path(tempfile.mkdtemp(prefix="launch-", dir="/tmp"))  # short: a unix socket's path is limited
+    folder = socket_dir  # short: a unix socket's path is limited
     pool, server = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
     pool.bind(str(folder / "pool.sock"))
     server.bind(str(folder / "server.sock"))

@@ -442,7 +442,7 @@ GRAPH_ANSWERS = {
 }
 
 
-def _judged_remotely(judge, ident: str, answer, monkeypatch) -> dict:
+def _judged_remotely(judge, ident: str, answer, monkeypatch, under) -> dict:
     """What ``judge`` records for ``answer``, asked by the thin client over a real socket (no kernel)."""
     import tempfile
     import threading
@@ -451,7 +451,7 @@ def _judged_remotely(judge, ident: str, answer, monkeypatch) -> dict:
     from course.assess.check import CheckFailed
     from course.safe_run import client
 
-    folder = Path(tempfile.mkdtemp(prefix="judge-", dir="/tmp"))  # short: a unix socket's path is limited
+    folder = Path(tempfile.mkdtemp(prefix="judge-", dir=under))  # short: a unix socket's path is limited
     key = str(folder)
     judge.open(key, folder, [ident])
     monkeypatch.setenv(client.SOCKET_VARIABLE, str(folder / sandbox.JUDGE_SOCKET))
@@ -472,7 +472,7 @@ def _judged_remotely(judge, ident: str, answer, monkeypatch) -> dict:
 
 
 @pytest.mark.parametrize("ident,name", [(e, n) for e, answers in GRAPH_ANSWERS.items() for n in answers])
-def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, ident, name):
+def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, socket_dir, ident, name):
     from course.assess.diagnose import evaluate
     from course.assess.registry import get_exercise
     from course.safe_run.judge import JudgeService
@@ -480,7 +480,7 @@ def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch,
     answer = GRAPH_ANSWERS[ident][name]
     judge = JudgeService(31337)
     try:
-        remote = _judged_remotely(judge, ident, answer, monkeypatch)
+        remote = _judged_remotely(judge, ident, answer, monkeypatch, socket_dir)
     finally:
         judge.close()
     local = evaluate(get_exercise(ident), answer, 31337)
@@ -495,7 +495,7 @@ def _called_directly():
 
 
 @pytest.mark.parametrize("ident", _called_directly())
-def test_every_known_mistake_gets_the_local_verdict_from_the_judge_twice(monkeypatch, ident):
+def test_every_known_mistake_gets_the_local_verdict_from_the_judge_twice(monkeypatch, socket_dir, ident):
     """The judge keeps each exercise's cases, the reference's results and the cases' pickles for the
     whole class (``CaseBook``): the second learner with an answer must get exactly the first one's verdict,
     and both the local check's. The reference passes; each known mistake gets its own code and message."""
@@ -515,7 +515,7 @@ def test_every_known_mistake_gets_the_local_verdict_from_the_judge_twice(monkeyp
     try:
         for learner in ("first", "second"):
             for name, answer in answers:
-                remote = _judged_remotely(judge, ident, answer, monkeypatch)
+                remote = _judged_remotely(judge, ident, answer, monkeypatch, socket_dir)
                 local = evaluate(exercise, answer, 31337)
                 assert (remote["passed"], remote["code"], remote["message"]) == \
                     (local.passed, local.code, local.message), (learner, name)
