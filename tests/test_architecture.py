@@ -1,4 +1,4 @@
-"""The layers of course/, stated once, and no import circle among its modules.
+"""The layers of course/, stated once, no import circle among its modules, and no module over 450 lines.
 
 Every ``import`` statement counts, at module level and inside functions alike
 (a function-level import is still a dependency: it only runs later), and so
@@ -9,6 +9,7 @@ layer that must call up offers a seam instead (``course.assess.seams``).
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,8 +165,13 @@ def test_every_module_of_course_is_in_a_room_the_layers_name():
     assert not unknown, f"modules outside the layers of tests/test_architecture.py (add their room there): {unknown}"
 
 
+@functools.cache
+def course_imports() -> tuple[Import, ...]:
+    return tuple(imports())
+
+
 def test_no_import_runs_upward_or_sideways():
-    found = imports()
+    found = list(course_imports())
     assert len(found) > 100  # the reader sees the package's imports (a broken parser would find none)
     wrong = upward(found)
     assert not wrong, "imports against the layers (offer a seam below instead, as course.assess.seams):\n" + \
@@ -173,14 +179,23 @@ def test_no_import_runs_upward_or_sideways():
 
 
 def test_no_import_circle_among_the_modules_of_course():
-    found = circles(imports())
+    found = circles(list(course_imports()))
     assert not found, "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
 def test_the_grading_rooms_import_only_downward():
-    found = imports()
+    found = course_imports()
     assert not [i for i in found if room(i.source) == "safe_run" and room(i.target) == "gradebook"]
     assert any(room(i.source) == "gradebook" and room(i.target) == "safe_run" for i in found)
+
+
+MAX_LINES = 450  # one job per module: a longer one hides a second job (docs/authoring.md)
+
+
+def test_every_module_of_course_has_at_most_450_lines():
+    long = {name: n for name, path in modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines (split off the second job they hold): {long}"
 
 
 # ----- the checker itself: it sees what it must -----------------------------------------------------

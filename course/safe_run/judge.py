@@ -32,7 +32,8 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
-from course.assess.diagnose import CaseBook, Verdict, evaluate
+from course.assess.casebook import CaseBook
+from course.assess.diagnose import Verdict, evaluate
 from course.assess.limits import TimeLimitExceeded, wall_backstop
 from course.assess.registry import all_exercises, get_exercise
 from course.safe_run import wire
