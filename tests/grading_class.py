@@ -213,7 +213,7 @@ def _with_attack(cell_code: str, exercise: str = "01.mul_gate", notebook: str = 
 
 
 def hostile_class(root: Path, *, solutions: Path, out: Path, port: int) -> dict[str, str]:
-    """The attacks of docs/grading.md, each a learner, beside an unsolved learner (class_folder's "masters" solved it)."""
+    """The attacks of docs/sandbox.md, each a learner, beside an unsolved learner (class_folder's "masters" solved it)."""
     learners: dict[str, tuple[str, nbformat.NotebookNode]] = {
         "unsolved": ("solved nothing", nbformat.read(EXERCISES / NB01, as_version=4)),
         "public_helpers": ("imports the course's public helpers, numpy, math and the standard library",

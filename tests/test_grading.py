@@ -2,7 +2,7 @@
 
 The class is the test class (misconceptions, edited check cells, loops,
 crashes, broken files) and the hostile class (every attack of
-docs/grading.md, each its own learner) beside a solved and an unsolved
+docs/sandbox.md, each its own learner) beside a solved and an unsolved
 learner, all graded together in the sandbox.
 """
 
