@@ -10,7 +10,10 @@ inherit. At the end of the session, the process that made it checks:
 - /tmp has no new entry with one of the course's own prefixes (``judge-``,
   ``gradflow-``, ...): a test that wrote to /tmp by name, past ``TMPDIR``;
 - the checkout has no new file, changed file or ignored file
-  (``git status --porcelain --ignored``), Python's byte-code caches aside.
+  (``git status --porcelain --ignored``; not counted when its HEAD moved
+  during the run, a commit or a merge), Python's byte-code caches aside,
+  and ``build/`` aside: what the suite keeps there on purpose (screenshots to
+  look at, the browser tests' downloaded scripts, kept for the next run).
 
 Then it removes the private folder (``GRADFLOW_KEEP_TMP=1`` keeps it, to look
 at a failed test's files). Other processes of the machine write to /tmp too, so
@@ -73,7 +76,17 @@ def checkout_state(root: Path) -> set[str] | None:
         return None
     if out.returncode:
         return None
-    return {line for line in out.stdout.splitlines() if "__pycache__" not in line and not line.endswith(".pyc")}
+    kept = ("build/",)  # the suite's screenshots and downloaded scripts, on purpose (see above)
+    return {line for line in out.stdout.splitlines()
+            if "__pycache__" not in line and not line.endswith(".pyc") and not line[3:].startswith(kept)}
+
+
+def head(root: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def left_in_private(folder: Path) -> list[str]:
@@ -154,6 +167,7 @@ class Snapshot:
         self.folder, self.root = folder, root
         self.tmp = course_entries_in_tmp()
         self.checkout = checkout_state(root)
+        self.head = head(root)
         self.neighbours = Neighbours()
         self.neighbours.start()
         self.notes: list[str] = []
@@ -170,8 +184,11 @@ class Snapshot:
             found += new_in_tmp
         if self.checkout is not None:
             now = checkout_state(self.root)
-            if now is not None:
-                found += [f"in the checkout: {line}" for line in sorted(now - self.checkout)]
+            changed = [f"in the checkout: {line}" for line in sorted((now or set()) - self.checkout)]
+            if changed and head(self.root) != self.head:  # a commit, merge or checkout during the run
+                self.notes += ["The checkout's HEAD moved during the run; its changes are not counted:", *changed]
+            else:
+                found += changed
         return found
 
     def remove_private(self) -> None:
