@@ -30,8 +30,8 @@ test: setup
 # The fast tier, for whoever changes a lesson, a check or a hint: the compute, verdict, hint and case
 # tests, the grader's unit tests and the lessons' structure tests, about a minute on two cores. No
 # notebook is executed, no browser opened, no class graded: `make test` stays the whole truth, and
-# it is what CI runs. Spread test by test over the workers (one file, test_exercises.py, is a third
-# of the work).
+# it is what CI runs. Spread test by test over the workers (--dist load): a few files hold most of
+# the work. Measured in docs/performance.md, "The test suite".
 CHECK_TESTS := $(addprefix tests/test_,$(addsuffix .py,\
 	graph layers gradcheck softmax dropout batchnorm network \
 	chain_rule_exercises staged_computation matmul_gradients two_layer_net \
