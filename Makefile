@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make lab` and `make test`.
+# Two commands on a fresh machine: `make lab` and `make test` (`make check`: its fast tier).
 # Both create .venv when it is missing or older than pyproject.toml.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,7 +9,7 @@ LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab test test-browser setup build notebooks slides site clean
+.PHONY: lab test check test-browser setup build notebooks slides site clean
 
 # JupyterLab refuses to run as root (as in many containers) unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -26,6 +26,21 @@ lab: setup
 # gives them (the longest first), not by their number of tests.
 test: setup
 	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+
+# The fast tier, for whoever changes a lesson, a check or a hint: the compute, verdict, hint and case
+# tests, the grader's unit tests and the lessons' structure tests, about a minute on two cores. No
+# notebook is executed, no browser opened, no class graded: `make test` stays the whole truth, and
+# it is what CI runs. Spread test by test over the workers (--dist load): a few files hold most of
+# the work. Measured in docs/performance.md, "The test suite".
+CHECK_TESTS := $(addprefix tests/test_,$(addsuffix .py,\
+	graph layers gradcheck softmax dropout batchnorm network \
+	chain_rule_exercises staged_computation matmul_gradients two_layer_net \
+	cases diagnose check_edges exercises points \
+	grading_units architecture \
+	build lesson_truths chain_rule_lesson readme instructor_guide environment))
+
+check: setup
+	$(BIN)/python -m pytest -n auto --dist load $(CHECK_TESTS) $(PYTEST_ARGS)
 
 # The real-browser tests alone: installs chromium (apt-get) and playwright first.
 test-browser: setup

@@ -26,8 +26,10 @@ from kernels import kernel_slots
 
 from course.assess.registry import exercises_of
 from course.cli import main
-from course.grading import gradescope, sandbox
-from course.grading.gradescope import CONFIG, match, requirements, withhold_hidden_cases
+from course.gradebook import gradescope, gradescope_run
+from course.gradebook.gradescope import CONFIG, requirements
+from course.gradebook.gradescope_run import match, withhold_hidden_cases
+from course.safe_run import sandbox
 
 SEED = 31337
 SCHEMA = json.loads((Path(__file__).parent / "gradescope_results.schema.json").read_text())
@@ -63,6 +65,9 @@ def gradescope_folder(archive: Path, root: Path, files: dict[str, bytes]) -> Pat
 def run_autograder(root: Path, path: str | None = None) -> tuple[int, dict, str]:
     env = {**os.environ, gradescope.ROOT_VARIABLE: str(root), gradescope.PYTHON_VARIABLE: sys.executable}
     env.pop("PYTHONPATH", None)
+    # Gradescope's temporary folder is /tmp, not the test session's longer private one (tests/leftovers.py):
+    # the run's sockets sit four folders deep in it, and a unix socket's path has at most 107 bytes.
+    env["TMPDIR"] = "/tmp"
     if path is not None:
         env["PATH"] = path
     with open(root / "results" / "stdout", "wb") as stdout:
@@ -202,7 +207,7 @@ def test_the_archive_holds_what_gradescope_runs(archive):
         config = json.loads(z.read(CONFIG))
         listed = z.read("requirements.txt").decode().split()
     assert {"setup.sh", "run_autograder", "requirements.txt", CONFIG, f"solutions/{NB01}",
-            "course/__init__.py", "course/grading/gradescope.py", "course/assess/concepts/__init__.py"} <= names
+            "course/__init__.py", "course/gradebook/gradescope_run.py", "course/assess/concepts/__init__.py"} <= names
     assert not [n for n in names if n.startswith("solutions/") and n != f"solutions/{NB01}"]
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "exercises/", "notebooks/"))]
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
@@ -252,7 +257,7 @@ def test_a_random_seed_is_drawn_per_build_and_kept_in_the_archive(tmp_path):
 # ----- which file is which notebook ----------------------------------------------------------
 
 def _assignment():
-    from course.grading.canonical import master_exercises
+    from course.safe_run.canonical import master_exercises
 
     return {name: [i for i, _ in master_exercises(nbformat.read(SOLUTIONS / name, as_version=4))]
             for name in (NB01, "05_dropout.ipynb")}
@@ -268,7 +273,7 @@ def test_uploads_are_matched_by_name_then_by_their_exercises(tmp_path):
     nbformat.write(solved(NB01), second)
     other = tmp_path / "sub" / "scratch.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), other)
-    uploads = gradescope._uploads(tmp_path / "sub", tmp_path / "unzipped")
+    uploads = gradescope_run._uploads(tmp_path / "sub", tmp_path / "unzipped")
     chosen, ignored = match(uploads, _assignment())
     assert chosen == {NB01: (NB01, exact), "05_dropout.ipynb": ("exercises/dropout copy.ipynb", renamed)}
     assert sorted(ignored) == ["old chain rule.ipynb", "scratch.ipynb"]
@@ -282,7 +287,7 @@ def test_a_zip_of_notebooks_is_opened_and_nothing_escapes_it(tmp_path):
         z.writestr("work/05 dropout.ipynb", nbformat.writes(solved("05_dropout.ipynb")))
         z.writestr("/abs/01_chain_rule.ipynb", nbformat.writes(solved(NB01)))
     (tmp_path / "sub" / "bad.zip").write_bytes(b"not a zip")
-    chosen, ignored = match(gradescope._uploads(tmp_path / "sub", tmp_path / "unzipped"), _assignment())
+    chosen, ignored = match(gradescope_run._uploads(tmp_path / "sub", tmp_path / "unzipped"), _assignment())
     assert set(chosen) == {NB01, "05_dropout.ipynb"} and not ignored
     assert chosen[NB01][0] == "all.zip:/abs/01_chain_rule.ipynb"
     assert all(tmp_path / "unzipped" in path.parents for _, path in chosen.values())
@@ -313,8 +318,8 @@ def test_hidden_case_inputs_are_withheld_and_worked_examples_kept():
 def test_a_row_the_grader_could_not_grade_leaves_the_whole_submission_without_a_score(archive, tmp_path,
                                                                                        monkeypatch):
     # A kernel that never started (tests/test_grading_infrastructure.py makes one for real): no score, a reason.
-    import course.grading.grade as grade_module
-    from course.grading.verdicts import Row, infrastructure_row
+    import course.safe_run.grade as grade_module
+    from course.safe_run.verdicts import Row, infrastructure_row
 
     def one_lost_row(submissions, *args, **kwargs):
         rows = [Row("submission", NB01, e, True, "ok", "", 1.0, 1.0) for e in ALL01]
@@ -322,9 +327,9 @@ def test_a_row_the_grader_could_not_grade_leaves_the_whole_submission_without_a_
         return rows
 
     monkeypatch.setattr(grade_module, "grade", one_lost_row)
-    monkeypatch.setattr(gradescope, "sandbox_problem", lambda: None)
+    monkeypatch.setattr(gradescope_run, "sandbox_problem", lambda: None)
     root = gradescope_folder(archive, tmp_path / "autograder", {NB01: notebook_bytes(solved(NB01))})
-    assert gradescope.run(root) == 3
+    assert gradescope_run.run(root) == 3
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, STRUCTURE)
     assert "score" not in results and "tests" not in results
@@ -339,4 +344,4 @@ def test_another_assignment_s_notebook_is_not_graded_as_this_one_and_links_are_n
     (tmp_path / "sub").mkdir()
     nbformat.write(solved(NB01), tmp_path / "elsewhere.ipynb")
     os.symlink(tmp_path / "elsewhere.ipynb", tmp_path / "sub" / NB01)
-    assert gradescope._uploads(tmp_path / "sub", tmp_path / "unzipped") == []
+    assert gradescope_run._uploads(tmp_path / "sub", tmp_path / "unzipped") == []

@@ -31,9 +31,9 @@ from nbgrader_course import REQUIRE_VARIABLE, NbgraderCourse, nbgrader_python
 from course.assess.registry import exercises_of
 from course.authoring.build import build_one, write
 from course.authoring.nbgrader_cells import check_grade_id
-from course.grading import sandbox
-from course.grading.collect import collect
-from course.grading.grade import grade
+from course.safe_run import sandbox
+from course.safe_run.collect import collect
+from course.safe_run.grade import grade
 
 PYTHON = nbgrader_python()
 if PYTHON is None:
@@ -56,7 +56,7 @@ WRONG = {
     "01.numerical_derivative": function("01.numerical_derivative", "return (f(x + h) - f(x)) / h"),
 }
 SOLVED_BY_MIXED = {"01.mul_gate", "01.compound", "01.best_step"}
-# Solves nothing, and replaces `check` from its first exercise cell: what nbgrader's model allows (docs/grading.md).
+# Solves nothing, and replaces `check` from its first exercise cell: what nbgrader's model allows (docs/sandbox.md).
 FORGED_CHECK = "\n\n\ndef check(exercise, answer):\n    print(f\"✔ {exercise} passed\")"
 
 
@@ -143,7 +143,7 @@ def test_autograde_agrees_with_course_grade_exercise_by_exercise(graded):
 
 
 def test_a_forged_check_fools_nbgrader_but_not_course_grade(graded):
-    """nbgrader runs the local check() in the learner's kernel (no sandbox, no judge): docs/grading.md."""
+    """nbgrader runs the local check() in the learner's kernel (no sandbox, no judge): docs/sandbox.md."""
     scores, rows = graded
     forger = [r for r in rows if r.learner == "forger"]
     assert [scores[("forger", STEM01, check_grade_id(e))][0] for e in ALL01] == [POINTS.get(e, 1) for e in ALL01]

@@ -22,3 +22,5 @@ def test_readme_gives_the_two_commands_first():
     assert readme.index("make lab") < readme.index("## Course map")
     assert "make test" in readme
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+    # The fast tier is named beside the whole truth, and is a target of the Makefile.
+    assert "make check" in readme and "\ncheck: " in (ROOT / "Makefile").read_text()

@@ -197,12 +197,22 @@ def h_function(x, y):
     return q * sigmoid(q) + x
 
 
+def given_buggy_backward():
+    """The backward pass with its bugs left in, exactly as exercises/02 gives it to the learner."""
+    nb = nbformat.read(ROOT / "exercises" / "02_staged_computation.ipynb", as_version=4)
+    source, = [c.source for c in nb.cells if c.cell_type == "code" and c.source.startswith("def buggy_backward(")]
+    namespace = {"sigmoid": sigmoid}
+    exec(source.split("\n\n\n")[0], namespace)  # the function alone, not the cell's comparison after it
+    return namespace["buggy_backward"]
+
+
 def test_fixed_backward_is_the_numerical_gradient_and_the_buggy_one_is_not():
+    buggy_backward = given_buggy_backward()
     for x, y in [(1.0, 2.0), (-1.5, 0.5), (0.7, -2.2)]:
         assert_matches_numeric(c02.fixed_backward(x, y, 1.0), h_function, x, y)
         assert c02.fixed_backward(x, y, 1.0) == pytest.approx(c02.FIXABLE.gradients(x, y))
-        assert not np.allclose(c02.buggy_backward(x, y, 1.0), numeric(h_function, x, y), rtol=1e-3)
-        assert c02.buggy_backward(x, y, 1.0) == pytest.approx(c02.FIXABLE.gradients(x, y, overwrite=True))
+        assert not np.allclose(buggy_backward(x, y, 1.0), numeric(h_function, x, y), rtol=1e-3)
+        assert buggy_backward(x, y, 1.0) == pytest.approx(c02.FIXABLE.gradients(x, y, overwrite=True))
 
 
 def graph_numeric(spec: GraphSpec, which=None) -> np.ndarray:
@@ -437,7 +447,7 @@ def test_cached_backward_hints():
 
 
 def test_fix_overwrite_hints():
-    assert verdict_code("02.fix_overwrite", c02.buggy_backward)[0] == "fork_overwrite"
+    assert verdict_code("02.fix_overwrite", given_buggy_backward())[0] == "fork_overwrite"
 
     def only_dq_fixed(x, y, dh):
         q = x * y

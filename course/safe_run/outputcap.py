@@ -2,7 +2,7 @@
 
 The grader puts ``install(limit)`` in the first cell of every graded
 notebook. A notebook that replaces ``sys.stdout`` again, or writes to the
-process's file descriptors directly, gets around it (see docs/grading.md).
+process's file descriptors directly, gets around it (see docs/sandbox.md).
 """
 
 from __future__ import annotations

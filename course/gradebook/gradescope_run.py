@@ -1,174 +1,40 @@
-"""Gradescope: the autograder archive (``build``) and what it runs for each submission (``run``).
+"""Gradescope's run of one submission (``python -m course.gradebook.gradescope_run run``, from ``run_autograder``).
 
-``python -m course gradescope --out autograder.zip`` writes the archive
-Gradescope's autograder specification asks for: ``setup.sh`` (run once, as
-root, on Gradescope's Ubuntu image: Python 3.11, the course's dependencies,
-bubblewrap), ``run_autograder`` (run for every submission), the course
-package, the masters, and ``gradflow-autograder.json`` (which notebooks the
-assignment has, the hidden-case seed, the sandbox setting). Gradescope unpacks
-it into ``/autograder/source``, puts the learner's files into
-``/autograder/submission`` and reads ``/autograder/results/results.json``.
-
-A run grades the submission with the same sandboxed grader as ``course grade``
-(the masters, the seed and this file stay outside the sandbox), then writes
-one test per exercise: its score and points, and the hint as its output. A
-hint that names a hidden case's inputs shows them only after the due date
-(a second, 0-point test with ``after_due_date`` visibility; the visible one
-says "a hidden case"): with one seed per assignment, every resubmission meets
-the same hidden cases. A submission that could not be graded for the
-grader's own reasons (no working sandbox, a kernel that never started) gets
-no score at all, not a zero: results.json says why, and Gradescope shows the
-submission as not autograded, to be run again.
-
-The root folder is ``$GRADFLOW_AUTOGRADER_ROOT`` (default ``/autograder``), so
-a test lays out a temporary folder exactly as Gradescope does.
+The archive (``course.gradebook.gradescope``) unpacks into ``/autograder/source``;
+Gradescope puts the learner's files into ``/autograder/submission``. The run
+recognises the course's notebooks among the uploads by their exercises
+(``match``, zip archives unpacked), grades them with the same sandboxed grader
+as ``course grade``, and writes ``/autograder/results/results.json``: one test
+per exercise, its hint withheld where it names a hidden case's inputs before
+the due date (``withhold_hidden_cases``), or no score at all, with the reason,
+when the submission could not be graded for the grader's own reasons.
 """
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import os
-import secrets
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 import traceback
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from course.grading import sandbox
-from course.grading.canonical import MAX_NOTEBOOK_BYTES, Unreadable, master_exercises, read_submission
-from course.grading.collect import Submission, masters
-from course.grading.points import exercise_points
-from course.grading.verdicts import Row, category
+from course.assess.points import exercise_points
+from course.gradebook.gradescope import CONFIG, DEFAULT_ROOT, ROOT_VARIABLE, Config
+from course.safe_run import sandbox
+from course.safe_run.canonical import MAX_NOTEBOOK_BYTES, Unreadable, master_exercises, read_submission
+from course.safe_run.collect import Submission
+from course.safe_run.verdicts import Row, category
 
-ROOT_VARIABLE = "GRADFLOW_AUTOGRADER_ROOT"
-PYTHON_VARIABLE = "GRADFLOW_AUTOGRADER_PYTHON"
-DEFAULT_ROOT = Path("/autograder")
-CONFIG = "gradflow-autograder.json"
-VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 LEARNER = "submission"
 MAX_ZIP_MEMBERS = 50
 MAX_ZIP_BYTES = 200_000_000  # all the notebooks unpacked from one archive, together
-COURSE_DIR = Path(__file__).resolve().parent.parent
-PROJECT_DIR = COURSE_DIR.parent
-
-SETUP_SH = r"""#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder's image
-# (an Ubuntu base image): Python 3.11, the course's dependencies, bubblewrap.
-set -euxo pipefail
-ROOT="${GRADFLOW_AUTOGRADER_ROOT:-/autograder}"
-export DEBIAN_FRONTEND=noninteractive
-
-apt-get update
-# bubblewrap: the sandbox every learner's kernel runs in.
-apt-get install -y --no-install-recommends bubblewrap ca-certificates software-properties-common
-# Python 3.11 (the course pins it): Ubuntu's own where it has one, else the deadsnakes archive.
-if ! apt-get install -y --no-install-recommends python3.11 python3.11-venv; then
-    add-apt-repository -y ppa:deadsnakes/ppa
-    apt-get update
-    apt-get install -y --no-install-recommends python3.11 python3.11-venv
-fi
-python3.11 -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --upgrade pip
-"$ROOT/venv/bin/python" -m pip install -r "$ROOT/source/requirements.txt"
-
-# Fail the build now, not at the first submission, if something is missing.
-bwrap --version
-cd "$ROOT/source" && PYTHONPATH="$ROOT/source" "$ROOT/venv/bin/python" -c "import course.grading.gradescope, nbval"
-"""
-
-RUN_AUTOGRADER = r"""#!/usr/bin/env bash
-# Gradescope runs this for every submission: grade /autograder/submission into
-# /autograder/results/results.json (see course/grading/gradescope.py).
-ROOT="${GRADFLOW_AUTOGRADER_ROOT:-/autograder}"
-PYTHON="${GRADFLOW_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
-mkdir -p "$ROOT/results"
-cd "$ROOT/source" || exit 1
-# The course package of this archive, whatever else the Python has installed.
-PYTHONPATH="$ROOT/source" GRADFLOW_AUTOGRADER_ROOT="$ROOT" "$PYTHON" -m course.grading.gradescope run
-status=$?
-if [ ! -s "$ROOT/results/results.json" ]; then
-    # Python itself could not run: still no score, and say why (not a zero).
-    cat > "$ROOT/results/results.json" <<'EOF'
-{"output": "This submission could not be graded (infrastructure): the autograder's Python did not run. It is not your failure and it has no score yet: your instructor will run the autograder again.", "visibility": "visible", "stdout_visibility": "hidden"}
-EOF
-fi
-exit $status
-"""
-
-
-@dataclass(frozen=True)
-class Config:
-    notebooks: list[str]
-    seed: int
-    sandbox: bool = True
-    hidden_detail: str = "after_due_date"
-    cell_timeout: float = 120.0
-    time_limit: float | None = None
-    workers: int = 2
-
-    @classmethod
-    def read(cls, path: Path) -> "Config":
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
-
-
-# ----- building the archive --------------------------------------------------------------
-
-def requirements(pyproject: Path = PROJECT_DIR / "pyproject.toml") -> list[str]:
-    """What the run imports: the course's pinned dependencies, and pytest-xdist for nbval's workers."""
-    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    extra = [d for d in project["project"]["optional-dependencies"]["test"] if d.startswith("pytest-xdist")]
-    return list(project["project"]["dependencies"]) + extra
-
-
-def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
-    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # the same archive for the same course
-    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, data)
-
-
-def build(out: Path, solutions: Path, *, notebooks: list[str] | None = None, seed: int | None = None,
-          use_sandbox: bool = True, hidden_detail: str = "after_due_date", cell_timeout: float = 120.0,
-          time_limit: float | None = None, workers: int = 2) -> Config:
-    """Write the autograder archive ``out`` for the masters ``notebooks`` (default: every master)."""
-    available = masters(solutions)
-    chosen = notebooks or list(available)
-    unknown = [n for n in chosen if n not in available]
-    if unknown:
-        raise ValueError(f"no master named {', '.join(unknown)} in {solutions}; the masters are:"
-                         f" {', '.join(available)}")
-    if hidden_detail not in VISIBILITIES:
-        raise ValueError(f"--hidden-detail {hidden_detail!r}: use one of {', '.join(VISIBILITIES)}")
-    config = Config(chosen, secrets.randbelow(2**31) if seed is None else seed, use_sandbox, hidden_detail,
-                    cell_timeout, time_limit, workers)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        _add(archive, "setup.sh", SETUP_SH.encode(), executable=True)
-        _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), executable=True)
-        _add(archive, "requirements.txt", ("\n".join(requirements()) + "\n").encode())
-        _add(archive, CONFIG, (json.dumps(config.__dict__, indent=1) + "\n").encode())
-        for path in sorted(COURSE_DIR.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                _add(archive, str(path.relative_to(PROJECT_DIR)), path.read_bytes())
-        for name in chosen:
-            _add(archive, f"solutions/{name}", available[name].read_bytes())
-    temporary = out.with_name(f".{out.name}.part")
-    temporary.write_bytes(buffer.getvalue())
-    os.replace(temporary, out)
-    return config
 
 
 # ----- which uploaded file is which notebook ---------------------------------------------
@@ -263,7 +129,7 @@ def match(uploads: list[tuple[str, Path]], assignment: dict[str, list[str]]) -> 
 
 def withhold_hidden_cases(hint: str, exercise_id: str, seed: int) -> tuple[str, bool]:
     """``hint`` with the inputs of hidden cases (drawn from ``seed``) left out; True when something was."""
-    from course.assess.diagnose import hidden_cases
+    from course.assess.casebook import hidden_cases
     from course.assess.registry import get_exercise
 
     try:
@@ -374,7 +240,7 @@ def _missing_rows(name: str, master: nbformat.NotebookNode) -> list[Row]:
 
 def grade_submission(root: Path, config: Config, work: Path) -> tuple[list[Row] | None, str]:
     """The rows of the submission in ``root``/submission, and a summary; rows None when it could not be graded."""
-    from course.grading.grade import grade
+    from course.safe_run.grade import grade
 
     solutions = root / "source" / "solutions"
     master_nbs = {name: nbformat.read(solutions / name, as_version=4) for name in config.notebooks}
@@ -438,27 +304,8 @@ def run(root: Path | None = None) -> int:
     return status
 
 
-# ----- the command -----------------------------------------------------------------------
-
-def build_command(args: argparse.Namespace) -> int:
-    if not args.solutions.is_dir():
-        print(f"gradescope: no masters: {args.solutions} is not a folder", file=sys.stderr)
-        return 2
-    try:
-        config = build(args.out, args.solutions, notebooks=args.notebook, seed=args.seed,
-                       use_sandbox=not args.no_sandbox, hidden_detail=args.hidden_detail,
-                       cell_timeout=args.cell_timeout, time_limit=args.time_limit, workers=args.workers)
-    except ValueError as exc:
-        print(f"gradescope: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out}: an autograder for {', '.join(config.notebooks)}"
-          + ("" if config.sandbox else ", grading WITHOUT a sandbox (--no-sandbox)")
-          + ". Upload it as the assignment's autograder (Configure Autograder > Zip file upload).")
-    return 0
-
-
 if __name__ == "__main__":
     if sys.argv[1:] == ["run"]:
         sys.exit(run())
-    print("usage: python -m course.grading.gradescope run  (what run_autograder calls)", file=sys.stderr)
+    print("usage: python -m course.gradebook.gradescope_run run  (what run_autograder calls)", file=sys.stderr)
     sys.exit(2)
