@@ -59,12 +59,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'course' has no attribute {name!r}")
 
 
-if os.environ.get("GRADFLOW_SESSION"):
-    # Set before JupyterLab started (e.g. by a JupyterHub): the first check joins the live session.
-    from course.assess.events import subscribe as _subscribe
-    from course.session.client import from_environment as _from_environment
-
-    _subscribe(_from_environment)
+# What ``import course`` starts when a variable is set, each named by string (the package's root sits
+# below every layer: tests/test_architecture.py). GRADFLOW_SESSION, set before JupyterLab started
+# (e.g. by a JupyterHub): the first check joins the live session.
+_ON_IMPORT = {"GRADFLOW_SESSION": ("course.session.client", "listen_from_environment")}
+for _variable, (_module, _function) in _ON_IMPORT.items():
+    if os.environ.get(_variable):
+        getattr(import_module(_module), _function)()
 
 
 def __dir__():
