@@ -33,7 +33,7 @@ from slurm_cluster import REQUIRE_VARIABLE, SlurmCluster, installed
 
 EXAMPLES = ROOT / "docs" / "examples"
 SEED = 424242
-# Names whose shard of 2 is known (SHA-256 of the name, course/grading's rule): the split is checked below.
+# Names whose shard of 2 is known (SHA-256 of the name, course/gradebook/shards.py's rule): the split is checked below.
 CLASS = {"ana": "solved", "ben": "wrong", "fay": "unsolved"}
 SHARD_OF = {"ana": 1, "ben": 1, "fay": 2}
 # Seconds a whole example may take on a busy shared machine: a guard against a hang, not a time limit.

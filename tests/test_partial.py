@@ -13,10 +13,10 @@ import pytest
 
 from course.assess.diagnose import evaluate, hidden_cases
 from course.assess.registry import all_exercises, get_exercise
-from course.grading import client
-from course.grading.judge import JudgeService
-from course.grading.sandbox import JUDGE_SOCKET
-from course.grading.verdicts import INFRASTRUCTURE_CODE, Row, rows_for, scored
+from course.safe_run import client
+from course.safe_run.judge import JudgeService
+from course.safe_run.sandbox import JUDGE_SOCKET
+from course.safe_run.verdicts import INFRASTRUCTURE_CODE, Row, rows_for, scored
 
 SEED = 2024
 EXERCISES = sorted(all_exercises().values(), key=lambda e: e.id)
