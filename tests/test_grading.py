@@ -210,7 +210,8 @@ def test_outputs_csv_report_and_feedback(graded):
     out = graded["out"]
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["learner", "notebook", "exercise", "passed", "hint", "points", "score", "max_score"]
+    assert list(table[0]) == ["learner", "notebook", "exercise", "passed", "hint", "points", "score", "max_score",
+                              "handed_in", "override", "graded_score"]
     assert len(table) == len(graded["rows"])
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Mistakes to teach again" in html and "misconception03" in html
