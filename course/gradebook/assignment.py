@@ -18,7 +18,7 @@ from pathlib import Path
 from course.assess.points import exercise_points
 from course.safe_run.canonical import master_exercises
 from course.safe_run.grade import read_masters
-from course.safe_run.verdicts import NOT_HANDED_IN, Row
+from course.safe_run.verdicts import NOT_HANDED_IN, UNKNOWN_NOTEBOOK, Row
 
 
 class AssignmentError(ValueError):
@@ -69,7 +69,7 @@ class Assignment:
                 by_notebook.setdefault(r.notebook, []).append(r)
             for name in self.notebooks:
                 done += by_notebook.pop(name, None) or not_handed_in(learner, name, self.exercises[name])
-            done += [r for rows_ in by_notebook.values() for r in rows_ if r.code == "unknown_notebook"]
+            done += [r for rows_ in by_notebook.values() for r in rows_ if r.code == UNKNOWN_NOTEBOOK]
         return done
 
 

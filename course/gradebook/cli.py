@@ -21,6 +21,7 @@ from course.safe_run import sandbox
 from course.safe_run.collect import collect, learners
 from course.safe_run.grade import grade
 from course.safe_run.run import GradingError
+from course.safe_run.verdicts import TWO_COPIES, UNKNOWN_NOTEBOOK
 
 # Exit statuses of `grade`.
 GRADED, CANNOT_RUN, INFRASTRUCTURE = 0, 2, 3
@@ -155,11 +156,11 @@ def _print_problems(rows) -> None:
     said = set()
     for r in rows:
         line = None
-        if r.code == "two_copies":
+        if r.code == TWO_COPIES:
             line = f"{r.learner}: TWO COPIES of {r.notebook} ({r.handed_in}): neither graded, 0 points; ask which"
-        elif r.handed_in and r.code != "unknown_notebook":
+        elif r.handed_in and r.code != UNKNOWN_NOTEBOOK:
             line = f"{r.learner}: {r.handed_in} graded as {r.notebook} (renamed)"
-        elif r.code == "unknown_notebook":
+        elif r.code == UNKNOWN_NOTEBOOK:
             line = f"{r.learner}: {r.handed_in or r.notebook} is not a notebook of the course: not graded"
         if line and line not in said:
             said.add(line)

@@ -46,9 +46,7 @@ from pathlib import Path
 from course.safe_run import sandbox
 from course.safe_run.canonical import MAX_NOTEBOOK_BYTES
 from course.safe_run.collect import Submission, masters
-from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES, Row, category
-
-UNKNOWN_NOTEBOOK = "unknown_notebook"
+from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES, UNKNOWN_NOTEBOOK, Row, category
 
 ROOT_VARIABLE = "GRADFLOW_AUTOGRADER_ROOT"
 PYTHON_VARIABLE = "GRADFLOW_AUTOGRADER_PYTHON"

@@ -26,7 +26,7 @@ from course.safe_run import sandbox
 from course.safe_run.collect import collect, masters
 from course.safe_run.grade import INFRASTRUCTURE_CODE, Row, assignment_of, grade, problem_rows, read_masters
 from course.safe_run.identify import identify
-from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES
+from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES, UNKNOWN_NOTEBOOK
 
 NOT_KEPT = {"crash", "cell_timeout", "nbval", "error", "no_verdict", INFRASTRUCTURE_CODE}  # may be the machine's doing: graded again next time
 
@@ -145,7 +145,7 @@ def concept_summary(rows: list[Row]) -> list[str]:
             done = f"no notebook found ({done})"
         elif mine[0].code == TWO_COPIES:
             done = f"two notebooks hold it ({mine[0].handed_in}): keep one ({done})"
-        elif mine[0].handed_in and mine[0].code != "unknown_notebook":
+        elif mine[0].handed_in and mine[0].code != UNKNOWN_NOTEBOOK:
             done = f"{done} (in {mine[0].handed_in})"
         summary.append(f"{Path(notebook).stem}: {done}")
     return summary

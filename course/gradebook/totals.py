@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from course.assess.hints import CATEGORIES
-from course.safe_run.verdicts import NOT_HANDED_IN, Row
+from course.safe_run.verdicts import NOT_HANDED_IN, UNKNOWN_NOTEBOOK, Row  # noqa: F401  (re-exported)
 
-UNKNOWN_NOTEBOOK = "unknown_notebook"
 # Failures that are not a misconception to teach again: the function is not written yet.
 NOT_A_MISCONCEPTION = {"not_done"}
 

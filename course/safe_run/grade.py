@@ -31,7 +31,8 @@ from course.assess.points import exercise_points
 from course.safe_run.collect import Submission, masters
 from course.safe_run.identify import Found, identify
 from course.safe_run.run import GradingError, Results, Settings, place, run
-from course.safe_run.verdicts import (INFRASTRUCTURE_CODE, TWO_COPIES, Row, category, rows_for,  # noqa: F401
+from course.safe_run.verdicts import (INFRASTRUCTURE_CODE, TWO_COPIES, UNKNOWN_NOTEBOOK, Row, category,  # noqa: F401
+                                      rows_for,
                                       scored)  # (INFRASTRUCTURE_CODE and category re-exported)
 
 DEFAULT_CELL_TIMEOUT = 120.0  # wall seconds: generous, since a busy machine is not a slow notebook
@@ -81,7 +82,7 @@ def problem_rows(found: Found, master_nbs: dict, solutions: Path) -> list[Row]:
         rows += [Row(learner, name, ident, False, TWO_COPIES, hint, handed_in=", ".join(files))
                  for ident, _ in master_exercises(master_nbs[name])]
     for s in found.unknown:
-        rows.append(Row(s.learner, s.path.name, "-", False, "unknown_notebook",
+        rows.append(Row(s.learner, s.path.name, "-", False, UNKNOWN_NOTEBOOK,
                         f"Not a notebook of the course: it holds no exercise of the course, and {solutions.name}/"
                         f" has no master named {s.path.name}.", handed_in=s.handed_in))
     return rows

@@ -73,10 +73,11 @@ def scored(row: Row, points: float, partial: bool = False) -> Row:
 
 
 NOT_HANDED_IN = "not_handed_in"
+UNKNOWN_NOTEBOOK = "unknown_notebook"
 TWO_COPIES = "two_copies"
 GRADER_CATEGORIES = {
     "unreadable": "the notebook could not be read",
-    "unknown_notebook": "not a notebook of the course",
+    UNKNOWN_NOTEBOOK: "not a notebook of the course",
     NOT_HANDED_IN: "not handed in",
     TWO_COPIES: "two notebooks of one concept",
     "crash": "the kernel died",
