@@ -244,6 +244,15 @@ def test_no_route_reaches_a_reference_the_solutions_or_the_network(graded, learn
     assert passed(graded, learner) == set(ALL01) - {"01.mul_gate"}
 
 
+def test_the_judge_is_no_oracle_an_exercise_is_judged_once_per_run(graded):
+    """The oracle asks for 01.mul_gate's check three times from its exercise cell, trying answers, before its
+    check cell does: only its first try (a known mistake) is judged, and the row says why."""
+    row = rows_of(graded, "oracle")["01.mul_gate"]
+    assert not row.passed and row.code == "order", (row.code, row.hint)  # the first try: inputs swapped
+    assert "judged once per run" in row.hint and "asked for the check of 01.mul_gate 4 times" in row.hint
+    assert passed(graded, "oracle") == set(ALL01) - {"01.mul_gate"}
+
+
 def test_nothing_reached_the_network(graded):
     assert graded["network"] is False
 
