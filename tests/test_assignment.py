@@ -264,3 +264,12 @@ def test_identify_uses_what_a_notebook_holds(tmp_path):
     found = identify([Submission("ana", tmp_path / n) for n in ("homework.ipynb", NB01, "notes.ipynb")], assignment)
     assert {(s.path.name, s.master) for s in found.graded} == {("homework.ipynb", NB02), (NB01, NB01)}
     assert [s.path.name for s in found.unknown] == ["notes.ipynb"] and not found.copies
+
+
+def test_a_clone_of_the_course_is_graded_on_its_exercises_folder_alone(tmp_path):
+    """A learner who hands in their clone: solutions/ and the lessons are the course's, not their work."""
+    for folder in ("exercises", "solutions", "notebooks"):
+        _write(tmp_path / "class" / "ana" / folder, NB01, solved(NB01))
+    found = collect([tmp_path / "class"])
+    assert [(s.learner, s.shown) for s in found] == [("ana", f"exercises/{NB01}")]
+    assert [(s.learner, s.shown) for s in collect([tmp_path / "class" / "ana"])] == [("ana", f"exercises/{NB01}")]

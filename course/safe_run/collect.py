@@ -26,6 +26,11 @@ class Submission:
 
 
 def _notebooks_under(folder: Path) -> list[Path]:
+    """A learner's notebooks: those under ``folder``, or only those under its ``exercises/`` when it has one
+    with notebooks (a clone of the course: its lessons and solutions are not the learner's work)."""
+    exercises = folder / "exercises"
+    if not any(folder.glob("*.ipynb")) and any(exercises.glob("*.ipynb")):
+        folder = exercises
     return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
@@ -41,7 +46,8 @@ def collect(paths: list[Path]) -> list[Submission]:
     """Submissions found in ``paths``.
 
     - a file: one notebook, whose learner is the folder it sits in;
-    - a folder with notebooks directly in it (or in its ``exercises/``): one learner;
+    - a folder with notebooks directly in it (or in its ``exercises/``, then only those: a clone of the
+      course also holds its lessons and solutions): one learner;
     - any other folder: a class, each sub-folder one learner.
     """
     found: list[Submission] = []
