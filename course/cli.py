@@ -123,6 +123,12 @@ def parser() -> argparse.ArgumentParser:
                         " gradebook export has): learners are matched to it by folder name")
     g.add_argument("--shard", metavar="K/N",
                    help="grade only shard K of N of the learners (needs --seed; merge with `grade merge`)")
+    g.add_argument("--concepts", metavar="01,02,...",
+                   help="the assignment: these concepts (numbers or stems) instead of every concept of the course;"
+                        " every learner is graded on every exercise of them")
+    g.add_argument("--overrides", type=Path, metavar="CSV",
+                   help="scores given by hand (columns learner, exercise, points, reason): applied to the grades;"
+                        " the report marks them (also with `grade merge`)")
     g.set_defaults(run=_grade)
 
     s = commands.add_parser("gradescope", help="(instructors) build the autograder archive Gradescope runs")

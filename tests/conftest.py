@@ -65,8 +65,8 @@ def code_cells(nb) -> list:
 # A file in the wrong group only costs time, never a verdict.
 FIRST = ("test_grading.py",)
 EARLY = ("test_site.py", "test_slides.py", "test_browser.py", "test_browser_other_half.py", "test_grading_infrastructure.py")
-KERNELS = ("test_early_check.py", "test_execute.py", "test_kernels.py", "test_lab.py", "test_progress.py",
-           "test_wrong_solution_notebook.py")
+KERNELS = ("test_cluster.py", "test_early_check.py", "test_execute.py", "test_kernels.py", "test_lab.py",
+           "test_progress.py", "test_wrong_solution_notebook.py")
 
 
 def start_order(path: Path) -> tuple[int, int]:

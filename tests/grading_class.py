@@ -168,6 +168,24 @@ ROUTES = {
 }
 
 
+# Uses the judge as an oracle from its exercise cell: the thin client the guard cell loaded asks for the check of
+# 01.mul_gate with one candidate after another (a known mistake first, the right answer last) and keeps the
+# first that passes. Each exercise is judged once per notebook run, so only the first candidate is ever judged.
+ORACLE = (
+    "import course.safe_run.client as client\n"
+    "candidates = [lambda x, y, dout: (x * dout, y * dout), lambda x, y, dout: (0.0, 0.0),\n"
+    "              lambda x, y, dout: (y * dout, x * dout)]\n"
+    "found = candidates[0]\n"
+    "for candidate in candidates:\n"
+    "    try:\n"
+    "        client.remote_check('01.mul_gate', candidate)\n"
+    "    except Exception:\n"
+    "        continue\n"
+    "    found = candidate\n"
+    "    break\n\n\n"
+    + function("01.mul_gate", "return found(x, y, dout)"))
+
+
 def solutions_route(solutions: Path) -> str:
     """Reads the master from disk and runs its multiply gate."""
     return (f"import json\ncells = json.load(open({str(solutions / NB01)!r}))['cells']\n"
@@ -230,6 +248,8 @@ def hostile_class(root: Path, *, solutions: Path, out: Path, port: int) -> dict[
         "01.mul_gate": _attacker(solutions_route(solutions))}))
     learners["network"] = ("connects to the grader's machine", with_sources(solved(NB01), {
         "01.mul_gate": _attacker(network_route(port))}))
+    learners["oracle"] = ("asks the judge itself, trying answers until one passes", with_sources(solved(NB01), {
+        "01.mul_gate": ORACLE}))
     course_dir = Path(__file__).resolve().parent.parent / "course"
     targets = [course_dir / "__init__.py", course_dir / "assess" / "check.py", solutions / NB01,
                out / "grades.csv", out / "canary.txt"]

@@ -28,8 +28,10 @@ from course.assess.registry import exercises_of
 from course.cli import main
 from course.gradebook import gradescope, gradescope_run
 from course.gradebook.gradescope import CONFIG, requirements
-from course.gradebook.gradescope_run import match, withhold_hidden_cases
+from course.gradebook.gradescope_run import withhold_hidden_cases
 from course.safe_run import sandbox
+from course.safe_run.collect import Submission
+from course.safe_run.identify import identify
 
 SEED = 31337
 SCHEMA = json.loads((Path(__file__).parent / "gradescope_results.schema.json").read_text())
@@ -263,7 +265,15 @@ def _assignment():
             for name in (NB01, "05_dropout.ipynb")}
 
 
-def test_uploads_are_matched_by_name_then_by_their_exercises(tmp_path):
+def match(uploads, assignment):
+    """What the run grades as which master (the rule of ``course grade`` too: course.safe_run.identify), and the
+    uploads it does not grade (not of the assignment, or a second copy of one notebook)."""
+    found = identify([Submission("submission", path, shown=shown) for shown, path in uploads], assignment)
+    chosen = {s.master: (s.handed_in, s.path) for s in found.graded}
+    return chosen, [s.handed_in for s in found.unknown] + [c.handed_in for cs in found.copies.values() for c in cs]
+
+
+def test_uploads_are_matched_by_their_exercises_and_two_copies_of_one_are_neither_graded(tmp_path):
     (tmp_path / "sub" / "exercises").mkdir(parents=True)
     renamed = tmp_path / "sub" / "exercises" / "dropout copy.ipynb"
     nbformat.write(solved("05_dropout.ipynb"), renamed)
@@ -275,8 +285,12 @@ def test_uploads_are_matched_by_name_then_by_their_exercises(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(), other)
     uploads = gradescope_run._uploads(tmp_path / "sub", tmp_path / "unzipped")
     chosen, ignored = match(uploads, _assignment())
-    assert chosen == {NB01: (NB01, exact), "05_dropout.ipynb": ("exercises/dropout copy.ipynb", renamed)}
-    assert sorted(ignored) == ["old chain rule.ipynb", "scratch.ipynb"]
+    # The broken 01_chain_rule.ipynb is 01 by its name, "old chain rule.ipynb" by its exercises: two copies.
+    assert chosen == {"05_dropout.ipynb": ("exercises/dropout copy.ipynb", renamed)}
+    assert sorted(ignored) == [NB01, "old chain rule.ipynb", "scratch.ipynb"]
+    exact.unlink()
+    chosen, ignored = match(gradescope_run._uploads(tmp_path / "sub", tmp_path / "unzipped"), _assignment())
+    assert chosen[NB01] == ("old chain rule.ipynb", second) and ignored == ["scratch.ipynb"]
 
 
 def test_a_zip_of_notebooks_is_opened_and_nothing_escapes_it(tmp_path):

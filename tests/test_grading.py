@@ -210,7 +210,8 @@ def test_outputs_csv_report_and_feedback(graded):
     out = graded["out"]
     with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["learner", "notebook", "exercise", "passed", "hint", "points", "score", "max_score"]
+    assert list(table[0]) == ["learner", "notebook", "exercise", "passed", "hint", "points", "score", "max_score",
+                              "handed_in", "override", "graded_score"]
     assert len(table) == len(graded["rows"])
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Mistakes to teach again" in html and "misconception03" in html
@@ -241,6 +242,15 @@ def test_no_route_reaches_a_reference_the_solutions_or_the_network(graded, learn
     rows = rows_of(graded, learner)
     assert rows["01.mul_gate"].code == "wrong_value", rows["01.mul_gate"].hint
     assert passed(graded, learner) == set(ALL01) - {"01.mul_gate"}
+
+
+def test_the_judge_is_no_oracle_an_exercise_is_judged_once_per_run(graded):
+    """The oracle asks for 01.mul_gate's check three times from its exercise cell, trying answers, before its
+    check cell does: only its first try (a known mistake) is judged, and the row says why."""
+    row = rows_of(graded, "oracle")["01.mul_gate"]
+    assert not row.passed and row.code == "order", (row.code, row.hint)  # the first try: inputs swapped
+    assert "judged once per run" in row.hint and "asked for the check of 01.mul_gate 4 times" in row.hint
+    assert passed(graded, "oracle") == set(ALL01) - {"01.mul_gate"}
 
 
 def test_nothing_reached_the_network(graded):

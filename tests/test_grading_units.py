@@ -277,9 +277,9 @@ ROWS = [scored(row, 2) for row in [
 def test_csv_has_the_scores_and_short_hints(tmp_path):
     write_csv(ROWS, tmp_path / "grades.csv")
     lines = (tmp_path / "grades.csv").read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "learner,notebook,exercise,passed,hint,points,score,max_score"
-    assert lines[1] == f"ann,{NB01},01.mul_gate,yes,,2,2,2"
-    assert lines[2].endswith(",2,0,2")
+    assert lines[0] == "learner,notebook,exercise,passed,hint,points,score,max_score,handed_in,override,graded_score"
+    assert lines[1] == f"ann,{NB01},01.mul_gate,yes,,2,2,2,,,"
+    assert lines[2].endswith(",2,0,2,,,")
     assert len(lines[3]) < HINT_CHARS + 100
 
 
@@ -324,12 +324,12 @@ def test_infrastructure_rows_are_counted_apart_and_exit_non_zero(tmp_path, monke
     rows = [scored(Row("ann", NB01, "01.mul_gate", True, "ok", ""), 1),
             scored(infrastructure_row("ann", NB01, "01.add_gate", "the notebook's kernel did not start"), 1)]
     monkeypatch.setattr(grading_cli, "grade", lambda *a, **k: rows)
-    code = main(["grade", str(tmp_path / "ann"), "--out", str(tmp_path / "out"), "--quiet"])
+    code = main(["grade", str(tmp_path / "ann"), "--out", str(tmp_path / "out"), "--quiet", "--concepts", "01"])
     assert code == grading_cli.INFRASTRUCTURE
     assert "1 of 1 exercises passed; 1 could not be graded (infrastructure)" in capsys.readouterr().out
     grades = (tmp_path / "out" / "grades.csv").read_text()
     assert "ann,01_chain_rule.ipynb,01.add_gate,ungraded,could not be graded (infrastructure)" in grades
-    assert grades.splitlines()[2].endswith(",1,,1")  # no score, not a zero
+    assert grades.splitlines()[2].endswith(",1,,1,,,")  # no score, not a zero
 
 
 def test_without_bwrap_grade_refuses_unless_told_and_the_report_says_so(tmp_path, monkeypatch, capsys):
@@ -356,7 +356,7 @@ def test_grade_exits_non_zero_only_when_it_cannot_run(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
     (tmp_path / "empty").mkdir()
     assert main(["grade", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
-    assert "no notebooks" in capsys.readouterr().err
+    assert "no learners found" in capsys.readouterr().err
 
 
 def test_learner_ci_example_runs_nbval_lax_on_the_exercises():
@@ -560,3 +560,53 @@ def test_a_class_gets_the_grader_s_default_workers_and_one_learner_two():
     assert parser().parse_args(["grade", "submissions", "--out", "out"]).workers == DEFAULT_WORKERS
     assert parser().parse_args(["progress"]).workers == 2
     assert parser().parse_args(["gradescope", "--out", "a.zip"]).workers == 2
+
+
+def test_the_judge_judges_each_exercise_once_per_notebook_run(monkeypatch):
+    """No oracle: code outside the check cell may ask the judge itself, but only the first session of an
+    exercise calls a function; every later one (the check cell's included) gets that verdict again."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from course.assess.check import CheckFailed
+    from course.safe_run import client
+    from course.safe_run.judge import ASKED_AGAIN, JudgeService
+
+    calls = []
+
+    def swapped(x, y, dout):
+        calls.append("swapped")
+        return x * dout, y * dout
+
+    def right(x, y, dout):
+        calls.append("right")
+        return y * dout, x * dout
+
+    def asks_again_inside(x, y, dout):  # the function being judged asks for its own check again
+        client.remote_check("01.mul_gate", right)
+
+    folder = Path(tempfile.mkdtemp(prefix="judge-", dir="/tmp"))  # short: a unix socket's path is limited
+    judge = JudgeService(31337)
+    try:
+        judge.open("nb", folder, ["01.mul_gate", "01.add_gate"])
+        monkeypatch.setenv(client.SOCKET_VARIABLE, str(folder / sandbox.JUDGE_SOCKET))
+        said = []
+        for answer in (swapped, right, right):  # an oracle's tries, then the check cell
+            try:
+                client.remote_check("01.mul_gate", answer)
+                said.append("passed")
+            except CheckFailed as failed:
+                said.append(failed.verdict.message)
+        assert calls and set(calls) == {"swapped"}, "only the first session calls a function"
+        assert all(s != "passed" for s in said)
+        recorded = judge.verdicts["nb"]["01.mul_gate"]
+        assert not recorded["passed"] and recorded["message"] == said[2]
+        assert f"{ASKED_AGAIN} this notebook asked for the check of 01.mul_gate 3 times" in recorded["message"]
+        assert recorded["message"].count(ASKED_AGAIN) == 1
+        with pytest.raises(CheckFailed, match="running already"):  # the refusal, inside the judged function
+            client.remote_check("01.add_gate", lambda x, y, dout: client.remote_check("01.add_gate", right))
+        assert "running already" in judge.verdicts["nb"]["01.add_gate"]["message"]
+    finally:
+        judge.close()
+        shutil.rmtree(folder)

@@ -3,14 +3,18 @@
 ONE nbgrader course folder for the module (tests/nbgrader_course.py): the
 masters of solutions/ are its source, with the course's nbgrader_config.py;
 ``nbgrader generate_assignment`` releases every master, and the released
-notebooks must be exercises/ cell by cell. Then learners of 01_chain_rule
-are graded twice, by ``nbgrader autograde`` and by ``course grade`` (on
-nbgrader's own submitted/ folder): for a solved and a mixed learner (right,
-wrong and unsolved exercises, tampered check cells) both must give every
+notebooks must be exercises/ cell by cell, nbgrader's metadata included. Then
+learners of 01_chain_rule who worked where the README tells them to (their
+notebooks are copies of exercises/, not of nbgrader's release) are graded
+twice, by ``nbgrader autograde`` and by ``course grade`` (on nbgrader's own
+submitted/ folder): for a solved and a mixed learner (right, wrong and
+unsolved exercises, tampered and deleted check cells) both must give every
 exercise the same pass/fail and the same points (two exercises are worth more
-than 1 point in this course folder's master); a third learner, who forges
-``check`` and solves nothing, shows what nbgrader's model lets through and
-the grader does not.
+than 1 point in this course folder's master, so autograde also corrects the
+points the learners' copies carry); a third learner, who forges ``check`` and
+solves nothing, shows what nbgrader's model lets through and the grader does
+not. ``nbgrader validate`` fails the mixed learner's notebook at its failing
+checks and passes the solved one.
 
 Skipped when nbgrader is not installed; GRADFLOW_REQUIRE_NBGRADER=1 (CI)
 turns that into a failure.
@@ -97,11 +101,12 @@ def course(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(course):
-    released = read(course.release / NB01)
-    stub = next(c.source for c in released.cells if gradflow(c).get("exercise") == "01.mul_gate")
+    # The learners' notebooks are exercises/'s, as the README's workflow makes them, not nbgrader's release.
+    started = read(EXERCISES / NB01)
+    stub = next(c.source for c in started.cells if gradflow(c).get("exercise") == "01.mul_gate")
     # No learner who solved nothing: the mixed learner's two stubs and the forger's seven are that case.
-    learners = {"solved": learner(released, answers()), "mixed": mixed(released),
-                "forger": learner(released, {"01.mul_gate": stub + FORGED_CHECK})}
+    learners = {"solved": learner(started, answers()), "mixed": mixed(started),
+                "forger": learner(started, {"01.mul_gate": stub + FORGED_CHECK})}
     for name, nb in learners.items():
         course.submitted(name).mkdir(parents=True)
         nbformat.write(nb, course.submitted(name) / NB01)
@@ -121,6 +126,21 @@ def test_generate_assignment_releases_the_exercise_notebook(course, path):
         if "check" in gradflow(cell):
             assert cell.metadata["editable"] is False and cell.metadata["deletable"] is False
             assert cell.metadata["nbgrader"]["grade_id"] == check_grade_id(gradflow(cell)["check"])
+
+
+@pytest.mark.parametrize("path", notebooks_in(SOLUTIONS), ids=lambda p: p.name)
+def test_exercise_notebooks_carry_the_nbgrader_metadata_of_the_release(course, path):
+    """Cell for cell, nbgrader's key of exercises/ is the release's (roles, grade ids, type, checksum), so a
+    learner's copy of exercises/ is a notebook nbgrader can autograde and validate."""
+    def nbgrader(nb):
+        # This course folder's 01 master gives two checks other points (POINTS): their points and checksum differ.
+        return [{k: v for k, v in c.metadata["nbgrader"].items()
+                 if gradflow(c).get("check") not in POINTS or k not in ("points", "checksum")}
+                if "nbgrader" in c.metadata else None for c in nb.cells]
+
+    released, ours = read(course.release / path.name), read(EXERCISES / path.name)
+    assert nbgrader(ours) == nbgrader(released)
+    assert sum(m is not None and "checksum" in m for m in nbgrader(ours)) > 0
 
 
 def test_released_checks_are_worth_the_masters_points(course):
@@ -150,3 +170,23 @@ def test_a_forged_check_fools_nbgrader_but_not_course_grade(graded):
     assert [(r.exercise, r.score) for r in forger] == [(e, 0) for e in ALL01]
     # The grader's check cells call the course's own check, so every stub is judged as the stub it is.
     assert {r.code for r in forger} == {"not_done"}
+
+
+def _validate(course, nb, tmp_path) -> str:
+    path = tmp_path / NB01
+    nbformat.write(nb, path)
+    with kernel_slots(1):
+        result = course.run("validate", str(path))
+    return result.stdout + result.stderr
+
+
+def test_nbgrader_validate_fails_a_failing_check_and_passes_a_solved_notebook(course, tmp_path):
+    """What a learner on nbgrader runs before handing in: a notebook copied from exercises/ whose check fails
+    is not "Success!"; the failing check cells are named (nbgrader prints their source and the hint)."""
+    started = read(EXERCISES / NB01)
+    failing = learner(started, {**answers(), **WRONG})
+    said = _validate(course, failing, tmp_path)
+    assert "VALIDATION FAILED ON 2 CELL(S)!" in said and "Success!" not in said, said
+    assert 'check("01.add_gate", add_backward)' in said and 'check("01.numerical_derivative"' in said
+    said = _validate(course, learner(started, answers()), tmp_path)
+    assert "Success! Your notebook passes all the tests." in said, said

@@ -6,7 +6,7 @@ import pytest
 from conftest import EXERCISES, SOLUTIONS
 
 import course.gradebook.progress as progress
-from course.safe_run.grade import Row
+from course.safe_run.grade import Row, renamed
 
 LONG = ("`mul_backward` should return the gradients in the order (dx, dy): yours are swapped, so each input "
         "received the other's local gradient times dout; check which variable each product multiplies.")
@@ -37,8 +37,9 @@ def learner(tmp_path, monkeypatch):
     def fake_grade(submissions, solutions, **options):
         graded.append(sorted(s.notebook for s in submissions))
         code = "cell_timeout" if options.get("cell_timeout") == -1 else "sign"
-        return [Row(s.learner, s.notebook, f"{s.notebook[:2]}.{n}", n == 0, "ok" if n == 0 else code, "hint")
-                for s in submissions for n in range(3)]
+        # As the real grade() does: graded as its master, and a renamed file named (course.safe_run.grade).
+        return [Row(s.learner, s.notebook, f"{s.notebook[:2]}.{n}", n == 0, "ok" if n == 0 else code, "hint",
+                    handed_in=renamed(s)) for s in submissions for n in range(3)]
 
     monkeypatch.setattr(progress, "grade", fake_grade)
     return folder, graded
@@ -48,7 +49,11 @@ def test_only_changed_notebooks_are_run_again(learner):
     folder, graded = learner
     first = progress.learner_progress(folder, SOLUTIONS, seed=1)
     again = progress.learner_progress(folder, SOLUTIONS, seed=1)
-    assert graded == [["01_chain_rule.ipynb", "05_dropout.ipynb"]] and again == first and len(first) == 6
+    assert graded == [["01_chain_rule.ipynb", "05_dropout.ipynb"]] and again == first
+    assert len([r for r in first if r.code != "not_handed_in"]) == 6
+    # Every other concept of the course is listed, as not handed in.
+    assert {r.notebook for r in first if r.code == "not_handed_in"} == {
+        p.name for p in SOLUTIONS.glob("*.ipynb")} - {"01_chain_rule.ipynb", "05_dropout.ipynb"}
     path = folder / "05_dropout.ipynb"
     path.write_text(path.read_text().replace('"cells": [', '"cells": [ ', 1))
     assert progress.learner_progress(folder, SOLUTIONS, seed=1) == first
@@ -70,3 +75,25 @@ def test_a_damaged_cache_means_grading_again(learner):
     progress.cache_path(folder).write_text("{not json")
     progress.learner_progress(folder, SOLUTIONS, seed=1)
     assert len(graded) == 2
+
+
+def test_a_renamed_copy_counts_as_its_concept_and_a_missing_concept_is_named(learner):
+    folder, graded = learner
+    (folder / "05_dropout.ipynb").rename(folder / "05_dropout-Copy1.ipynb")
+    rows = progress.learner_progress(folder, SOLUTIONS, seed=1)
+    assert graded == [["01_chain_rule.ipynb", "05_dropout.ipynb"]]  # graded as 05, whatever its name
+    summary = progress.concept_summary(rows)
+    assert "05_dropout: 1 of 3 done (in 05_dropout-Copy1.ipynb)" in summary
+    assert any(line.startswith("03_matmul_gradients: no notebook found (0 of ") for line in summary)
+    table = progress.progress_table(rows)
+    assert "no notebook of 03_matmul_gradients here" in table
+
+
+def test_two_copies_of_a_concept_are_named_not_picked(learner):
+    folder, graded = learner
+    shutil.copy(folder / "01_chain_rule.ipynb", folder / "chain rule.ipynb")
+    rows = progress.learner_progress(folder, SOLUTIONS, seed=1)
+    assert graded == [["05_dropout.ipynb"]]
+    assert {r.code for r in rows if r.notebook == "01_chain_rule.ipynb"} == {"two_copies"}
+    assert any(line.startswith("01_chain_rule: two notebooks hold it (01_chain_rule.ipynb, chain rule.ipynb)")
+               for line in progress.concept_summary(rows))

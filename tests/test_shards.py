@@ -175,7 +175,7 @@ def class_runs(tmp_path_factory):
             nbformat.write(nb, root / name / NB01)
     out = tmp_path_factory.mktemp("out")
     statuses = {}
-    common = ["--seed", str(SEED), "--workers", "1", "--quiet"]
+    common = ["--seed", str(SEED), "--workers", "1", "--quiet", "--concepts", "01"]  # an assignment of 01 alone
     for label, extra in (("whole", []), ("shard1", ["--shard", "1/2"]), ("shard2", ["--shard", "2/2"])):
         with kernel_slots(1):
             statuses[label] = main(["grade", str(root), "--out", str(out / label), *common, *extra])

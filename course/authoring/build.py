@@ -13,7 +13,8 @@ NotImplementedError (indented like the marker), clears all outputs, drops
 cells tagged ``solution-only``, and locks the check cells against edits in
 JupyterLab. It also writes nbgrader's cell metadata into the master itself
 (``course.authoring.nbgrader_cells``), so the masters can be released and
-autograded with nbgrader too. Both are pure functions of the master, so a test
+autograded with nbgrader too, and into the exercise notebooks as nbgrader
+releases it, so what learners hand in from exercises/ is nbgrader's too. Both are pure functions of the master, so a test
 can rebuild them and compare with what is committed.
 """
 
@@ -26,12 +27,13 @@ import nbformat
 
 from course.assess.points import is_check_cell  # noqa: F401  (re-exported: the grader's canonical notebook)
 from course.authoring.errors import BuildError
-from course.authoring.nbgrader_cells import with_nbgrader_metadata
+from course.authoring.nbgrader_cells import as_released, with_nbgrader_metadata
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code.")'
-KEPT_CELL_METADATA = ("tags", "gradflow", "slideshow")
+# nbgrader's key too: a learner's notebook from exercises/ is then one nbgrader can autograde.
+KEPT_CELL_METADATA = ("tags", "gradflow", "slideshow", "nbgrader")
 
 
 def strip_solutions(source: str, where: str = "cell") -> str:
@@ -83,7 +85,7 @@ def exercise_notebook(master: nbformat.NotebookNode, name: str = "notebook") -> 
 def build_one(master_path: Path, exercises: Path) -> dict[Path, str]:
     """The master with its nbgrader metadata and its exercise notebook (path -> file text)."""
     master = with_nbgrader_metadata(nbformat.read(master_path, as_version=4), name=master_path.name)
-    nb = exercise_notebook(master, name=master_path.name)
+    nb = as_released(exercise_notebook(master, name=master_path.name))
     # Written as `course execute` writes a master, so executing then building changes nothing more.
     return {Path(master_path): nbformat.writes(master) + "\n",
             Path(exercises) / master_path.name: nbformat.writes(nb) + "\n"}

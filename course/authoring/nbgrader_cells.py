@@ -17,11 +17,19 @@ key of each cell is the build's alone; never edit it by hand):
   config drops solution-only cells before release, as the build does).
 
 The metadata follows nbgrader's cell metadata schema version 3.
+
+The exercise notebooks carry it too, as ``nbgrader generate_assignment``
+releases it (``as_released``: the cell's type and nbgrader's checksum added),
+so a learner who worked in exercises/, as the README says, hands in a notebook
+nbgrader can autograde and validate: without it, ``nbgrader autograde``
+stops with a ``KeyError`` in ``add_missing_grade_cells`` and ``nbgrader
+validate`` finds no test cell to fail.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 
 import nbformat
 
@@ -76,4 +84,28 @@ def with_nbgrader_metadata(master: nbformat.NotebookNode, name: str = "notebook"
                              f" {meta['grade_id']!r}: each exercise needs one exercise cell and one check cell")
         seen.add(meta["grade_id"])
         cell.metadata["nbgrader"] = meta
+    return nb
+
+
+def nbgrader_checksum(cell) -> str:
+    """nbgrader's checksum of a cell (``nbgrader.utils.compute_checksum`` of nbgrader 0.9, rewritten here:
+    the build does not need nbgrader installed; tests/test_nbgrader.py compares it with the real one's)."""
+    meta = cell.metadata["nbgrader"]
+    digest = hashlib.md5()
+    for part in (cell.source, cell.cell_type, str(meta.get("grade", False)), str(meta.get("solution", False)),
+                 str(meta.get("locked", False)), meta["grade_id"]):
+        digest.update(part.encode("utf-8"))
+    if meta.get("grade", False):
+        digest.update(str(float(meta["points"])).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def as_released(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` (an exercise notebook, changed in place) with nbgrader's metadata as ``generate_assignment``
+    releases it: each cell's type and checksum beside the master's roles, so ``nbgrader validate`` also
+    says when a check cell was edited."""
+    for cell in nb.cells:
+        if "nbgrader" in cell.metadata:
+            cell.metadata["nbgrader"]["cell_type"] = cell.cell_type
+            cell.metadata["nbgrader"]["checksum"] = nbgrader_checksum(cell)
     return nb

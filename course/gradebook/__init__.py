@@ -1,5 +1,7 @@
 """The gradebook: from verdict rows to scores, reports, feedback and every export (docs/grading.md).
 
+- ``assignment``: the fixed set of exercises every learner is graded on (a row each, not handed in: 0);
+- ``overrides``: scores given by hand (a CSV), applied by ``grade`` and ``merge``;
 - ``totals``: the one way scores are counted (per learner, per concept, pass rates);
 - ``report``: grades.csv, the feedback file per learner, and ``report_html``
   (its styles in ``report_style``): the class report;

@@ -3,9 +3,10 @@
 The layout is Canvas's own gradebook export: a header row ``Student, ID, SIS
 User ID, SIS Login ID, Section`` then the assignment columns; a second row
 "Points Possible" with each assignment's points; then one row per student of
-the roster, in the roster's order, whoever handed in nothing included (their
-cells empty: Canvas leaves an empty cell as it was, so a missing submission is
-never entered as a zero). Canvas finds each student by ID, else SIS User ID,
+the roster, in the roster's order, whoever handed in nothing included (a
+student with no folder in the class: cells empty, as Canvas leaves an empty
+cell as it was; a learner of the class who did not hand in a concept of the
+assignment has its rows, "not handed in", and scores 0 there). Canvas finds each student by ID, else SIS User ID,
 else SIS Login ID, all copied from the roster.
 
 Each concept (notebook) of the course is one assignment whose score is the sum

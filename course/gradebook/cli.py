@@ -8,16 +8,20 @@ import sys
 import time
 from pathlib import Path
 
+from course.gradebook.assignment import Assignment, AssignmentError, parse_concepts
 from course.gradebook.bar import Bar
 from course.gradebook.canvas import gradebook_text, incomplete
 from course.gradebook.progress import learner_progress, progress_table
+from course.gradebook.overrides import OverrideError, apply_overrides, read_overrides
 from course.gradebook.report import write_atomically
 from course.gradebook.roster import RosterError, match, read_roster
-from course.gradebook.shards import Shard, ShardError, merge, parse_shard, select, settings, write_run
+from course.gradebook.shards import (Shard, ShardError, merge, parse_shard, select, settings, shard_of,
+                                     write_run)
 from course.safe_run import sandbox
-from course.safe_run.collect import collect
+from course.safe_run.collect import collect, learners
 from course.safe_run.grade import grade
 from course.safe_run.run import GradingError
+from course.safe_run.verdicts import TWO_COPIES, UNKNOWN_NOTEBOOK
 
 # Exit statuses of `grade`.
 GRADED, CANNOT_RUN, INFRASTRUCTURE = 0, 2, 3
@@ -47,6 +51,17 @@ def _write_gradebook(rows, out: Path, formats: list[str], roster, matching) -> N
         write_atomically(out / "canvas.csv", gradebook_text(rows, roster, matching))
     if matching is not None:
         _print_matching(matching, rows, out if "canvas" in formats else None)
+
+
+def _overrides(args: argparse.Namespace, command: str):
+    """The overrides file read (a list, empty without --overrides), or None after saying why it cannot be."""
+    if getattr(args, "overrides", None) is None:
+        return []
+    try:
+        return read_overrides(args.overrides)
+    except OverrideError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -79,41 +94,80 @@ def grade_command(args: argparse.Namespace) -> int:
     if gradebook is None:
         return CANNOT_RUN
     formats, roster = gradebook
+    overrides = _overrides(args, "grade")
+    if overrides is None:
+        return CANNOT_RUN
     try:
-        submissions = collect(args.paths)
-    except FileNotFoundError as exc:
+        assignment = Assignment.of(args.solutions, parse_concepts(args.concepts))
+        submissions, names = collect(args.paths), learners(args.paths)
+    except (AssignmentError, FileNotFoundError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return CANNOT_RUN
-    if not submissions:
-        print("grade: no notebooks found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
+    if not names:
+        print("grade: no learners found in " + ", ".join(map(str, args.paths)), file=sys.stderr)
         return CANNOT_RUN
     if shard:
-        submissions = select(submissions, shard)  # may be none: an empty shard still writes its (empty) part
+        # May be none: an empty shard still writes its (empty) part.
+        submissions = select(submissions, shard)
+        names = [n for n in names if shard_of(n, shard.count) == shard.index]
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     bar = None if args.quiet or not submissions else Bar(len(submissions))
     start = time.monotonic()
     try:
         rows = grade(submissions, args.solutions, seed=seed, bar=bar, use_sandbox=use_sandbox,
-                     partial=args.partial, **_options(args)) if submissions else []
+                     partial=args.partial, notebooks=list(assignment.notebooks),
+                     **_options(args)) if submissions else []
     except GradingError as exc:
         print(f"\ngrade: {exc}", file=sys.stderr)
         return CANNOT_RUN
     if bar:
         bar.close()
+    rows = assignment.complete(rows, names)
+    try:
+        rows = apply_overrides(rows, overrides, args.overrides)
+    except OverrideError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return CANNOT_RUN
     matching = match(sorted({r.learner for r in rows}), roster) if roster is not None else None
     write_run(args.out, rows, shard or Shard(),
               settings(seed, args.solutions, sandboxed=use_sandbox, cell_timeout=args.cell_timeout,
-                       time_limit=args.time_limit, partial=args.partial), matching=matching)
-    learners = len({r.learner for r in rows})
+                       time_limit=args.time_limit, partial=args.partial, assignment=assignment.describe()),
+              matching=matching)
     infrastructure = sum(r.infrastructure for r in rows)
-    graded = len(rows) - infrastructure
+    exercises = sum(r.exercise != "-" for r in rows)  # a notebook not of the course has a row, but no exercise
     print(("" if shard is None else f"shard {shard}: ")
-          + f"graded {len(submissions)} notebooks of {learners} learners in {time.monotonic() - start:.1f} s:"
-          f" {sum(r.passed for r in rows)} of {graded} exercises passed"
+          + f"graded {len(submissions)} notebooks of {len(names)} learners in {time.monotonic() - start:.1f} s"
+          f" against an assignment of {assignment.count} exercises ({_points(assignment.points)} points):"
+          f" {sum(r.passed for r in rows)} of {exercises - infrastructure} exercises passed"
           + (f"; {infrastructure} could not be graded (infrastructure): grade again" if infrastructure else "")
           + ("; WITHOUT a sandbox" if not use_sandbox else "") + f"; see {args.out / 'report.html'}")
+    _print_problems(rows)
     _write_gradebook(rows, args.out, formats, roster, matching)
     return INFRASTRUCTURE if infrastructure else GRADED
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def _print_problems(rows) -> None:
+    """What an instructor must look at before signing: a concept handed in twice, a renamed notebook, a
+    notebook not of the course, a score set by hand."""
+    said = set()
+    for r in rows:
+        line = None
+        if r.code == TWO_COPIES:
+            line = f"{r.learner}: TWO COPIES of {r.notebook} ({r.handed_in}): neither graded, 0 points; ask which"
+        elif r.handed_in and r.code != UNKNOWN_NOTEBOOK:
+            line = f"{r.learner}: {r.handed_in} graded as {r.notebook} (renamed)"
+        elif r.code == UNKNOWN_NOTEBOOK:
+            line = f"{r.learner}: {r.handed_in or r.notebook} is not a notebook of the course: not graded"
+        if line and line not in said:
+            said.add(line)
+            print(line)
+    overridden = sum(bool(r.override) for r in rows)
+    if overridden:
+        print(f"{overridden} scores set by hand (--overrides): marked ✎ in the report")
 
 
 def _print_matching(matching, rows, out) -> None:
@@ -129,19 +183,23 @@ def _print_matching(matching, rows, out) -> None:
 
 def merge_command(args: argparse.Namespace) -> int:
     """`grade merge OUT_1 ... OUT_N --out OUT`: the shards' outputs as one unsharded run writes them."""
-    if args.shard or args.seed is not None or args.no_sandbox or args.partial:
-        print("grade merge: takes the shards' output folders, --out, and --format/--roster only (the shards'"
+    if args.shard or args.seed is not None or args.no_sandbox or args.partial or args.concepts:
+        print("grade merge: takes the shards' output folders, --out, --overrides and --format/--roster only (the shards'"
               " grading options are in their rows.json)", file=sys.stderr)
         return CANNOT_RUN
     gradebook = _gradebook(args, "grade merge")
     if gradebook is None:
         return CANNOT_RUN
     formats, roster = gradebook
+    overrides = _overrides(args, "grade merge")
+    if overrides is None:
+        return CANNOT_RUN
     folders = [Path(p) for p in args.paths[1:]]
     try:
         rows = merge(folders, args.out, lambda rows: match(sorted({r.learner for r in rows}), roster)
-                     if roster is not None else None)
-    except ShardError as exc:
+                     if roster is not None else None,
+                     change=lambda rows: apply_overrides(rows, overrides, args.overrides))
+    except (ShardError, OverrideError) as exc:
         print(f"grade merge: {exc}", file=sys.stderr)
         return CANNOT_RUN
     infrastructure = sum(r.infrastructure for r in rows)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,11 @@ import traceback
 import zipfile
 from pathlib import Path
 
-import nbformat
-
-from course.assess.points import exercise_points
 from course.gradebook.gradescope import CONFIG, DEFAULT_ROOT, ROOT_VARIABLE, Config
 from course.safe_run import sandbox
-from course.safe_run.canonical import MAX_NOTEBOOK_BYTES, Unreadable, master_exercises, read_submission
+from course.safe_run.canonical import MAX_NOTEBOOK_BYTES
 from course.safe_run.collect import Submission
-from course.safe_run.verdicts import Row, category
+from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES, UNKNOWN_NOTEBOOK, Row, category
 
 LEARNER = "submission"
 MAX_ZIP_MEMBERS = 50
@@ -83,46 +79,6 @@ def _unzipped(path: Path, shown: str, unpacked: Path) -> list[tuple[str, Path]]:
     except (zipfile.BadZipFile, OSError):
         pass  # not an archive we can open: nothing in it is a notebook of the course
     return found
-
-
-def _exercise_ids(path: Path) -> set[str]:
-    try:
-        nb = read_submission(path)
-    except Unreadable:
-        return set()
-    ids = set()
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("gradflow", {})
-        if isinstance(meta, dict):
-            ids.update(str(meta[k]) for k in ("exercise", "check") if isinstance(meta.get(k), str))
-    return ids
-
-
-def match(uploads: list[tuple[str, Path]], assignment: dict[str, list[str]]) -> tuple[dict[str, tuple[str, Path]],
-                                                                                       list[str]]:
-    """Master name -> (name as uploaded, file) graded as it, and the uploads not graded.
-
-    A file named as a master is that master; any other is the master whose
-    exercises its cells carry most (a learner may rename a notebook); a single
-    upload to a one-notebook assignment is that notebook whatever it holds (a
-    broken file still gets its rows). Of several candidates for one master,
-    the one named as the master wins, else the one with most of its exercises.
-    """
-    candidates: dict[str, list[tuple[int, str, Path]]] = {name: [] for name in assignment}
-    for shown, path in uploads:
-        if path.name in assignment:
-            candidates[path.name].append((10**6, shown, path))
-            continue
-        ids = _exercise_ids(path)
-        overlap = {name: len(ids & set(exercises)) for name, exercises in assignment.items()}
-        best = max(overlap, key=overlap.get) if overlap else None
-        if best is not None and overlap[best] > 0:
-            candidates[best].append((overlap[best], shown, path))
-        elif not ids and len(assignment) == 1 and len(uploads) == 1:  # unreadable, or no exercise cells at all
-            candidates[next(iter(assignment))].append((0, shown, path))
-    chosen = {name: max(found, key=lambda c: c[0])[1:] for name, found in candidates.items() if found}
-    graded = {shown for shown, _ in chosen.values()}
-    return chosen, [shown for shown, _ in uploads if shown not in graded]
 
 
 # ----- the hint a learner sees before the due date ---------------------------------------
@@ -180,7 +136,7 @@ def tests_for(rows: list[Row], config: Config) -> list[dict]:
             output, detail = "✔ Passed the worked examples and the hidden cases.", None
         else:
             visible, withheld = withhold_hidden_cases(row.hint, row.exercise, config.seed)
-            what = category(row.code) if row.code != "missing" else "not submitted"
+            what = category(row.code) if row.code != NOT_HANDED_IN else "not submitted"
             output, detail = f"✘ {what}: {visible}", (row.hint if withheld else None)
         tests.append({"name": name, "number": number, "score": row.score, "max_score": row.max_score,
                       "status": "passed" if row.passed else "failed", "output": output, "visibility": "visible"})
@@ -230,46 +186,51 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def _missing_rows(name: str, master: nbformat.NotebookNode) -> list[Row]:
-    points = exercise_points(master)
-    return [Row(LEARNER, name, ident, False, "missing",
-                f"No notebook {name} was submitted, so this exercise was not graded. Upload it (any file name"
-                " works; the grader recognises the course's notebooks by their exercises).", points[ident], 0.0)
-            for ident, _ in master_exercises(master)]
-
-
-def grade_submission(root: Path, config: Config, work: Path) -> tuple[list[Row] | None, str]:
-    """The rows of the submission in ``root``/submission, and a summary; rows None when it could not be graded."""
-    from course.safe_run.grade import grade
-
-    solutions = root / "source" / "solutions"
-    master_nbs = {name: nbformat.read(solutions / name, as_version=4) for name in config.notebooks}
-    assignment = {name: [ident for ident, _ in master_exercises(nb)] for name, nb in master_nbs.items()}
-    chosen, ignored = match(_uploads(root / "submission", work / "unzipped"), assignment)
-    staged = work / LEARNER
-    staged.mkdir()
-    for name, (_, path) in chosen.items():
-        shutil.copyfile(path, staged / name)
-    lines = [f"Graded {shown} as {name}." for name, (shown, _) in chosen.items()]
-    lines += [f"Not submitted: {name}." for name in config.notebooks if name not in chosen]
-    if ignored:
-        lines.append("Not graded (not a notebook of this assignment, or a second copy): " + ", ".join(ignored) + ".")
-    others = _other_files(root / "submission")
+def _summary(rows: list[Row], others: list[str]) -> list[str]:
+    """What was graded as what, what was not submitted, and what was not graded (and why)."""
+    lines, said = [], set()
+    for r in rows:
+        if (r.notebook, r.code) in said:
+            continue
+        said.add((r.notebook, r.code))
+        if r.code == NOT_HANDED_IN:
+            lines.append(f"Not submitted: {r.notebook}.")
+        elif r.code == TWO_COPIES:
+            lines.append(f"Two notebooks hold {r.notebook} ({r.handed_in}): neither was graded; submit only one.")
+        elif r.code == UNKNOWN_NOTEBOOK:
+            lines.append(f"Not graded (not a notebook of this assignment): {r.handed_in or r.notebook}.")
+        elif r.handed_in:
+            lines.append(f"Graded {r.handed_in} as {r.notebook}.")
+        else:
+            lines.append(f"Graded {r.notebook}.")
     if others:
         lines.append("Not notebooks, so not graded: " + ", ".join(others[:20]) + (" …" if len(others) > 20 else "")
                      + ".")
-    rows: list[Row] = []
-    if chosen:
-        rows = grade([Submission(LEARNER, staged / name) for name in config.notebooks if name in chosen], solutions,
-                     seed=config.seed, cell_timeout=config.cell_timeout, time_limit=config.time_limit,
-                     workers=config.workers, use_sandbox=config.sandbox, workdir=work)
-    by_notebook = {name: [r for r in rows if r.notebook == name] for name in config.notebooks}
-    ordered = [row for name in config.notebooks
-               for row in (by_notebook[name] if name in chosen else _missing_rows(name, master_nbs[name]))]
+    return lines
+
+
+def grade_submission(root: Path, config: Config, work: Path) -> tuple[list[Row] | None, str]:
+    """The rows of the submission in ``root``/submission, and a summary; rows None when it could not be graded.
+
+    The uploads are found by the exercises they hold, as ``course grade`` finds a class's notebooks
+    (``course.safe_run.identify``, inside ``grade``): any file name works, two copies of one notebook are
+    neither graded, and the assignment's notebooks not submitted score 0 (``Assignment.complete``).
+    """
+    from course.gradebook.assignment import Assignment
+    from course.safe_run.grade import grade
+
+    solutions = root / "source" / "solutions"
+    uploads = _uploads(root / "submission", work / "unzipped")
+    submissions = [Submission(LEARNER, path, shown=shown) for shown, path in uploads]
+    rows = grade(submissions, solutions, seed=config.seed, cell_timeout=config.cell_timeout,
+                 time_limit=config.time_limit, workers=config.workers, use_sandbox=config.sandbox, workdir=work,
+                 notebooks=config.notebooks) if submissions else []
+    ordered = Assignment.of(solutions, config.notebooks).complete(rows, [LEARNER])
+    summary = " ".join(_summary(ordered, _other_files(root / "submission")))
     infrastructure = [r for r in ordered if r.infrastructure]
     if infrastructure:
-        return None, " ".join(lines) + " " + "; ".join(f"{r.exercise}: {r.hint}" for r in infrastructure[:3])
-    return ordered, " ".join(lines)
+        return None, summary + " " + "; ".join(f"{r.exercise}: {r.hint}" for r in infrastructure[:3])
+    return [r for r in ordered if r.code != UNKNOWN_NOTEBOOK], summary
 
 
 def run(root: Path | None = None) -> int:

@@ -21,35 +21,46 @@ from pathlib import Path
 
 import course.assess
 from course.assess.check import hidden_seed
+from course.gradebook.assignment import Assignment
 from course.safe_run import sandbox
 from course.safe_run.collect import collect, masters
-from course.safe_run.grade import INFRASTRUCTURE_CODE, Row, grade
+from course.safe_run.grade import INFRASTRUCTURE_CODE, Row, assignment_of, grade, problem_rows, read_masters
+from course.safe_run.identify import identify
+from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES, UNKNOWN_NOTEBOOK
 
 NOT_KEPT = {"crash", "cell_timeout", "nbval", "error", "no_verdict", INFRASTRUCTURE_CODE}  # may be the machine's doing: graded again next time
 
 
 def learner_progress(folder: Path, solutions: Path, *, cache: bool = True, **options) -> list[Row]:
-    """Run the learner's exercise notebooks (with the seed their own check cells use) and judge them."""
+    """Run the learner's exercise notebooks (with the seed their own check cells use) and judge them: every
+    exercise of the course, a concept with no notebook in ``folder`` as "not handed in". Notebooks are found
+    by the exercises they hold, as ``course grade`` finds them (``course.safe_run.identify``)."""
     submissions = collect([Path(folder)])
+    if not submissions:
+        return []
     options.setdefault("seed", hidden_seed())
     # A learner's own notebooks, on any system: the sandbox where there is one.
     options.setdefault("use_sandbox", sandbox.bwrap() is not None)
+    master_nbs = read_masters(solutions)
+    found = identify(submissions, assignment_of(master_nbs))
+    graded = found.graded
     if not cache:
-        return grade(submissions, solutions, **options)
-    cache_file = cache_path(Path(folder))
-    kept = _read_cache(cache_file)
-    known = masters(solutions)
-    keys = {s.path: _key(s.path, known.get(s.notebook), options["seed"]) for s in submissions}
-    todo = [s for s in submissions if keys[s.path] not in kept]
-    fresh = _split(todo, grade(todo, solutions, **options) if todo else [])
-    rows, keep = [], {}
-    for s in submissions:
-        mine = kept.get(keys[s.path]) or fresh.get(s.path, [])
-        rows += [Row(**r) for r in mine]
-        if not any(r["code"] in NOT_KEPT for r in mine):
-            keep[keys[s.path]] = mine
-    _write_cache(cache_file, keep)
-    return rows
+        rows = grade(graded, solutions, **options) if graded else []
+    else:
+        cache_file = cache_path(Path(folder))
+        kept = _read_cache(cache_file)
+        known = masters(solutions)
+        keys = {s.path: _key(s.path, known.get(s.notebook), options["seed"]) for s in graded}
+        todo = [s for s in graded if keys[s.path] not in kept]
+        fresh = _split(todo, grade(todo, solutions, **options) if todo else [])
+        rows, keep = [], {}
+        for s in graded:
+            mine = kept.get(keys[s.path]) or fresh.get(s.path, [])
+            rows += [Row(**r) for r in mine]
+            if not any(r["code"] in NOT_KEPT for r in mine):
+                keep[keys[s.path]] = mine
+        _write_cache(cache_file, keep)
+    return Assignment.of(solutions).complete(rows + problem_rows(found, master_nbs, solutions))
 
 
 def cache_path(folder: Path) -> Path:
@@ -114,7 +125,8 @@ def progress_table(rows: list[Row], width: int | None = None) -> str:
     for r in rows:
         mark = "✔" if r.passed else "✘"
         first = f"{r.exercise:<{name}}  {mark}     "
-        hint = "" if r.passed else " ".join(r.hint.split())
+        hint = "" if r.passed else f"no notebook of {Path(r.notebook).stem} here" if r.code == NOT_HANDED_IN \
+            else " ".join(r.hint.split())
         wrapped = textwrap.wrap(hint, width=max(width, len(indent) + 30), initial_indent=first,
                                 subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
         lines += wrapped or [first.rstrip()]
@@ -128,5 +140,12 @@ def concept_summary(rows: list[Row]) -> list[str]:
     summary = []
     for notebook in dict.fromkeys(r.notebook for r in rows):
         mine = [r for r in rows if r.notebook == notebook]
-        summary.append(f"{Path(notebook).stem}: {sum(r.passed for r in mine)} of {len(mine)} done")
+        done = f"{sum(r.passed for r in mine)} of {len(mine)} done"
+        if all(r.code == NOT_HANDED_IN for r in mine):
+            done = f"no notebook found ({done})"
+        elif mine[0].code == TWO_COPIES:
+            done = f"two notebooks hold it ({mine[0].handed_in}): keep one ({done})"
+        elif mine[0].handed_in and mine[0].code != UNKNOWN_NOTEBOOK:
+            done = f"{done} (in {mine[0].handed_in})"
+        summary.append(f"{Path(notebook).stem}: {done}")
     return summary

@@ -17,14 +17,19 @@ from pathlib import Path
 
 from course.gradebook.report_html import html_report
 from course.gradebook.roster import Matching
-from course.gradebook.totals import Total, by_learner, by_learner_and_concept, concept, learners_in_order, number
-from course.safe_run.verdicts import HINT_CHARS, Row, category, short  # noqa: F401  (HINT_CHARS re-exported)
+from course.gradebook.totals import (UNKNOWN_NOTEBOOK, Total, by_learner, by_learner_and_concept, concept,
+                                     learners_in_order, number)
+from course.safe_run.verdicts import (HINT_CHARS, NOT_HANDED_IN, TWO_COPIES, Row, category,  # noqa: F401  (HINT_CHARS re-exported)
+                                      short)
 
 # ``points``: what the exercise is worth (its master's check cell, default 1); ``score``: what the
 # learner earned (all or nothing, or with --partial the share of cases passed), empty when the row could
 # not be graded; ``max_score``: what could be earned, the exercise's points again, so that a sheet can
-# sum earned and possible side by side (a notebook the course does not have is worth 0).
-CSV_COLUMNS = ("learner", "notebook", "exercise", "passed", "hint", "points", "score", "max_score")
+# sum earned and possible side by side (a notebook the course does not have is worth 0). ``handed_in``: the
+# file, when it was renamed (or the files of a concept handed in twice); ``override``: the reason, when the
+# score was set by hand (``graded_score`` is then the grader's own).
+CSV_COLUMNS = ("learner", "notebook", "exercise", "passed", "hint", "points", "score", "max_score", "handed_in",
+               "override", "graded_score")
 
 def write_atomically(path: Path, text: str) -> None:
     path = Path(path)
@@ -50,7 +55,8 @@ def csv_text(rows: list[Row]) -> str:
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         writer.writerow([r.learner, r.notebook, r.exercise, _passed(r), short(r.hint), number(r.points),
-                         number(r.score), number(r.max_score)])
+                         number(r.score), number(r.max_score), r.handed_in, r.override,
+                         number(r.graded_score) if r.override else ""])
     return out.getvalue()
 
 
@@ -88,11 +94,24 @@ def feedback_text(learner: str, rows: list[Row]) -> str:
     per_concept = by_learner_and_concept(mine)
     for notebook in dict.fromkeys(r.notebook for r in mine):
         total = per_concept.get((learner, concept(notebook)))
+        theirs = [r for r in mine if r.notebook == notebook]
+        renamed = next((r.handed_in for r in theirs if r.handed_in and r.code not in (TWO_COPIES, UNKNOWN_NOTEBOOK)),
+                       "")
         lines.append(f"## {notebook}" + (f" ({_out_of(total)})" if total else ""))
         lines.append("")
-        for r in (r for r in mine if r.notebook == notebook):
+        if renamed:
+            lines += [f"Graded from {renamed} (renamed): the grader recognised it by its exercises.", ""]
+        if all(r.code == NOT_HANDED_IN and not r.override for r in theirs):
+            lines += [f"Not handed in: no notebook holding its exercises was found, so its {len(theirs)} exercises"
+                      f" ({', '.join(r.exercise for r in theirs)}) score 0. Any file name works: the grader"
+                      " recognises the course's notebooks by their exercises.", ""]
+            continue
+        for r in theirs:
             worth = f"{number(r.score)}/{number(r.max_score)}"
-            if r.passed:
+            if r.override:
+                lines.append(f"- ✎ {r.exercise} ({worth}, set by your instructor: {short(r.override)})"
+                             + ("" if r.passed else f"; the grader found: {short(r.hint)}"))
+            elif r.passed:
                 lines.append(f"- ✔ {r.exercise} ({worth})")
             elif r.infrastructure:
                 lines.append(f"- ? {r.exercise} (not graded): {short(r.hint)}")

@@ -4,9 +4,11 @@ In this order: a summary (and a warning when the grades were made without a
 sandbox); learners × concepts (scores and totals); a chart of the pass rate of
 each exercise; a chart of the categories of mistakes the most learners made;
 one section per concept with its exercise table (✔, ✘ with the mistake's
-category, "not graded"), each ✘ a link to its hint in the list below the table
-(so a hint reads without hovering, and in print); and, given a roster, who is
-not on it and who handed in nothing. The charts are tables with a bar beside
+category, "not graded", ✎ a score set by hand, – not handed in), each ✘ a
+link to its hint in the list below the table (so a hint reads without
+hovering, and in print), and what the instructor should know (a renamed
+notebook, two copies of one concept, who handed in nothing); and, given a
+roster, who is not on it and who handed in nothing. The charts are tables with a bar beside
 each figure: the figure is text, the bar only draws it. No script; one page
 that fits a 1366-pixel-wide screen and prints (styles in ``report_style``).
 """
@@ -21,7 +23,7 @@ from course.gradebook.roster import Matching
 from course.gradebook.totals import (Total, by_learner, by_learner_and_concept, concept, concepts_in_order,
                                      course_rows, exercises_of, learners_in_order, misconceptions, number,
                                      pass_rates, UNKNOWN_NOTEBOOK)
-from course.safe_run.verdicts import Row, category, short
+from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES, Row, category, short
 
 esc = html.escape
 HOVER_CHARS = 300  # the hover text's length: the whole hint is in the list the cell links to
@@ -53,7 +55,9 @@ def _total_cell(total: Total | None) -> str:
 def _summary(rows: list[Row], sandboxed: bool, partial: bool) -> str:
     learners, graded_rows = learners_in_order(rows), course_rows(rows)
     infrastructure = sum(r.infrastructure for r in rows)
-    graded = len(rows) - infrastructure
+    graded = len(graded_rows) - infrastructure
+    missing = sum(r.code == NOT_HANDED_IN for r in graded_rows)
+    missing = f" ({missing} of them not handed in)" if missing else ""
     infra = (f" <b>{infrastructure} could not be graded (infrastructure: the grader's failure, not the learners';"
              " grade again)</b>; their scores are missing, not zero.") if infrastructure else ""
     warning = ("" if sandboxed else '<p class="warning" role="alert"><b>These grades were made without a sandbox</b>'
@@ -63,7 +67,7 @@ def _summary(rows: list[Row], sandboxed: bool, partial: bool) -> str:
                "all or nothing: each exercise passed earns its points")
     exercises = len({r.exercise for r in graded_rows})
     return (f"{warning}<p>{len(learners)} learners, {exercises} exercises in {len(concepts_in_order(rows))} concepts:"
-            f" {sum(r.passed for r in rows)} of {graded} graded exercises passed.{infra} Scores: {scoring}.</p>")
+            f" {sum(r.passed for r in rows)} of {graded} exercises passed{missing}.{infra} Scores: {scoring}.</p>")
 
 
 def _contents(rows: list[Row], matching: Matching | None) -> str:
@@ -142,8 +146,11 @@ def _mistakes(rows: list[Row]) -> str:
 
 
 def _verdict_cell(r: Row | None, anchor: str, partial: bool) -> str:
-    if r is None:
+    if r is None or r.code == NOT_HANDED_IN:
         return '<td class="none">–<span class="sr"> not handed in</span></td>'
+    if r.override:
+        return (f'<td class="set"><a href="#{anchor}" title="set by hand: {esc(hover(r.override))}">✎ '
+                f'{number(r.score)}</a><span class="sr"> (set by hand)</span></td>')
     if r.passed:
         return '<td class="ok">✔<span class="sr"> passed</span></td>'
     if r.infrastructure:
@@ -169,11 +176,24 @@ def _concept(index: int, name: str, rows: list[Row], partial: bool) -> str:
                      f'{sum(1 for x in learners if (x, e) in cell and not cell[(x, e)].infrastructure)}</td>'
                      for e in exercises)
     hints = [(learner, e, cell[(learner, e)]) for learner in learners for e in exercises
-             if (learner, e) in cell and not cell[(learner, e)].passed]
+             if (learner, e) in cell and (not cell[(learner, e)].passed or cell[(learner, e)].override)
+             and cell[(learner, e)].code != NOT_HANDED_IN]
     listed = "".join(
         f'<li id="{anchor[(learner, e)]}"><b>{esc(learner)}</b>, {esc(e)}'
-        f" ({'not graded' if r.infrastructure else esc(category(r.code))}): {esc(short(r.hint))}</li>"
-        for learner, e, r in hints)
+        + (f" (✎ {number(r.score)} points set by hand, the grader gave {number(r.graded_score)}:"
+           f" {esc(short(r.override))})" if r.override else "")
+        + ("" if r.passed else f" ({'not graded' if r.infrastructure else esc(category(r.code))}): {esc(short(r.hint))}")
+        + "</li>" for learner, e, r in hints)
+    renamed = sorted({(r.learner, r.handed_in) for r in mine if r.handed_in and r.code != TWO_COPIES})
+    copies = sorted({(r.learner, r.handed_in) for r in mine if r.code == TWO_COPIES})
+    notes = "".join(f"<li><b>{esc(learner)}</b> handed it in as {esc(shown)} (renamed): graded as {esc(name)}.</li>"
+                    for learner, shown in renamed)
+    notes += "".join(f"<li><b>{esc(learner)}</b> handed in two copies ({esc(shown)}): neither graded, 0 points.</li>"
+                     for learner, shown in copies)
+    missing = sorted({r.learner for r in mine if r.code == NOT_HANDED_IN}, key=str.casefold)
+    if missing:
+        notes += f"<li>Not handed in (0 points): {esc(', '.join(missing))}.</li>"
+    notes = f'<ul class="notes">{notes}</ul>' if notes else ""
     details = (f'<details><summary>Every hint of this concept ({len(hints)}), learner by learner</summary>'
                f"<ol class=\"hints\">{listed}</ol></details>" if hints else "<p>Every exercise passed.</p>")
     return (f'<section id="concept-{index}" class="concept"><h2>{esc(name)}</h2><div class="wide">'
@@ -181,7 +201,7 @@ def _concept(index: int, name: str, rows: list[Row], partial: bool) -> str:
             " it to the hint), ? not graded (the grader's failure). Column headers are exercise ids without"
             f' "{esc(prefix)}".</caption><thead><tr><th scope="col">Learner</th>{head}<th scope="col">Score</th>'
             f'</tr></thead><tbody>{body}</tbody><tfoot><tr><th scope="row">Passed</th>{passes}<td></td></tr></tfoot>'
-            f"</table></div>{details}</section>")
+            f"</table></div>{notes}{details}</section>")
 
 
 def _roster(matching: Matching | None) -> str:
@@ -205,9 +225,9 @@ def _other(rows: list[Row]) -> str:
     other = [r for r in rows if r.code == UNKNOWN_NOTEBOOK]
     if not other:
         return ""
-    items = "".join(f"<li><b>{esc(r.learner)}</b>: {esc(r.notebook)}</li>" for r in other)
-    return (f'<section id="other"><h2>Notebooks not of the course</h2><p>No master has their name: they count'
-            f" nowhere.</p><ul>{items}</ul></section>")
+    items = "".join(f"<li><b>{esc(r.learner)}</b>: {esc(r.handed_in or r.notebook)}</li>" for r in other)
+    return (f'<section id="other"><h2>Notebooks not of the course</h2><p>They hold no exercise of the course and'
+            f" no master has their name: they count nowhere.</p><ul>{items}</ul></section>")
 
 
 def html_report(rows: list[Row], sandboxed: bool = True, *, partial: bool = False,

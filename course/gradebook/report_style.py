@@ -28,7 +28,8 @@ td.ok { background: var(--ok); text-align: center; }
 td.no { background: var(--no); font-size: 88%; overflow-wrap: anywhere; }
 td.infra { background: var(--infra); font-size: 88%; }
 td.none { text-align: center; color: #555; }
-td.no a, td.infra a { color: #1b1b1b; }
+td.set { font-size: 88%; text-align: center; outline: 2px dashed #555; outline-offset: -3px; }
+td.no a, td.infra a, td.set a { color: #1b1b1b; }
 .part { float: right; color: #333; }
 .lack { display: block; color: #555; font-size: 80%; }
 .bar { display: block; height: 6px; background: #e6e6e6; margin-top: 2px; }

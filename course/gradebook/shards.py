@@ -27,7 +27,7 @@ from course.safe_run.verdicts import Row
 
 ROWS_FILE = "rows.json"
 FORMAT = "gradflow-rows"
-VERSION = 1
+VERSION = 2  # 2: rows over the whole assignment, renamed notebooks, scores set by hand
 
 
 class ShardError(ValueError):
@@ -80,10 +80,12 @@ def masters_digest(solutions: Path) -> str:
 
 
 def settings(seed: int, solutions: Path, *, sandboxed: bool, cell_timeout: float,
-             time_limit: float | None, partial: bool = False) -> dict:
-    """Everything that decides a verdict or a score and must be the same in every shard of one class."""
+             time_limit: float | None, partial: bool = False, assignment: list[str] | None = None) -> dict:
+    """Everything that decides a verdict or a score and must be the same in every shard of one class
+    (``assignment``: its exercises and their points, ``Assignment.describe``)."""
     return {"seed": seed, "masters": masters_digest(solutions), "sandboxed": sandboxed,
-            "cell_timeout": cell_timeout, "time_limit": time_limit, "partial": partial}
+            "cell_timeout": cell_timeout, "time_limit": time_limit, "partial": partial,
+            "assignment": assignment}
 
 
 def rows_document(rows: list[Row], shard: Shard, run_settings: dict) -> dict:
@@ -143,7 +145,8 @@ def check_parts(parts: list[Part]) -> None:
             if first.settings.get(key) != part.settings.get(key):
                 what = {"seed": "seeds", "masters": "masters (solutions/)", "sandboxed": "sandbox settings",
                         "cell_timeout": "--cell-timeout values", "time_limit": "--time-limit values",
-                        "partial": "scoring (--partial or not)"}.get(key, key)
+                        "partial": "scoring (--partial or not)",
+                        "assignment": "assignments (--concepts)"}.get(key, key)
                 raise ShardError(f"{first.folder} and {part.folder} were graded with different {what}"
                                  f" ({first.settings.get(key)!r} and {part.settings.get(key)!r}): grade every"
                                  " shard with the same options (and the same --seed)")
@@ -171,13 +174,14 @@ def check_parts(parts: list[Part]) -> None:
             owner[learner] = part
 
 
-def merge(folders: list[Path], out: Path, matching=lambda rows: None) -> list[Row]:
+def merge(folders: list[Path], out: Path, matching=lambda rows: None, change=lambda rows: rows) -> list[Row]:
     """Merge the shards' outputs into ``out``, as one unsharded run would have written it.
 
-    ``matching(rows)``: the roster matching the report shows, as the unsharded run was given.
+    ``matching(rows)``: the roster matching the report shows, as the unsharded run was given;
+    ``change(rows)``: the merged rows as written (scores given by hand applied, say).
     """
     parts = [read_part(folder) for folder in folders]
     check_parts(parts)
-    rows = in_learner_order([row for part in sorted(parts, key=lambda p: p.shard) for row in part.rows])
+    rows = change(in_learner_order([row for part in sorted(parts, key=lambda p: p.shard) for row in part.rows]))
     write_run(out, rows, Shard(), parts[0].settings, matching=matching(rows))
     return rows

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from course.assess.hints import CATEGORIES
-from course.safe_run.verdicts import Row
+from course.safe_run.verdicts import NOT_HANDED_IN, UNKNOWN_NOTEBOOK, Row  # noqa: F401  (re-exported)
 
-UNKNOWN_NOTEBOOK = "unknown_notebook"
 # Failures that are not a misconception to teach again: the function is not written yet.
 NOT_A_MISCONCEPTION = {"not_done"}
 
@@ -97,7 +96,7 @@ def pass_rates(rows: list[Row]) -> list[Rate]:
     rates: dict[str, Rate] = {}
     for r in course_rows(rows):
         rate = rates.setdefault(r.exercise, Rate(r.exercise, concept(r.notebook)))
-        if not r.infrastructure:
+        if not r.infrastructure and r.code != NOT_HANDED_IN:  # of those who tried it
             rate.graded += 1
             rate.passed += r.passed
     return sorted(rates.values(), key=lambda rate: rate.concept)  # stable: the master's order inside

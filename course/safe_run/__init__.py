@@ -2,7 +2,8 @@
 
 Stages, in the order the data passes (``grade`` chains them):
 
-- ``collect``: which notebooks belong to which learner, and their masters;
+- ``collect``: which notebooks belong to which learner (and every learner, an empty folder too);
+- ``identify``: which master each notebook is, by the exercises it holds (not its name);
 - ``canonical``: a learner's notebook rebuilt on its master's structure (its
   first cell caps the output, ``outputcap``, and plugs the judge's client in);
 - ``run``: one nbval session over all canonical notebooks (``nbval_log`` its

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from course.safe_run.startup import skip_slow_optional_imports
@@ -29,8 +29,11 @@ from course.safe_run.canonical import (Unreadable, canonical_notebook, code_cell
                                        master_exercises, read_submission)
 from course.assess.points import exercise_points
 from course.safe_run.collect import Submission, masters
+from course.safe_run.identify import Found, identify
 from course.safe_run.run import GradingError, Results, Settings, place, run
-from course.safe_run.verdicts import INFRASTRUCTURE_CODE, Row, category, rows_for, scored  # noqa: F401  (re-exported)
+from course.safe_run.verdicts import (INFRASTRUCTURE_CODE, TWO_COPIES, UNKNOWN_NOTEBOOK, Row, category,  # noqa: F401
+                                      rows_for,
+                                      scored)  # (INFRASTRUCTURE_CODE and category re-exported)
 
 DEFAULT_CELL_TIMEOUT = 120.0  # wall seconds: generous, since a busy machine is not a slow notebook
 # nbval workers for a class: one more than this machine's two cores, since a worker waits for its kernel's
@@ -53,13 +56,46 @@ class _Graded:
     exercises: list[str]
 
 
+def renamed(submission: Submission) -> str:
+    """What the notebook was handed in as, when that is not the name of the notebook it is graded as."""
+    return submission.handed_in if Path(submission.handed_in).name != submission.notebook else ""
+
+
+def assignment_of(master_nbs: dict) -> dict[str, list[str]]:
+    """Master file name -> its exercise ids, in course order: what ``identify`` recognises notebooks by."""
+    return {name: [ident for ident, _ in master_exercises(nb)] for name, nb in master_nbs.items()}
+
+
+def read_masters(solutions: Path) -> dict:
+    return {name: nbformat.read(path, as_version=4) for name, path in masters(solutions).items()}
+
+
+def problem_rows(found: Found, master_nbs: dict, solutions: Path) -> list[Row]:
+    """The rows of what is not graded: a concept handed in twice (each of its exercises, 0 points, the files
+    named), and a notebook that is no notebook of the course (one row, worth nothing)."""
+    rows = []
+    for (learner, name), copies in found.copies.items():
+        files = [c.handed_in for c in copies]
+        listed = ", ".join(files[:-1]) + " and " + files[-1]
+        hint = (f"{len(files)} notebooks hold the exercises of {Path(name).stem}: {listed}. Neither was graded,"
+                " since which one counts is yours to say: hand in only one of them.")
+        rows += [Row(learner, name, ident, False, TWO_COPIES, hint, handed_in=", ".join(files))
+                 for ident, _ in master_exercises(master_nbs[name])]
+    for s in found.unknown:
+        rows.append(Row(s.learner, s.path.name, "-", False, UNKNOWN_NOTEBOOK,
+                        f"Not a notebook of the course: it holds no exercise of the course, and {solutions.name}/"
+                        f" has no master named {s.path.name}.", handed_in=s.handed_in))
+    return rows
+
+
 def _canonical(submission: Submission, master) -> tuple[_Graded | None, list[Row]]:
     exercises = [ident for ident, _ in master_exercises(master)]
     try:
         nb = read_submission(submission.path)
     except Unreadable as exc:
         return None, [Row(submission.learner, submission.notebook, ident, False, "unreadable",
-                          f"Could not read the notebook: {exc}.") for ident in exercises]
+                          f"Could not read the notebook: {exc}.", handed_in=renamed(submission))
+                      for ident in exercises]
     canon = canonical_notebook(master, learner_sources(nb))
     roles = code_cell_roles(canon)
     sources = [c.source for c in canon.cells if c.cell_type == "code"]
@@ -84,6 +120,8 @@ def _run_with_retries(graded: dict[int, _Graded], tmp: Path, settings: Settings,
         for index, g in pending.items():
             made = rows_for(g.submission.learner, g.name, keys[index], g.roles, g.sources, g.exercises,
                             results.cells, results.verdicts.get(keys[index], {}), settings.cell_timeout)
+            if renamed(g.submission):
+                made = [replace(r, handed_in=renamed(g.submission)) for r in made]
             if any(r.code == INFRASTRUCTURE_CODE for r in made) and attempt < retries:
                 again[index] = g
             else:
@@ -99,11 +137,13 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
           bar=None, workdir: Path | None = None, use_sandbox: bool = True,
           limits: sandbox.Limits | None = None, retries: int = NOTEBOOK_RETRIES, retry_pause: float = RETRY_PAUSE,
           kernel_attempts: int = 4, kernel_backoff: float = 5.0, fail_kernel_starts: int = 0,
-          partial: bool = False, warm_kernels: bool = True) -> list[Row]:
+          partial: bool = False, warm_kernels: bool = True, notebooks: list[str] | None = None) -> list[Row]:
     """Grade every submission; a broken one becomes rows that say what happened.
 
-    Each row is scored with its exercise's points: all or nothing, or with ``partial`` the share of
-    the exercise's cases (public and hidden) the function passed (``verdicts.scored``).
+    Each notebook is graded as the master whose exercises it holds (``identify``), whatever its name.
+    ``notebooks``: the masters (file names) of the assignment; a notebook of another concept is not graded
+    (default: every master). Each row is scored with its exercise's points: all or nothing, or with
+    ``partial`` the share of the exercise's cases (public and hidden) the function passed (``verdicts.scored``).
     """
     if use_sandbox and not sandbox.bwrap():
         raise GradingError("bubblewrap (bwrap) is not installed: run scripts/install-sandbox.sh,"
@@ -111,23 +151,22 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
     settings = Settings(secrets.randbelow(2**31) if seed is None else seed, cell_timeout, workers, time_limit,
                         use_sandbox, limits or sandbox.Limits(), kernel_attempts, kernel_backoff,
                         fail_kernel_starts, partial, warm_kernels)
-    master_nbs = {name: nbformat.read(path, as_version=4) for name, path in masters(solutions).items()}
+    master_nbs = read_masters(solutions)
+    found = identify(submissions, assignment_of(master_nbs))
+    wanted = set(master_nbs if notebooks is None else notebooks)
+    found.graded = [s for s in found.graded if s.master in wanted]
+    found.copies = {key: copies for key, copies in found.copies.items() if key[1] in wanted}
     rows: dict[int, list[Row]] = {}
     graded: dict[int, _Graded] = {}
-    for index, submission in enumerate(submissions):
-        if submission.notebook not in master_nbs:
-            rows[index] = [Row(submission.learner, submission.notebook, "-", False, "unknown_notebook",
-                               f"Not a notebook of the course: {solutions.name}/ has no master named"
-                               f" {submission.notebook}.")]
-            continue
-        made, rows[index] = _canonical(submission, master_nbs[submission.notebook])
+    for index, submission in enumerate(found.graded):
+        made, rows[index] = _canonical(submission, master_nbs[submission.master])
         if made:
             graded[index] = made
     with tempfile.TemporaryDirectory(prefix="gradflow-grade-", dir=workdir) as tmp:
         if graded:
-            rows.update(_run_with_retries(graded, Path(tmp), settings, bar, len(submissions) - len(graded),
+            rows.update(_run_with_retries(graded, Path(tmp), settings, bar, len(found.graded) - len(graded),
                                           retries, retry_pause))
     points = {name: exercise_points(master) for name, master in master_nbs.items()}
     # A row of no exercise (a notebook the course does not have) is worth nothing.
     return [scored(row, points.get(row.notebook, {}).get(row.exercise, 0.0), partial)
-            for index in sorted(rows) for row in rows[index]]
+            for row in [row for index in sorted(rows) for row in rows[index]] + problem_rows(found, master_nbs, solutions)]

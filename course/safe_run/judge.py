@@ -13,6 +13,17 @@ one that counts, whatever the notebook prints.
 
 A failure of the judge itself is recorded as infrastructure, never as the
 learner's mistake.
+
+**One judgement per exercise per notebook run.** The judge answers the check
+cells and nothing else: code in an exercise cell can find the socket and ask
+for a check itself, but only the first session for an exercise is judged (the
+learner's function called on the cases). Every later one gets that verdict
+again, without a case sent or a function called, and the row's hint says how
+many times the check was asked for. So a notebook learns nothing about the
+hidden cases that one check cell would not show, and cannot multiply its
+attempts (try answers until one passes): the first answer counts, whichever
+code asked. A session asked for while the first one of the same exercise is
+still running (from inside the function being judged) is refused.
 """
 
 from __future__ import annotations
@@ -131,6 +142,20 @@ def _data_copy(value):
     return value
 
 
+ASKED_AGAIN = "Under grading each exercise is judged once per run, and the first answer counts:"
+
+
+def _asked_again(verdict: dict, asked: int) -> dict:
+    """The first verdict, its hint saying the check was asked for ``asked`` times (a passed one is left as it is:
+    it has no hint, and asking again gained nothing)."""
+    if verdict.get("passed") or verdict.get("infrastructure"):
+        return verdict
+    message = str(verdict.get("message", "")).split(f" {ASKED_AGAIN}")[0]
+    return {**verdict, "message": f"{message} {ASKED_AGAIN} this notebook asked for the check of"
+                                  f" {verdict.get('exercise')} {asked} times (code outside its check cell called"
+                                  " the checker), and only its first check was judged."}
+
+
 class JudgeService:
     """One per class run: a socket per notebook, a thread per check."""
 
@@ -142,6 +167,7 @@ class JudgeService:
         self.partial = partial  # run every case, to count the ones passed (partial credit)
         self.book = CaseBook()  # every learner gets the same cases: drawn, and answered by the reference, once
         self.verdicts: dict[str, dict[str, dict]] = {}
+        self._asked: dict[str, dict[str, int]] = {}  # notebook key -> exercise -> sessions asked for
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
 
@@ -151,6 +177,7 @@ class JudgeService:
         server.listen(8)
         self._sockets.append(server)
         self.verdicts[key] = {}
+        self._asked[key] = {}
         threading.Thread(target=self._accept, args=(key, server, set(exercises)), daemon=True).start()
 
     def close(self) -> None:
@@ -170,10 +197,6 @@ class JudgeService:
             threading.Thread(target=self._serve, args=(key, connection, exercises), daemon=True).start()
         server.close()
 
-    def _record(self, key: str, ident: str, verdict: dict) -> None:
-        with self._lock:
-            self.verdicts[key][ident] = verdict
-
     def _serve(self, key: str, connection: socket.socket, exercises: set) -> None:
         with connection:
             connection.settimeout(REQUEST_TIMEOUT)
@@ -187,6 +210,21 @@ class JudgeService:
                 verdict = Verdict(ident, False, "error", f"this notebook has no exercise {ident!r} to check").to_dict()
                 line.send(verdict)
                 return
+            with self._lock:
+                asked = self._asked[key][ident] = self._asked[key].get(ident, 0) + 1
+                first = self.verdicts[key].get(ident)
+                if asked > 1 and first is not None:
+                    first = self.verdicts[key][ident] = _asked_again(first, asked)
+            if asked > 1:
+                # Judged once per run: the first answer again (nothing sent in, nothing called), or a refusal
+                # while that first judgement is still running (asked from inside the function being judged).
+                try:
+                    line.send(first if first is not None else Verdict(
+                        ident, False, "error", f"The check of {ident} is running already: it cannot be asked"
+                        " for again from inside the function it judges.").to_dict())
+                except OSError:
+                    pass
+                return
             try:
                 verdict = self._judge(ident, request, line)
             except (OSError, ValueError, ConnectionError, NotebookGone) as exc:
@@ -195,7 +233,10 @@ class JudgeService:
             except (Exception, Infrastructure) as exc:  # the judge's own failure
                 verdict = {**Verdict(ident, False, "infrastructure", f"the judge failed: {type(exc).__name__}:"
                                      f" {exc}").to_dict(), "infrastructure": True}
-            self._record(key, ident, verdict)
+            with self._lock:
+                if self._asked[key][ident] > 1:  # asked again while it ran: the row says so
+                    verdict = _asked_again(verdict, self._asked[key][ident])
+                self.verdicts[key][ident] = verdict
             try:
                 line.send(verdict)
             except OSError:

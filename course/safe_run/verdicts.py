@@ -37,6 +37,13 @@ class Row:
     # the judge counted them; None where the judge did not (all-or-nothing, or the row failed elsewhere).
     cases_passed: int | None = None
     cases_total: int | None = None
+    # The file as handed in, when it is not named as the notebook it was graded as (a renamed copy), or the
+    # files of a concept handed in twice; "" otherwise.
+    handed_in: str = ""
+    # A score given by hand (course.gradebook.overrides): the instructor's reason, and the score the
+    # grader gave before it; "" and None for a row scored as graded.
+    override: str = ""
+    graded_score: float | None = None
 
     @property
     def infrastructure(self) -> bool:
@@ -65,9 +72,14 @@ def scored(row: Row, points: float, partial: bool = False) -> Row:
     return replace(row, points=points, score=score)
 
 
+NOT_HANDED_IN = "not_handed_in"
+UNKNOWN_NOTEBOOK = "unknown_notebook"
+TWO_COPIES = "two_copies"
 GRADER_CATEGORIES = {
     "unreadable": "the notebook could not be read",
-    "unknown_notebook": "not a notebook of the course",
+    UNKNOWN_NOTEBOOK: "not a notebook of the course",
+    NOT_HANDED_IN: "not handed in",
+    TWO_COPIES: "two notebooks of one concept",
     "crash": "the kernel died",
     "cell_timeout": "a cell did not finish in time",
     "nbval": "the check cell failed under nbval",
