@@ -179,3 +179,14 @@ def test_gradescope_in_a_container_that_masks_proc_grades_without_the_sandbox_an
     assert results["extra_data"]["gradflow"]["sandboxed"] is False
     assert "masks /proc" in results["extra_data"]["gradflow"]["sandbox_problem"]
 
+
+
+def test_progress_takes_no_sandbox_as_grade_does(tmp_path, monkeypatch):
+    from course.cli import main
+    from course.grading import cli as grading_cli
+
+    asked = []
+    monkeypatch.setattr(grading_cli, "learner_progress", lambda *args, **options: asked.append(options) or [])
+    main(["progress", str(tmp_path), "--no-sandbox"])
+    main(["progress", str(tmp_path)])
+    assert asked[0]["use_sandbox"] is False and "use_sandbox" not in asked[1]  # else: the sandbox where bwrap is
