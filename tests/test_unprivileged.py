@@ -31,6 +31,7 @@ import nbformat
 import pytest
 from conftest import EXERCISES, ROOT, SOLUTIONS
 from grading_class import NB01, solved
+from kernels import kernel_slots
 
 from course.assess.registry import exercises_of
 from course.grading import sandbox
@@ -105,9 +106,10 @@ def environment(base: Path) -> dict[str, str]:
 def test_a_class_is_graded_in_the_sandbox_by_an_ordinary_user(copy):
     checkout = copy / "checkout"
     start = time.monotonic()
-    done = subprocess.run(as_user([sys.executable, "-m", "course", "grade", "class", "--out", "out", "--solutions",
-                                   "solutions", "--quiet"]), cwd=checkout, env=environment(copy),
-                          capture_output=True, text=True, timeout=900)
+    with kernel_slots(1):
+        done = subprocess.run(as_user([sys.executable, "-m", "course", "grade", "class", "--out", "out",
+                                       "--solutions", "solutions", "--quiet"]), cwd=checkout, env=environment(copy),
+                              capture_output=True, text=True, timeout=900)
     print(f"grade as uid {USER}: exit {done.returncode} in {time.monotonic() - start:.1f} s")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WITHOUT a sandbox" not in done.stdout
@@ -144,8 +146,9 @@ def test_a_check_cell_runs_in_a_kernel_of_an_ordinary_user(copy):
         path = copy / "tmp" / f"{learner}.ipynb"
         nbformat.write(nb, path)
         os.lchown(path, USER, USER)
-        done = subprocess.run(as_user([sys.executable, "-c", RUN_CELLS, str(path), str(checkout)]), cwd=checkout,
-                              env=environment(copy), capture_output=True, text=True, timeout=600)
+        with kernel_slots(1):
+            done = subprocess.run(as_user([sys.executable, "-c", RUN_CELLS, str(path), str(checkout)]),
+                                  cwd=checkout, env=environment(copy), capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
         outputs[learner] = json.loads(done.stdout.splitlines()[-1])
     assert outputs["ann"][-1].split() == [str(USER), str(checkout / "course" / "__init__.py")]  # the user's kernel

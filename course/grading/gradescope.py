@@ -340,9 +340,8 @@ def graded_results(rows: list[Row], config: Config, summary: str, seconds: float
     elif not config.sandbox:
         output += ("\nGraded WITHOUT a sandbox (the autograder was built with --no-sandbox): the code ran with the"
                    " grader's rights.")
-    gradflow = {"graded": True, "sandboxed": config.sandbox and not sandbox_problem}
-    if sandbox_problem:
-        gradflow["sandbox_problem"] = sandbox_problem
+    gradflow = {"graded": True, "sandboxed": config.sandbox and not sandbox_problem,
+                **({"sandbox_problem": sandbox_problem} if sandbox_problem else {})}
     return {"score": score, "execution_time": round(seconds), "output": output, "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests, "extra_data": {"gradflow": gradflow}}
 

@@ -42,13 +42,14 @@ NO_SANDBOX = ("run it with --no-sandbox: learners' code then runs with your own 
               " anywhere you can, and use the network); only for notebooks you trust, and the report says"
               " so")
 INSTALL = "install bubblewrap (scripts/install-sandbox.sh, or the package bubblewrap)"
-CONTAINER = ("give the container what bubblewrap needs: `docker run --security-opt systempaths=unconfined"
-             " --security-opt seccomp=unconfined --security-opt apparmor=unconfined ...` (or --privileged;"
-             " Podman: --security-opt unmask=ALL), or grade on a Linux machine or VM outside the container")
+ALLOW_CONTAINER = ("`docker run --security-opt systempaths=unconfined --security-opt seccomp=unconfined"
+                   " --security-opt apparmor=unconfined ...` (or --privileged; Podman: --security-opt unmask=ALL),"
+                   " or grade on a Linux machine or VM outside the container")
+CONTAINER = "give the container what bubblewrap needs: " + ALLOW_CONTAINER
 NAMESPACES = ("let ordinary users create user namespaces: `sysctl kernel.unprivileged_userns_clone=1`"
               " (Debian, older Ubuntu), `user.max_user_namespaces` above 0, and on Ubuntu 24.04"
               " `sysctl kernel.apparmor_restrict_unprivileged_userns=0` (or an AppArmor profile that allows"
-              " bwrap); or grade as root (CAP_SYS_ADMIN); in a container, " + CONTAINER.split(": ", 1)[1])
+              " bwrap); or grade as root (CAP_SYS_ADMIN); in a container, " + ALLOW_CONTAINER)
 SEE = 'See docs/grading.md, "What the machine must allow".'
 
 
