@@ -147,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("progress", help="your exercises: done or not yet, with the current hint")
     p.add_argument("folder", type=Path, nargs="?", default=Path("exercises"))
     _grading_options(p)
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run your notebooks without bubblewrap, where the machine does not allow its sandbox")
     p.set_defaults(run=_progress)
 
     live = commands.add_parser("session", help="(instructors) a live class view: who passed which check, now")

@@ -161,20 +161,24 @@ def test_a_broken_notebook_scores_zero_and_says_why(broken_run):
                and "not valid JSON" in t["output"] for t in results["tests"])
 
 
-def test_without_a_working_sandbox_there_is_no_score_not_a_zero(archive, tmp_path):
-    # No bwrap on the PATH (only what run_autograder itself calls): the run must not grade unsandboxed.
+def test_without_a_working_sandbox_it_grades_without_one_in_seconds_and_says_why(archive, tmp_path):
+    # No bwrap on the PATH (only what run_autograder itself calls): the preflight fails at once, and the
+    # submission is graded without the sandbox (tests/test_preflight.py: a container that masks /proc).
     bin_ = tmp_path / "bin"
     bin_.mkdir()
     for tool in ("bash", "mkdir", "cat"):
         os.symlink(shutil.which(tool), bin_ / tool)
     root = gradescope_folder(archive, tmp_path / "autograder", {NB01: notebook_bytes(solved(NB01))})
-    status, results, _ = run_autograder(root, path=str(bin_))
-    assert status == 3
-    jsonschema.validate(results, STRUCTURE)
-    assert "score" not in results and "tests" not in results  # nothing Gradescope could take for a zero
-    assert not jsonschema.Draft202012Validator(SCHEMA).is_valid(results)  # so Gradescope records no score
-    assert "could not be graded (infrastructure)" in results["output"] and "bubblewrap" in results["output"]
-    assert "not your failure" in results["output"]
+    with kernel_slots(1):
+        status, results, stdout = run_autograder(root, path=str(bin_))
+    assert status == 0, stdout
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == len(ALL01)
+    assert "sandbox preflight failed in 0.00 s: bubblewrap (bwrap) is not installed" in stdout
+    assert ("Graded WITHOUT a sandbox: it could not start on this autograder (bubblewrap (bwrap) is not installed)"
+            in results["output"])
+    assert results["extra_data"]["gradflow"] == {"graded": True, "sandboxed": False,
+                                                 "sandbox_problem": "bubblewrap (bwrap) is not installed"}
 
 
 def test_built_with_no_sandbox_it_grades_without_one_and_says_so_and_a_missing_notebook_scores_zero(tmp_path):

@@ -217,7 +217,8 @@ def progress_command(args: argparse.Namespace) -> int:
         print(f"progress: {args.folder} is not a folder", file=sys.stderr)
         return 2
     try:
-        rows = learner_progress(args.folder, args.solutions, **_options(args))
+        sandboxed = {"use_sandbox": False} if getattr(args, "no_sandbox", False) else {}
+        rows = learner_progress(args.folder, args.solutions, **_options(args), **sandboxed)
     except GradingError as exc:
         print(f"progress: {exc}", file=sys.stderr)
         return 2

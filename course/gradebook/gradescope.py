@@ -16,9 +16,11 @@ hint that names a hidden case's inputs shows them only after the due date
 (a second, 0-point test with ``after_due_date`` visibility; the visible one
 says "a hidden case"): with one seed per assignment, every resubmission meets
 the same hidden cases. A submission that could not be graded for the
-grader's own reasons (no working sandbox, a kernel that never started) gets
+grader's own reasons (a kernel that never started, the grader failing) gets
 no score at all, not a zero: results.json says why, and Gradescope shows the
-submission as not autograded, to be run again.
+submission as not autograded, to be run again. Where the sandbox cannot start
+(``course.safe_run.preflight``), the submission is graded without it, and
+results.json says so.
 
 The root folder is ``$GRADFLOW_AUTOGRADER_ROOT`` (default ``/autograder``), so
 a test lays out a temporary folder exactly as Gradescope does.

@@ -3,18 +3,21 @@
 The archive (``course.gradebook.gradescope``) unpacks into ``/autograder/source``;
 Gradescope puts the learner's files into ``/autograder/submission``. The run
 recognises the course's notebooks among the uploads by their exercises
-(``match``, zip archives unpacked), grades them with the same sandboxed grader
+(``course.safe_run.identify``, zip archives unpacked), grades them with the same sandboxed grader
 as ``course grade``, and writes ``/autograder/results/results.json``: one test
 per exercise, its hint withheld where it names a hidden case's inputs before
 the due date (``withhold_hidden_cases``), or no score at all, with the reason,
-when the submission could not be graded for the grader's own reasons.
+when the submission could not be graded for the grader's own reasons. Where
+the sandbox cannot start (``course.safe_run.preflight``: a container that masks
+/proc, no user namespaces), the submission is graded without it, and
+results.json says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +26,7 @@ import zipfile
 from pathlib import Path
 
 from course.gradebook.gradescope import CONFIG, DEFAULT_ROOT, ROOT_VARIABLE, Config
-from course.safe_run import sandbox
+from course.safe_run import preflight
 from course.safe_run.canonical import MAX_NOTEBOOK_BYTES
 from course.safe_run.collect import Submission
 from course.safe_run.verdicts import NOT_HANDED_IN, TWO_COPIES, UNKNOWN_NOTEBOOK, Row, category
@@ -146,18 +149,24 @@ def tests_for(rows: list[Row], config: Config) -> list[dict]:
     return tests
 
 
-def graded_results(rows: list[Row], config: Config, summary: str, seconds: float) -> dict:
+def graded_results(rows: list[Row], config: Config, summary: str, seconds: float,
+                   sandbox_problem: str | None = None) -> dict:
+    """``sandbox_problem``: why the sandbox could not start, when the submission was graded without it."""
     tests = tests_for(rows, config)
     score = sum(t["score"] for t in tests)
     points = sum(t["max_score"] for t in tests)
     passed = sum(r.passed for r in rows)
     output = f"{summary}\n{passed} of {len(rows)} exercises passed: {score:g} of {points:g} points."
-    if not config.sandbox:
+    if sandbox_problem:
+        output += (f"\nGraded WITHOUT a sandbox: it could not start on this autograder ({sandbox_problem}). The"
+                   " code ran with the grader's rights; the verdicts are the same checks.")
+    elif not config.sandbox:
         output += ("\nGraded WITHOUT a sandbox (the autograder was built with --no-sandbox): the code ran with the"
                    " grader's rights.")
+    gradflow = {"graded": True, "sandboxed": config.sandbox and not sandbox_problem,
+                **({"sandbox_problem": sandbox_problem} if sandbox_problem else {})}
     return {"score": score, "execution_time": round(seconds), "output": output, "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": tests,
-            "extra_data": {"gradflow": {"graded": True, "sandboxed": config.sandbox}}}
+            "stdout_visibility": "hidden", "tests": tests, "extra_data": {"gradflow": gradflow}}
 
 
 def ungraded_results(reason: str, seconds: float) -> dict:
@@ -171,19 +180,11 @@ def ungraded_results(reason: str, seconds: float) -> dict:
 # ----- the run ---------------------------------------------------------------------------
 
 def sandbox_problem() -> str | None:
-    """Why bubblewrap cannot sandbox a kernel on this machine, or None when it can (tried, not assumed)."""
-    bwrap = sandbox.bwrap()
-    if not bwrap:
-        return "bubblewrap (bwrap) is not installed, so the learner's code cannot be sandboxed"
-    try:
-        probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
-                               capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap could not start a sandbox ({exc})"
-    if probe.returncode != 0:
-        return (f"bubblewrap cannot start a sandbox on this machine ({probe.stderr.strip()[:300] or probe.returncode}):"
-                " it needs user namespaces. Build the autograder with --no-sandbox to grade without it")
-    return None
+    """Why the kernels' sandbox cannot start on this machine, or None when it can (started once, not assumed)."""
+    started = preflight.check()
+    print(f"gradflow autograder: sandbox preflight {'started Python' if started.ok else 'failed'} in"
+          f" {started.seconds:.2f} s" + ("" if started.ok else f": {started.problem} ({started.said})"))
+    return started.problem
 
 
 def _summary(rows: list[Row], others: list[str]) -> list[str]:
@@ -244,16 +245,16 @@ def run(root: Path | None = None) -> int:
     print(f"gradflow autograder: course package {Path(course.__file__).parent}")
     try:
         config = Config.read(root / "source" / CONFIG)
+        # Where the sandbox cannot start (a container that masks /proc, no user namespaces), the submission is
+        # graded without it, in Gradescope's throwaway container, and results.json says so.
         problem = sandbox_problem() if config.sandbox else None
-        if problem:
-            results, status = ungraded_results(problem, time.monotonic() - start), 3
+        graded = dataclasses.replace(config, sandbox=False) if problem else config
+        with tempfile.TemporaryDirectory(prefix="gradflow-gradescope-") as work:
+            rows, summary = grade_submission(root, graded, Path(work))
+        if rows is None:
+            results, status = ungraded_results(summary, time.monotonic() - start), 3
         else:
-            with tempfile.TemporaryDirectory(prefix="gradflow-gradescope-") as work:
-                rows, summary = grade_submission(root, config, Path(work))
-            if rows is None:
-                results, status = ungraded_results(summary, time.monotonic() - start), 3
-            else:
-                results, status = graded_results(rows, config, summary, time.monotonic() - start), 0
+            results, status = graded_results(rows, config, summary, time.monotonic() - start, problem), 0
     except Exception as exc:  # whatever went wrong, the learner gets no score and a reason, never a zero
         traceback.print_exc()
         results, status = ungraded_results(f"the autograder failed ({type(exc).__name__}: {exc})",

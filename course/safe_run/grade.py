@@ -24,7 +24,7 @@ skip_slow_optional_imports()  # before nbformat's first import: seconds of start
 
 import nbformat
 
-from course.safe_run import sandbox
+from course.safe_run import preflight, sandbox
 from course.safe_run.canonical import (Unreadable, canonical_notebook, code_cell_roles, learner_sources,
                                        master_exercises, read_submission)
 from course.assess.points import exercise_points
@@ -145,9 +145,10 @@ def grade(submissions: list[Submission], solutions: Path, *, seed: int | None = 
     (default: every master). Each row is scored with its exercise's points: all or nothing, or with
     ``partial`` the share of the exercise's cases (public and hidden) the function passed (``verdicts.scored``).
     """
-    if use_sandbox and not sandbox.bwrap():
-        raise GradingError("bubblewrap (bwrap) is not installed: run scripts/install-sandbox.sh,"
-                           " or grade with --no-sandbox (the report then says so)")
+    if use_sandbox:  # the kernels' own sandbox, started once: a machine that refuses it stops us in seconds
+        started = preflight.check(limits, workdir=workdir)
+        if not started.ok:
+            raise GradingError(started.message())
     settings = Settings(secrets.randbelow(2**31) if seed is None else seed, cell_timeout, workers, time_limit,
                         use_sandbox, limits or sandbox.Limits(), kernel_attempts, kernel_backoff,
                         fail_kernel_starts, partial, warm_kernels)
