@@ -21,7 +21,7 @@ from pathlib import Path
 import jsonschema
 import nbformat
 import pytest
-from conftest import ROOT, SOLUTIONS
+from conftest import ROOT
 from grading_class import NB01, solved
 from kernels import kernel_slots
 from test_gradescope import SCHEMA, build, gradescope_folder, notebook_bytes
@@ -163,6 +163,7 @@ def test_gradescope_in_a_container_that_masks_proc_grades_without_the_sandbox_an
     root = gradescope_folder(build(tmp_path), tmp_path / "autograder", {NB01: notebook_bytes(solved(NB01))})
     env = {**os.environ, gradescope.ROOT_VARIABLE: str(root), gradescope.PYTHON_VARIABLE: sys.executable}
     env.pop("PYTHONPATH", None)
+    env["TMPDIR"] = "/tmp"  # Gradescope's, not the test session's longer one: a unix socket's path has at most 107 bytes
     with kernel_slots(1):
         done, seconds = run_timed(container + [str(root / "run_autograder")], cwd=root, env=env)
     results = json.loads((root / "results" / "results.json").read_text())
