@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+from course.assess.hints import CATEGORIES
+
+
+class Refused(Exception):
+    """Raised by an exercise's ``run`` adapter: the answer ran, but did what the task rules out.
+
+    The adapter watches the answer at work (which rows a training loop gives each step, whether a
+    result is one of the inputs) and names the mistake: ``code`` is a category of
+    ``course.assess.hints``, ``hint`` what to tell the learner. Under grading the adapter runs in the
+    sandbox and the exception crosses to the judge by its class name and message alone, so the
+    verdict is read back from those (``refusal``).
+    """
+
+    def __init__(self, code: str, hint: str) -> None:
+        super().__init__(f"[{code}] {hint}")
+
+
+def refusal(exc: BaseException) -> tuple[str, str] | None:
+    """(code, hint) of a ``Refused``, or of its copy rebuilt outside the sandbox; else None."""
+    found = re.fullmatch(r"\[(\w+)\] (.*)", str(exc), re.S) if type(exc).__name__ == "Refused" else None
+    return (found[1], found[2]) if found and found[1] in CATEGORIES else None
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ import numpy as np
 
 from course.assess.cases import array, case, many, remark, sizes
 from course.assess.exercise import Case, Exercise, Misconception
+from course.assess.loop_audit import WatchedNetwork, audit
 from course.compute.data import blobs
 from course.compute.network import two_layer_network
 from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_losses, full_batch,
                                              loss_and_dscores, network_with_switches, rebinding_loop)
-from course.compute.network_runs import GOOD_RUN, run_and_report
+from course.compute.network_runs import GOOD_RUN, Behaviour, run_and_report
 from course.compute.softmax import softmax_loss
 
 
@@ -170,7 +171,9 @@ L2_TERM = Exercise(
 LOOP_TRAIN = blobs(30, np.random.default_rng(3))
 LOOP_VAL = blobs(30, np.random.default_rng(4))
 LOOP_ACCURACY = 0.9  # a correct loop reaches 0.97 to 1.0 here (measured over 18 seeds); untrained, 0.06
-LOOP_EPOCHS, LOOP_BATCH, LOOP_LR = 10, 30, 0.5
+# Batches that do not divide the 90 points, so that a loop which drops the last, smaller batch shows.
+LOOP_EPOCHS, LOOP_BATCH, LOOP_LR = 10, 25, 0.5
+LOOP_BATCHES = (20, 25, 40)
 
 
 def train_loop(net, x, y, lr, epochs, batch_size, rng):
@@ -187,8 +190,22 @@ def train_loop(net, x, y, lr, epochs, batch_size, rng):
 
 
 def run_loop(answer, args):
-    """Train with the learner's loop, then report its behaviour (the grade compares that with GOOD_RUN)."""
-    return run_and_report(answer, args, LOOP_VAL, LOOP_ACCURACY)
+    """Train with the learner's loop, watching each step (``loop_audit``), then report its behaviour.
+
+    Runs beside the learner's code under grading: what each step was given is seen there.
+    """
+    net, x, y, lr, epochs, batch_size, rng = args
+    watched = WatchedNetwork(net, x)
+    before = rng.bit_generator.state
+
+    def watched_loop(*_):
+        return answer(watched, x, y, lr, epochs, batch_size, rng)
+    report = run_and_report(watched_loop, args, LOOP_VAL, LOOP_ACCURACY)
+    if not isinstance(report, Behaviour):  # a known wrong loop reports itself: nothing to watch
+        return report
+    if watched.steps:
+        audit(watched, len(y), epochs, batch_size, lr, before, rng.bit_generator.state)
+    return report
 
 
 def _behaviour(loop):
@@ -198,16 +215,17 @@ def _behaviour(loop):
     return behaviour
 
 
-def _loop_case(hidden: int, seed: int) -> Case:
+def _loop_case(hidden: int, seed: int, batch: int = LOOP_BATCH) -> Case:
     x, y = LOOP_TRAIN
     net = two_layer_network((2, hidden, 3), np.random.default_rng(seed), l2=1e-3)
-    return Case((net, x, y, LOOP_LR, LOOP_EPOCHS, LOOP_BATCH, np.random.default_rng(seed + 1)),
+    return Case((net, x, y, LOOP_LR, LOOP_EPOCHS, batch, np.random.default_rng(seed + 1)),
                 f"a network with {hidden} hidden units (seed {seed}) on 90 points in three clouds, lr = {LOOP_LR:g},"
-                f" {LOOP_EPOCHS} epochs, batches of {LOOP_BATCH}")
+                f" {LOOP_EPOCHS} epochs, batches of {batch}")
 
 
 def _loop_hidden(rng: np.random.Generator) -> list[Case]:
-    return [_loop_case(int(rng.choice([20, 30, 40])), int(rng.integers(0, 1000))) for _ in range(5)]
+    return [_loop_case(int(rng.choice([20, 30, 40])), int(rng.integers(0, 1000)), LOOP_BATCHES[k % 3])
+            for k in range(5)]
 
 
 _COUNT_HINT = ("Your loop returned another number of losses than it took steps. Each epoch goes through"
@@ -222,6 +240,7 @@ TRAIN_LOOP = Exercise(
     hidden=_loop_hidden,
     outputs=("behaviour",),
     run=run_loop,
+    run_in_sandbox=True,  # the loop's steps are watched where it runs (course.assess.loop_audit)
     agree=lambda got, expected, case_: tuple(got) == GOOD_RUN,
     misconceptions=(
         Misconception("no_update", "The network never changes: `param = param - lr * grad` makes a new array"
