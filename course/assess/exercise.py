@@ -83,8 +83,8 @@ class Exercise:
       makes objects the adapter then uses (a class whose instances go into a
       network): those cannot cross the sandbox's wall, only plain results can.
       The adapter must hold no reference answer (it is visible in there).
-    - ``returns``: the exact type the text asks for, by output name: "int" or
-      "tuple of int" (other outputs: any number, or an array of the reference's shape).
+    - ``returns``: the exact type the text asks for, by output name: "int",
+      "tuple of int" or "bool" (other outputs: any number, or an array of the reference's shape).
     - ``agree``: optional custom comparison ``agree(got, expected, case)`` for
       answers that are right in more than one way; by default every output
       must be close to the reference's.

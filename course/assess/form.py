@@ -73,7 +73,12 @@ def _is_int(v: Any) -> bool:
 
 
 def _check_type(name: str, wanted: str | None, got: Any) -> None:
-    """The exact type the exercise's text asks for (``Exercise.returns``): "int" or "tuple of int"."""
+    """The exact type the exercise's text asks for (``Exercise.returns``): "int", "tuple of int" or "bool"."""
+    if wanted == "bool" and not isinstance(got, (bool, np.bool_)):
+        shown = f" ({float(got):.3g})" if _is_real_number(got) else ""
+        raise Stop("dtype", f"{label(name)} should be True or False, as the text asks; yours is a"
+                            f" {type(got).__name__}{shown}. Return the decision itself: whether the largest"
+                            " error is within the tolerance, not the error.")
     if wanted == "int" and not _is_int(got):
         raise Stop("dtype", f"{label(name)} should be an int, as the text asks; yours is a {type(got).__name__}"
                             f" ({got!r}). Compute it with whole numbers only (`*`, `+`, `//`), or convert it with"

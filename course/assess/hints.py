@@ -53,6 +53,8 @@ CATEGORIES: dict[str, str] = {
     "shuffle": "a training loop that never shuffles, or reuses one order, instead of a new permutation every epoch",
     "last_batch": "an epoch that does not give every example to exactly one step (the last, smaller batch dropped)",
     "step_size": "an SGD step other than lr · grad (divided by the batch size again, ...)",
+    "in_place": "nudged a copy of x where the task asks to nudge x itself, in place, and put it back",
+    "relative_error": "a relative error with another denominator than the task's |a| + |n|",
     "aliased": "returned one of its input arrays where the task asks for a new one",
     "global_rng": "drew random numbers from numpy's global generator instead of the rng it was given",
     "stats_constant": "the batch mean and variance treated as constants: a path from x through them is missing",

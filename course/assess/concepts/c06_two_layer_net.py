@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from course.assess.cases import array, case, many, remark, sizes
+from course.assess.checker_runs import CHECK_STEP, CHECK_TOLERANCE, Loss, checker, off_by, run_checker
 from course.assess.exercise import Case, Exercise, Misconception
 from course.assess.loop_audit import WatchedNetwork, audit
 from course.compute.data import blobs
@@ -67,6 +68,19 @@ def _tie_case() -> Case:
                   "a relu input exactly 0")
 
 
+def _large_scores_case() -> Case:
+    """Inputs thousands of times larger: scores in the thousands, where exp overflows without the max shift.
+
+    Each label is its row's highest score, so that with the shift no probability of a label underflows:
+    a right answer that takes the log of P (as the text allows) stays finite.
+    """
+    x, _, W1, b1, W2, b2, l2, mask, keep_prob = _network_args(np.random.default_rng(607), 4, 3, 5, 2, 1.0, 0.1).args
+    x = x * 3000.0
+    y = (np.maximum(0.0, x @ W1 + b1) @ W2 + b2).argmax(axis=1)
+    return remark(case(x=x, y=y, W1=W1, b1=b1, W2=W2, b2=b2, l2=l2, mask=mask, keep_prob=keep_prob),
+                  "inputs thousands of times larger (scores in the thousands)")
+
+
 def _agree_any_tie(reference_with_tie):
     def agree(got, expected, case_):
         return any(_close_all(got, reference_with_tie(*case_.args, tie=t)) for t in TIE_SHARES)
@@ -85,7 +99,7 @@ NETWORK_LOSS = Exercise(
     reference=network_loss,
     public=(case(**_W, l2=0.1, mask=WORKED_MASK, keep_prob=0.75),
             case(**_W, l2=0.0, mask=np.ones((2, 4)), keep_prob=1.0)),
-    hidden=many(12, _network_case, edges=(_tie_case(),)),
+    hidden=many(12, _network_case, edges=(_tie_case(), _large_scores_case())),
     outputs=("loss", "dW1", "db1", "dW2", "db2"),
     agree=_agree_any_tie(network_with_switches),
     misconceptions=(
@@ -115,6 +129,10 @@ NETWORK_LOSS = Exercise(
                                           " layer's input is the dropped-out, scaled activation; dW2 = inputᵀ ·"
                                           " dscores needs that input.",
                       lambda *a: network_with_switches(*a, dW2_input="h")),
+        Misconception("overflow", "Your loss overflows for large scores: exp of a score in the thousands is"
+                                  " inf, and P becomes inf/inf = NaN. Subtract each row's largest score before"
+                                  " the exp (softmax does not change), as in lesson 04.",
+                      lambda *a: network_with_switches(*a, shift=False)),
         Misconception("wrong_value", "Your gradient passes relu unchanged: relu's local gradient is 1 where"
                                      " its input was positive and 0 where it was negative.",
                       lambda *a: network_with_switches(*a, relu_back=False)),
@@ -256,10 +274,6 @@ TRAIN_LOOP = Exercise(
 
 # ----- 4. a gradient checker that decides -------------------------------------------------------
 
-CHECK_STEP = 1e-5
-CHECK_TOLERANCE = 1e-6
-
-
 def grad_check(f, x, analytic, entries):
     worst = 0.0
     for index in entries:
@@ -275,23 +289,6 @@ def grad_check(f, x, analytic, entries):
     return bool(worst <= CHECK_TOLERANCE)
 
 
-class Loss:
-    """A smooth loss of a weight matrix: softmax cross-entropy of a linear classifier, scaled."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, scale: float) -> None:
-        self.x, self.y, self.scale = x, y, scale
-
-    def __call__(self, w: np.ndarray) -> float:
-        return self.scale * softmax_loss(self.x @ w, self.y)[0]
-
-    def gradient(self, w: np.ndarray) -> np.ndarray:
-        _, dscores = softmax_loss(self.x @ w, self.y)
-        return self.scale * (self.x.T @ dscores)
-
-    def __repr__(self) -> str:
-        return f"<a softmax loss of a {self.x.shape[1]}×{int(self.y.max()) + 1} weight matrix, × {self.scale:g}>"
-
-
 # How each candidate gradient is made from the correct one, and what a right checker says.
 def _candidates(rng: np.random.Generator, loss: Loss, w: np.ndarray, entries: list) -> list[tuple]:
     good = loss.gradient(w)
@@ -299,9 +296,15 @@ def _candidates(rng: np.random.Generator, loss: Loss, w: np.ndarray, entries: li
     flipped[entries[0]] *= -1.0
     small = good * (1.0 + 3e-3)  # relative error 1.5e-3 on every entry: a forgotten small term
     slightly = good * (1.0 + 2e-5)  # relative error 1e-5: still a bug by the course's rule
+    # One entry wrong by 3e-6, the others exact: the largest error fails, the mean (0.75e-6) would pass.
+    one = off_by(loss, w, good, {entries[0]: 3e-6, **{e: 0.0 for e in entries[1:]}})
+    # Every entry at 0.8e-6 by the course's denominator |a| + |n|: passes; by max(|a|, |n|) or |a| it is 1.6e-6.
+    near = off_by(loss, w, good, {e: 0.8e-6 for e in entries})
     return [("the correct gradient", good, True), ("one entry with its sign flipped", flipped, False),
             ("a gradient a fraction of a percent off", small, False),
-            ("a gradient off by a relative 1e-5", slightly, False)]
+            ("a gradient off by a relative 1e-5", slightly, False),
+            ("one entry off by a relative 3e-6, the others exact", one, False),
+            ("every entry off by a relative 8e-7, within the tolerance", near, True)]
 
 
 def _check_cases(rng: np.random.Generator, scales=(1.0, 1e7, 1e-4)) -> list[Case]:
@@ -323,31 +326,12 @@ def _public_check_cases() -> tuple[Case, ...]:
     return tuple(_check_cases(np.random.default_rng(66), scales=(1.0,)))
 
 
-def _checker(step=CHECK_STEP, tolerance=CHECK_TOLERANCE, central=True, relative=True):
-    def check(f, x, analytic, entries):
-        worst = 0.0
-        for index in entries:
-            saved = x[index]
-            x[index] = saved + step
-            plus = f(x)
-            if central:
-                x[index] = saved - step
-                minus, width = f(x), 2 * step
-            else:
-                x[index] = saved
-                minus, width = f(x), step
-            x[index] = saved
-            numeric = (plus - minus) / width
-            diff = abs(analytic[index] - numeric)
-            error = diff / max(abs(analytic[index]) + abs(numeric), 1e-8) if relative else diff
-            worst = max(worst, error)
-        return bool(worst <= tolerance)
-    return check
-
-
 _STEP_HINT = ("Your check rejects a correct gradient, so its numerical derivative is off. Use the central"
               " difference (f(x+h) − f(x−h)) / 2h with h = 1e-5: a one-sided difference, or a much larger step,"
               " also measures the curvature; a much smaller step loses the difference to round-off.")
+_DENOMINATOR_HINT = ("Your relative error divides by another denominator than the task's. The course divides by"
+                     " |a| + |n| (at least 1e-8), so that an error of 0.8e-6 there is 1.6e-6 with max(|a|, |n|) or"
+                     " |a|: your check rejects a gradient the course's rule passes.")
 
 GRAD_CHECK = Exercise(
     id="06.grad_check",
@@ -356,21 +340,30 @@ GRAD_CHECK = Exercise(
     public=_public_check_cases(),
     hidden=_check_cases,
     outputs=("passed",),
+    returns={"passed": "bool"},
+    run=run_checker,
+    run_in_sandbox=True,  # the checker's calls of f are watched where it runs
     misconceptions=(
+        # First: a looser threshold passes the one-entry case too, but the mean is the mistake that passes nothing else.
+        Misconception("threshold", "Your check decides on the mean error over the entries, so one wrong entry"
+                                   " among right ones passes. A gradient is right only if every entry is: decide"
+                                   " on the largest relative error.", checker(decide=np.mean)),
         Misconception("absolute_error", "Your check compares absolute differences, which grow and shrink with"
                                         " the loss's scale: it rejects correct gradients of a large loss and"
                                         " passes wrong ones of a tiny loss. Divide by |analytic| + |numeric|.",
-                      _checker(relative=False)),
+                      checker(relative=False)),
         Misconception("threshold", "Your check passes a gradient with a relative error of 1e-5: 1e-4 is too"
                                    " loose for a smooth function in float64. A correct gradient agrees to"
                                    " about 1e-7 or better; the course passes at 1e-6.",
-                      _checker(tolerance=1e-4)),
+                      checker(tolerance=1e-4)),
         Misconception("threshold", "Your check passes gradients that are a fraction of a percent off: a"
                                    " threshold of 1e-2 is far too loose in float64. A correct gradient agrees"
                                    " to about 1e-7 or better; the course passes at 1e-6.",
-                      _checker(tolerance=1e-2)),
+                      checker(tolerance=1e-2)),
+        *(Misconception("relative_error", _DENOMINATOR_HINT, checker(denominator=wrong))
+          for wrong in (lambda a, n: max(abs(a), abs(n)), lambda a, n: abs(a), lambda a, n: abs(n))),
         *(Misconception("step", _STEP_HINT, wrong)
-          for wrong in (_checker(central=False), _checker(step=1e-10), _checker(step=1e-2))),
+          for wrong in (checker(central=False), checker(step=1e-10), checker(step=1e-2))),
     ),
 )
 
