@@ -149,7 +149,7 @@ def training_normalising_with_running(x, gamma, beta, rm, rv, m, eps):
 
 # ----- the course's module with one mistake ----------------------------------------
 
-MODULE_MISTAKES = ("constants", "batch_at_test", "momentum")
+MODULE_MISTAKES = ("constants", "batch_at_test", "momentum", "no_gamma")
 
 
 class MistakenBatchNorm(BatchNorm):
@@ -157,7 +157,8 @@ class MistakenBatchNorm(BatchNorm):
 
     - "constants": the backward pass treats mu and var as constants (the direct path only);
     - "batch_at_test": evaluation mode normalises with the batch's own statistics;
-    - "momentum": training updates the running statistics with the momentum reversed.
+    - "momentum": training updates the running statistics with the momentum reversed;
+    - "no_gamma": the backward pass leaves γ out of dx.
     """
 
     def __init__(self, features: int, mistake: str, **settings) -> None:
@@ -182,4 +183,6 @@ class MistakenBatchNorm(BatchNorm):
         dx = super().backward(dout)
         if self.mistake == "constants":
             return dout * self.params["gamma"] * self.cache.istd
+        if self.mistake == "no_gamma":
+            return dx / self.params["gamma"]
         return dx

@@ -17,6 +17,7 @@ import numpy as np
 
 from course.assess.cases import array, case, many, remark, sizes
 from course.assess.exercise import Case, Exercise, Misconception
+from course.assess.fresh_outputs import fresh_outputs
 from course.compute.batchnorm import BatchNorm
 from course.compute.batchnorm_mistakes import (MistakenBatchNorm, at_test_updating_running,
                                                at_test_with_batch_statistics, compact_variant,
@@ -244,6 +245,9 @@ RUNNING = Exercise(
                   False), "one example (N = 1) at test time, momentum = 0.9, train = False")),
     hidden=many(12, _layer_case),
     outputs=("out", "new_mean", "new_var"),
+    # "Return new ones": a running statistic handed back as it came is refused, where it is still the input.
+    run=fresh_outputs(("x", "gamma", "beta", "running_mean", "running_var"), ("out", "new_mean", "new_var")),
+    run_in_sandbox=True,  # where the returned arrays are still the arguments' own
     misconceptions=(
         Misconception("test_batch_stats", _BATCH_AT_TEST_HINT, _layer(test_step=at_test_with_batch_statistics)),
         Misconception("running_update", "At test time your layer updates the running statistics with the test"
@@ -361,6 +365,9 @@ NETWORK = Exercise(
                                         " direct path): the gradients of every module below it, fc1.w among"
                                         " them, come out wrong. Add the paths through μ and σ².",
                       _wrong_module("constants")),
+        Misconception("wrong_value", "Your module's dx leaves out γ: x̂ is scaled by γ on its way out, so every"
+                                     " path back to x carries the factor γ (dx̂ = dout · γ). The check's γ is not"
+                                     " 1, as after training.", _wrong_module("no_gamma")),
         Misconception("test_batch_stats", "In evaluation mode (self.training is False) your module normalises"
                                           " with the test batch's own statistics; it must use the running ones."
                                           " A single test example would otherwise always give β.",
