@@ -308,3 +308,16 @@ def test_the_judge_gives_the_local_verdict_of_a_watched_answer(monkeypatch, iden
         judge.close()
     local = evaluate(get_exercise(ident), answer, 31337)
     assert (remote["passed"], remote["code"], remote["message"]) == (local.passed, local.code, local.message)
+
+
+# ----- 05.catch_the_swap: a test of the kept units' value alone ------------------------------------
+
+def test_a_dropout_test_that_checks_only_the_kept_units_value_is_named():
+    def scale_only(dropout_forward, keep_prob):
+        x = np.ones((100, 100))
+        out = dropout_forward(x, keep_prob, np.random.default_rng(1))
+        return bool(np.allclose(out[out != 0], 1 / keep_prob))
+
+    verdict = _verdict("05.catch_the_swap", scale_only)
+    assert (verdict.passed, verdict.code) == (False, "scale_only_test"), verdict.message
+    assert "Measure the fraction kept too" in verdict.message

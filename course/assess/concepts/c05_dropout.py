@@ -237,8 +237,9 @@ DROPOUT_LAYER = Exercise(
 # ----- 6. a test that catches the swapped keep probability ------------------------
 
 # What the learner's test is run on: a correct dropout, one drawn another way,
-# and the three broken ones.
-CANDIDATE_KINDS = ("correct", "correct_binomial", "no_scale", "swapped", "wrong_divisor")
+# and the four broken ones ("reversed" keeps the wrong fraction at the right
+# scale: a test of the kept units' value alone passes it).
+CANDIDATE_KINDS = ("correct", "correct_binomial", "no_scale", "swapped", "wrong_divisor", "reversed")
 
 
 class Candidate:
@@ -297,6 +298,12 @@ def _kept_fraction_test(forward, keep_prob):
                 and np.allclose(out[out != 0.0], 2.0 / keep_prob))
 
 
+def _scale_only_test(forward, keep_prob):
+    x = np.full((400, 250), 2.0)
+    out = forward(x, keep_prob, np.random.default_rng(0))
+    return bool(np.allclose(out[out != 0.0], 2.0 / keep_prob))
+
+
 def _exact_copy_test(forward, keep_prob):
     x = np.full((20, 10), 2.0)
     out = forward(x, keep_prob, np.random.default_rng(0))
@@ -320,6 +327,11 @@ LEARNER_TEST = Exercise(
                                         " and their product is 1, just as for a correct dropout. Look at something"
                                         " the two differ in: how many units are kept, or how far out spreads"
                                         " around x.", _mean_only_test),
+        Misconception("scale_only_test", "Your test passes a dropout that keeps the wrong fraction of units: it"
+                                         " looks only at the value of the kept units. One that keeps a unit with"
+                                         " probability 1 − keep_prob and divides by keep_prob has kept units of"
+                                         " the right value. Measure the fraction kept too, with a tolerance for"
+                                         " chance.", _scale_only_test),
         Misconception("keep_half_test", "Your test works at keep_prob = 0.5 only, where keeping with keep_prob"
                                         " and with 1 − keep_prob are the same random process, so the swap cannot"
                                         " show. Test at the keep_prob you are given.",
