@@ -28,7 +28,10 @@ from course.assess.form import Stop as _Stop
 from course.assess.form import as_outputs as _as_outputs
 from course.assess.form import check_form as _check_form
 from course.assess.form import label as _label
+from course.assess.form import plural as _plural
+from course.assess.form import subject as _subject
 from course.assess.limits import TimeLimitExceeded, time_limit
+from course.assess.some_outputs import restricted
 
 # Form problems a known mistake can explain: its result has the same wrong shape, count, type or NaN.
 _EXPLAINABLE = {"nan", "shape", "transpose", "sum_axis", "keepdims", "not_summed", "no_broadcast", "count", "order"}
@@ -221,8 +224,8 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_al
         unrepeatable = next((f for f in failures if not _repeatable(exercise, answer, f)), None)
     if unrepeatable is not None:
         return Verdict(exercise.id, False, "global_rng",
-                       f"`{exercise.function}` gives a different result each time for the same `rng` (seen on the"
-                       f" example {unrepeatable[0].note}): it draws from numpy's global generator (np.random....)."
+                       f"`{exercise.function}` gives a different result each time for the same `rng` (seen on"
+                       f" {unrepeatable[0].where}): it draws from numpy's global generator (np.random....)."
                        " Draw every random number from the `rng` it is given, e.g. rng.random(x.shape).",
                        len(public), len(hidden), **total)
     code, message = _explain(exercise, failures)
@@ -267,7 +270,7 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case, book) -> tuple[A
     except Exception as exc:
         refused = refusal(exc)  # the exercise's adapter saw the answer do what the task rules out
         if refused:
-            raise _Stop(refused[0], f"{refused[1]} (seen on the example {case.note})") from None
+            raise _Stop(refused[0], f"{refused[1]} (seen on {case.where})") from None
         known = _known_failure(exercise, case, exc)
         if known:
             raise _Stop(*known) from None
@@ -283,8 +286,8 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case, book) -> tuple[A
         raise
     changed = _mutated_argument(exercise.reference, case.args, given)
     if changed is not None:
-        raise _Stop("mutated", f"`{exercise.function}` changed its input `{changed}` in place, on the example"
-                               f" {case.note}. Leave the inputs as they were: whoever called the function may"
+        raise _Stop("mutated", f"`{exercise.function}` changed its input `{changed}` in place, on"
+                               f" {case.where}. Leave the inputs as they were: whoever called the function may"
                                f" still need them. Compute into a new array (`{changed} - m`, `{changed}.copy()`)"
                                f" instead of changing `{changed}` itself (`{changed} -= m`, `{changed}[...] = ...`).")
     return got, expected
@@ -307,7 +310,7 @@ def _known_failure(exercise: Exercise, case: Case, exc: Exception) -> tuple[str,
                 m.wrong(*copy.deepcopy(case.args))
         except Exception as theirs:
             if type(theirs) is type(exc) and str(theirs) == str(exc):
-                return m.code, f"{m.hint} (seen on the example {case.note}, where it raised {type(exc).__name__})"
+                return m.code, f"{m.hint} (seen on {case.where}, where it raised {type(exc).__name__})"
     return None
 
 
@@ -318,7 +321,7 @@ def _describe_exception(exercise: Exercise, exc: Exception, case: Case) -> str:
         last = frames[-1]
         code_line = f": `{last.line.strip()}`" if last.line else ""
         where = f" at line {last.lineno} of `{last.name}`{code_line}"
-    return (f"`{exercise.function}` raised {type(exc).__name__}: {exc}{where}, on the example {case.note}."
+    return (f"`{exercise.function}` raised {type(exc).__name__}: {exc}{where}, on {case.where}."
             " Read the error, fix the function, run its cell, then run this check again.")
 
 
@@ -380,7 +383,9 @@ def _agrees(exercise: Exercise, got: Any, expected: Any, case: Case) -> bool:
                zip(_as_outputs(exercise, got), _as_outputs(exercise, expected)))
 
 
-def _matches_all(exercise: Exercise, wrong: Callable, failures) -> bool:
+def _matches_all(exercise: Exercise, wrong: Callable, failures, only: tuple[str, ...] = ()) -> bool:
+    if only:  # these outputs alone (a forward mistake named by the forward output)
+        exercise, wrong, failures = restricted(exercise, only, wrong, failures)
     for case, got, expected, _ in failures:
         try:
             with np.errstate(all="ignore"):  # some known mistakes overflow: that is the point
@@ -447,8 +452,8 @@ def _known_mistake(exercise: Exercise, failures) -> tuple[str, str] | None:
     """The first of the exercise's misconceptions that explains every failure, with its hint."""
     case = failures[0][0]
     for m in exercise.misconceptions:
-        if _matches_all(exercise, m.wrong, failures):
-            return m.code, f"{m.hint} (seen on the example {case.note})"
+        if _matches_all(exercise, m.wrong, failures, m.outputs):
+            return m.code, f"{m.hint} (seen on {case.where})"
     return None
 
 
@@ -477,13 +482,13 @@ def _named(exercise: Exercise, failures) -> tuple[str, str] | None:
     if known:
         return known
     if exercise.upstream is not None and _matches_all(exercise, _with_unit_upstream(exercise), failures):
-        return "upstream", (f"Your gradients are the local derivatives alone (seen on the example {case.note})."
+        return "upstream", (f"Your gradients are the local derivatives alone (seen on {case.where})."
                             " Multiply each local derivative by the upstream gradient: that is the chain rule.")
     unchained = _partly_unchained(exercise, failures)
     if unchained:
         which = " and ".join(_label(exercise.outputs[k]) for k in unchained)
         return "upstream", (f"Your {which} {'is' if len(unchained) == 1 else 'are'} the local derivative alone"
-                            f" (seen on the example {case.note}), while your other results carry the upstream"
+                            f" (seen on {case.where}), while your other results carry the upstream"
                             " gradient. Multiply every local derivative by the upstream gradient.")
     return None
 
@@ -502,17 +507,20 @@ def _explain(exercise: Exercise, failures) -> tuple[str, str]:
                 # A swap, both ways: one output that merely equals another's value (a 0) is no evidence.
                 if (i != j and _close(exercise, gots[i], exps[j]) and _close(exercise, gots[j], exps[i])
                         and not _close(exercise, exps[i], exps[j])):
-                    return "order", (f"Your {_label(names[i])} holds what belongs in {_label(names[j])} (seen on the example"
-                                     f" {case.note}). Return the results in the order {', '.join(names)}.")
+                    return "order", (f"Your {_label(names[i])} holds what belongs in {_label(names[j])} (seen on"
+                                     f" {case.where}). Return the results in the order {', '.join(names)}.")
     wrong = [k for k in range(len(names)) if not _close(exercise, gots[k], exps[k])] if exercise.agree is None else []
     if wrong and all(_close(exercise, gots[k], -np.asarray(exps[k], dtype=np.float64)) for k in wrong):
         which = " and ".join(_label(names[k]) for k in wrong)
         return "sign", (f"{which} {'has' if len(wrong) == 1 else 'have'} the right size but the wrong sign"
-                        f" (seen on the example {case.note}). Check the sign of each local derivative.")
+                        f" (seen on {case.where}). Check the sign of each local derivative.")
     which = " and ".join(_label(names[k]) for k in wrong) if wrong else "the result"
+    if len(wrong) == 1 and " " in names[wrong[0]]:
+        which = _subject(names[wrong[0]])
+    many = len(wrong) > 1 or (len(wrong) == 1 and _plural(names[wrong[0]]))
     where = (f"It passes the worked examples but not a hidden case: {case.note}. Make sure it computes from its"
-             " inputs for any input, not only for the examples.") if is_hidden else f"Seen on the example {case.note}."
-    return "wrong_value", (f"{which[0].upper()}{which[1:]} {'is' if len(wrong) <= 1 else 'are'} not right. {where}"
+             " inputs for any input, not only for the examples.") if is_hidden else f"Seen on {case.where}."
+    return "wrong_value", (f"{which[0].upper()}{which[1:]} {'are' if many else 'is'} not right. {where}"
                            f" {_next_step(exercise)}")
 
 

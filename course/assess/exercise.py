@@ -31,6 +31,14 @@ def refusal(exc: BaseException) -> tuple[str, str] | None:
     return (found[1], found[2]) if found and found[1] in CATEGORIES else None
 
 
+_EMPHASIS = re.compile(r"(?<![\w*])\*([^\s*](?:[^*]*?[^\s*])?)\*(?![\w*])")
+
+
+def plain(text: str) -> str:
+    """``text`` without markdown emphasis: "the *mean*" -> "the mean"; x*y and 2 * 3 stay."""
+    return _EMPHASIS.sub(r"\1", text)
+
+
 @dataclass(frozen=True)
 class Case:
     """One call of the learner's function: ``fn(*args)``.
@@ -42,6 +50,13 @@ class Case:
     args: tuple
     note: str = ""
 
+    @property
+    def where(self) -> str:
+        """The case as a hint names it: "the example x of shape (2, 3)", but a note that is a whole
+        description already ("the 4 × 3 example of the lesson", "a batch of 5 ...") stands alone."""
+        whole = self.note.startswith(("the ", "a ", "an ", "one ", "every "))
+        return self.note if whole else f"the example {self.note}"
+
 
 @dataclass(frozen=True)
 class Misconception:
@@ -49,13 +64,21 @@ class Misconception:
 
     ``wrong`` has the reference's signature and computes the *wrong* answer;
     when the learner's outputs match it where they miss the reference, the
-    hint is shown. ``code`` is the category the grader counts (see
+    hint is shown (``outputs``: only those outputs are compared). ``code`` is the category the grader counts (see
     ``course.assess.hints.CATEGORIES``).
     """
 
     code: str
     hint: str
     wrong: Callable[..., Any]
+    # Only these outputs are compared (by name); empty: all. A forward-pass mistake is named by the
+    # forward output alone, whatever the backward pass of the same answer does.
+    outputs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Hints are read as plain text (a notebook's error output, a terminal, a CSV): an emphasis
+        # written *so* would show its asterisks. Frozen: set once, here, before anyone sees it.
+        object.__setattr__(self, "hint", plain(self.hint))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ gradients at that moment), and ``audit`` reads the record:
 - every epoch gives each training row to exactly one step, in batches of
   ``batch_size`` (the last one smaller when the size does not divide N);
 - the epochs come in shuffled orders, a new one each epoch;
-- the ``rng`` the loop was given is the one that drew them;
+- the ``rng`` the loop was given is the one that drew them (it changed, and a
+  second run from the same state gives every step the same rows: ``same_rows``);
 - each step moves every parameter by ``lr · grad``, the gradient of that step.
 
 ``audit`` raises ``Refused`` with the first mistake it sees. It says nothing
@@ -41,6 +42,8 @@ class WatchedNetwork:
         self.steps: list[tuple[np.ndarray | None, dict, dict]] = []
 
     def __getattr__(self, name):
+        if name.startswith("__") or name in ("_net", "_row", "steps"):  # copy and pickle look for these first
+            raise AttributeError(name)
         return getattr(self._net, name)
 
     def loss_and_grads(self, x, y, *args, **kwargs):
@@ -129,3 +132,14 @@ def audit(watched: WatchedNetwork, n: int, epochs: int, batch_size: int, lr: flo
     problem = _step_problem(steps, watched.params, lr, batch_size)
     if problem:
         raise problem
+
+
+def same_rows(first: WatchedNetwork, second: WatchedNetwork) -> None:
+    """Two runs from the same network and the same generator state must give each step the same rows."""
+    rows = [[r for r, _, _ in run.steps] for run in (first, second)]
+    if any(r is None for run in rows for r in run):
+        return
+    if len(rows[0]) != len(rows[1]) or not all(np.array_equal(a, b) for a, b in zip(*rows)):
+        raise Refused("global_rng", "Your loop gives the steps other rows on a second run from the same `rng`:"
+                                    " part of its shuffling comes from np.random or a generator of its own. Draw"
+                                    " every order from the `rng` it is given, rng.permutation(N).")

@@ -10,12 +10,14 @@ input exactly at 0; at that tie the course's half share and the frameworks'
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from course.assess.cases import array, case, many, remark, sizes
 from course.assess.checker_runs import CHECK_STEP, CHECK_TOLERANCE, Loss, checker, off_by, run_checker
 from course.assess.exercise import Case, Exercise, Misconception
-from course.assess.loop_audit import WatchedNetwork, audit
+from course.assess.loop_audit import WatchedNetwork, audit, same_rows
 from course.compute.data import blobs
 from course.compute.network import two_layer_network
 from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_losses, full_batch,
@@ -178,6 +180,14 @@ L2_TERM = Exercise(
                                      " squares.",
                       lambda W1, W2, l2: (float(0.5 * l2 * (np.linalg.norm(W1) + np.linalg.norm(W2))),
                                           l2 * W1, l2 * W2)),
+        Misconception("l2_gradient", "Your gradients are (λ/2)·W: the derivative of (λ/2)·ΣW² is λW, the 2 of"
+                                     " the square cancelling the 1/2.",
+                      lambda W1, W2, l2: (l2_term(W1, W2, l2)[0], 0.5 * l2 * W1, 0.5 * l2 * W2)),
+        Misconception("l2_gradient", "Your gradients are W itself: the gradient of (λ/2)·ΣW² is λW, with the"
+                                     " factor λ.", lambda W1, W2, l2: (l2_term(W1, W2, l2)[0], W1.copy(), W2.copy())),
+        Misconception("l2_gradient", "Your penalty has only W1's squares: the L2 term sums the squares of both"
+                                     " weight matrices, W1 and W2.",
+                      lambda W1, W2, l2: (float(0.5 * l2 * np.sum(W1 ** 2)), l2 * W1, l2 * W2)),
     ),
 )
 
@@ -213,16 +223,18 @@ def run_loop(answer, args):
     Runs beside the learner's code under grading: what each step was given is seen there.
     """
     net, x, y, lr, epochs, batch_size, rng = args
+    again = copy.deepcopy((net, rng))  # the same start, for a second run: does the rng decide the order?
     watched = WatchedNetwork(net, x)
     before = rng.bit_generator.state
-
-    def watched_loop(*_):
-        return answer(watched, x, y, lr, epochs, batch_size, rng)
-    report = run_and_report(watched_loop, args, LOOP_VAL, LOOP_ACCURACY)
+    report = run_and_report(lambda *_: answer(watched, x, y, lr, epochs, batch_size, rng), args, LOOP_VAL,
+                            LOOP_ACCURACY)
     if not isinstance(report, Behaviour):  # a known wrong loop reports itself: nothing to watch
         return report
     if watched.steps:
         audit(watched, len(y), epochs, batch_size, lr, before, rng.bit_generator.state)
+        second = WatchedNetwork(again[0], x)
+        answer(second, x, y, lr, epochs, batch_size, again[1])
+        same_rows(watched, second)
     return report
 
 
@@ -388,7 +400,7 @@ def fixed_backward(x, y, W1, b1, W2, b2, l2):
     return _fixed(x, y, W1, b1, W2, b2, l2)
 
 
-def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True):
+def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True, l2_w1=True):
     ones = np.ones((x.shape[0], W1.shape[1]))
     _, dW1, db1, dW2, db2 = network_with_switches(x, y, W1, b1, W2, b2, l2, ones, 1.0, tie=tie)
     if not l2_fixed:
@@ -396,6 +408,8 @@ def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True):
     if not relu_fixed:
         dW1, db1 = buggy_backward(x, y, W1, b1, W2, b2, 0.0)[:2]
         dW1 = dW1 + l2 * W1
+    if not l2_w1:
+        dW1 = dW1 - l2 * W1
     return dW1, db1, dW2, db2
 
 
@@ -429,6 +443,9 @@ BUG_HUNT = Exercise(
                       lambda *a: _fixed(*a, relu_fixed=False)),
         Misconception("wrong_value", "Both bugs are still there: the given backward pass returned unchanged.",
                       lambda *a: _fixed(*a, relu_fixed=False, l2_fixed=False)),
+        Misconception("l2_gradient", "Your dW2 has its L2 term now, but dW1 lost its own: the penalty covers both"
+                                     " weight matrices, so each gradient gets its λ·W.",
+                      lambda *a: _fixed(*a, l2_w1=False)),
     ),
 )
 

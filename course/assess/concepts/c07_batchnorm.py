@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.assess.batchnorm_slips import (BACKWARD_SLIPS, FORMULA_SLIPS, broadcast_slips, forward_only,
+                                          layer_forward_slips)
 from course.assess.cases import array, case, many, remark, sizes
 from course.assess.exercise import Case, Exercise, Misconception
 from course.assess.fresh_outputs import fresh_outputs
 from course.compute.batchnorm import BatchNorm
 from course.compute.batchnorm_mistakes import (MistakenBatchNorm, at_test_updating_running,
-                                               at_test_with_batch_statistics, compact_variant,
-                                               formula_on_wrong_statistics, staged_variant,
+                                               at_test_with_batch_statistics, compact_formula_variant, compact_variant,
+                                               formula_on_wrong_statistics, normalising_with, staged_variant,
                                                training_normalising_with_running, training_with, with_wrong_branch)
 from course.compute.network_runs import module_in_network, module_or_run
 
@@ -150,7 +152,8 @@ STAGED = Exercise(
     hidden=many(12, _training_case),
     outputs=("out", "dx", "dgamma", "dbeta"),
     upstream=4,
-    misconceptions=_with(staged_variant, _PATH_MISTAKES + _FORWARD_MISTAKES),
+    misconceptions=(*_with(staged_variant, _PATH_MISTAKES + _FORWARD_MISTAKES + BACKWARD_SLIPS),
+                    *forward_only(_FORWARD_MISTAKES, staged_variant)),
 )
 
 
@@ -190,6 +193,8 @@ COMPACT = Exercise(
         Misconception("one_over_n", "Your dx is N times too large: the formula has the factor"
                                     " γ / (N · sqrt(σ² + ε)) in front of (N·dy − Σdy − x̂·Σ(dy·x̂)).",
                       _compact_without_one_over_n),
+        *_with(compact_formula_variant, FORMULA_SLIPS),
+        *_with(compact_variant, BACKWARD_SLIPS[2:5]),
     ),
 )
 
@@ -268,6 +273,7 @@ RUNNING = Exercise(
                                           " statistics. Training normalises each batch with its own mean and"
                                           " variance; the running ones are kept for test time.",
                       _layer(train_step=training_normalising_with_running)),
+        *layer_forward_slips(normalising_with, _FORWARD_MISTAKES),
     ),
 )
 
@@ -314,6 +320,7 @@ BROADCAST = Exercise(
                                     " the row.", _no_sum_over_features),
         Misconception("output_for_input", "Your dv uses x where the forward pass multiplied v by r, the row"
                                           " sums: the local derivative of r · v with respect to v is r.", _x_for_r),
+        *broadcast_slips(),
     ),
 )
 
@@ -376,6 +383,13 @@ NETWORK = Exercise(
                                            " are updated with the momentum the wrong way round:"
                                            " running = momentum · running + (1 − momentum) · batch.",
                       _wrong_module("momentum")),
+        Misconception("running_update", "The network's test scores are off because your module never updates its"
+                                        " running statistics in training: each training batch must move them,"
+                                        " running = momentum · running + (1 − momentum) · batch.",
+                      _wrong_module("frozen")),
+        Misconception("one_over_n", "Your module's dx is N times too large (the gradients of fc1 below it too):"
+                                    " the formula has the factor γ / (N · sqrt(σ² + ε)) in front.",
+                      _wrong_module("times_n")),
     ),
 )
 
