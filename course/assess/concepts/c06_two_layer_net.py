@@ -218,10 +218,7 @@ def train_loop(net, x, y, lr, epochs, batch_size, rng):
 
 
 def run_loop(answer, args):
-    """Train with the learner's loop, watching each step (``loop_audit``), then report its behaviour.
-
-    Runs beside the learner's code under grading: what each step was given is seen there.
-    """
+    """Train with the learner's loop, watching each step where it runs (``loop_audit``); report its behaviour."""
     net, x, y, lr, epochs, batch_size, rng = args
     again = copy.deepcopy((net, rng))  # the same start, for a second run: does the rng decide the order?
     watched = WatchedNetwork(net, x)
