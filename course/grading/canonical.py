@@ -26,7 +26,7 @@ MAX_NOTEBOOK_BYTES = 50_000_000
 # Characters a graded notebook may print per stream before the rest is dropped.
 OUTPUT_LIMIT = 100_000
 GUARD_SOURCE = f"import course.grading.outputcap\ncourse.grading.outputcap.install({OUTPUT_LIMIT})"
-# A check cell is a call of the course's `check`: `check("01.mul_gate", mul_backward)`.
+# A check cell imports the course's `check` and calls it: `check("01.mul_gate", mul_backward)`.
 CHECK_CALL = re.compile(r"check(\(.*\))", re.S)
 
 
@@ -119,8 +119,9 @@ def course_check(source: str) -> str:
     course module at the call, each exercise gets its own; a notebook that
     replaces the course's `check` itself still gets none (``no_verdict``).
     """
-    match = CHECK_CALL.fullmatch(source.strip())
-    return f'__import__("course").check{match.group(1)}' if match else source
+    head, _, call = source.strip().rpartition("\n")  # the call is the last line, below `from course import check`
+    match = CHECK_CALL.fullmatch(call.strip())
+    return f'{head}\n__import__("course").check{match.group(1)}'.lstrip("\n") if match else source
 
 
 def code_cell_roles(nb) -> list[tuple[str, str | None]]:
