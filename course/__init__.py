@@ -1,14 +1,21 @@
 """Gradflow: backpropagation by hand.
 
-The helper package of the course's notebooks, in four layers, each importing
-only the ones before it:
+The helper package of the course's notebooks, in layers, each importing only
+the ones before it (tests/test_architecture.py keeps this true; docs/authoring.md
+has the map):
 
 - ``course.compute``: the scalar graph node, vectorized layers, gradient checks
   (numpy and plain Python only);
 - ``course.present``: circuit drawings, plots and the lessons' widgets
   (matplotlib and ipywidgets, imported only when a picture is asked for);
-- ``course.assess``: the exercise registry, ``check`` and the grader;
-- ``course.cli``: ``python -m course build | grade | progress``.
+- ``course.assess``: the exercise registry, ``check``, the points of a check
+  cell, and the seam where grading plugs into ``check``;
+- ``course.authoring``: exercises/ built from solutions/, notebooks executed,
+  a new concept scaffolded;
+- ``course.safe_run``: a learner's notebooks run safely, from submissions to
+  verdict rows;
+- ``course.gradebook``: from rows to scores, reports, feedback and exports;
+- ``course.cli``: ``python -m course build | new | grade | progress | ...``.
 
 The names below are what notebooks use; they are imported on first use so
 that ``import course`` stays fast.

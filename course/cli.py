@@ -58,19 +58,19 @@ def _execute(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from course.grading.cli import grade_command
+    from course.gradebook.cli import grade_command
 
     return grade_command(args)
 
 
 def _gradescope(args: argparse.Namespace) -> int:
-    from course.grading.gradescope import build_command
+    from course.gradebook.gradescope import build_command
 
     return build_command(args)
 
 
 def _progress(args: argparse.Namespace) -> int:
-    from course.grading.cli import progress_command
+    from course.gradebook.cli import progress_command
 
     return progress_command(args)
 
@@ -102,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
     # Strings, not paths: `merge` as the first word is the merge command, while ./merge is a folder.
     g.add_argument("paths", nargs="+", metavar="PATH")
     g.add_argument("--out", type=Path, required=True, help="folder for grades.csv, report.html and feedback/")
-    _grading_options(g, workers=3)  # course.grading.grade.DEFAULT_WORKERS (not imported here: --help stays fast)
+    _grading_options(g, workers=3)  # course.safe_run.grade.DEFAULT_WORKERS (not imported here: --help stays fast)
     g.add_argument("--seed", type=int, help="hidden-case seed (default: a new random one per run)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.add_argument("--no-sandbox", action="store_true",

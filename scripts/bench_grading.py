@@ -5,13 +5,13 @@
 Builds the class in a temporary folder (learner k solves every exercise but
 one, chosen by k, which keeps its stub), then measures in the same run:
 
-- the grader: ``course.grading.grade`` with the sandbox (one nbval session,
+- the grader: ``course.safe_run.grade`` with the sandbox (one nbval session,
   every kernel in bubblewrap, the judge outside);
 - the same class without the sandbox (``--no-sandbox``), so the sandbox's
   cost is a ratio of two runs made side by side (``--pairs N`` alternates
   N pairs, sandbox first then without, and reports the median ratio);
 - with ``--cold-pairs N``, the sandbox with a fresh kernel per notebook
-  (no warm fork server, ``course.grading.pool``) against the default, paired
+  (no warm fork server, ``course.safe_run.pool``) against the default, paired
   the same way: what the warm kernels save;
 - the baseline: ``pytest --nbval-lax <learner>/`` once per learner, one after another;
 
@@ -46,10 +46,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import course.grading.grade as grading  # noqa: E402
-from course.grading.collect import collect  # noqa: E402
-from course.grading.grade import grade  # noqa: E402
-from course.grading.judge import JudgeService  # noqa: E402
+import course.safe_run.grade as grading  # noqa: E402
+from course.safe_run.collect import collect  # noqa: E402
+from course.safe_run.grade import grade  # noqa: E402
+from course.safe_run.judge import JudgeService  # noqa: E402
 from bench_cpu import CpuMeter, cpu_text, load  # noqa: E402
 
 

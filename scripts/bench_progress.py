@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from course.grading.progress import learner_progress
+    from course.gradebook.progress import learner_progress
 
     with tempfile.TemporaryDirectory(prefix="gradflow-bench-progress-") as tmp:
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")

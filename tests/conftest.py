@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
-import matplotlib
-import nbformat
-import pytest
+from leftovers import Snapshot, owns, private_tmp
+
+# Before anything makes a temporary file: the session's own TMPDIR, checked and removed at its end.
+PRIVATE_TMP = private_tmp()
+
+import matplotlib  # noqa: E402
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
 
 matplotlib.use("Agg")  # tests draw figures without a screen
 
@@ -106,3 +113,42 @@ def close_figures():
 
     yield
     plt.close("all")
+
+
+@pytest.fixture
+def socket_dir():
+    """A folder with a short path (a unix socket's path is at most 107 bytes), removed after the test."""
+    folder = Path(tempfile.mkdtemp(prefix="sock-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# ----- nothing left behind (tests/leftovers.py) -------------------------------------------------------
+
+def pytest_sessionstart(session):
+    if owns(PRIVATE_TMP):  # the process that made the private TMPDIR: xdist's controller, or a lone pytest
+        session.config.stash[LEFTOVERS] = Snapshot(PRIVATE_TMP, ROOT)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    snapshot = session.config.stash.get(LEFTOVERS, None)
+    if snapshot is None:
+        return
+    found = snapshot.leftovers()
+    snapshot.remove_private()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if snapshot.notes and reporter:
+        reporter.ensure_newline()
+        for line in snapshot.notes:
+            reporter.write_line(line, yellow=True)
+    if found:
+        lines = ["The test session left these behind (a test that makes a file or folder removes it;"
+                 " only names of the course's own prefixes count in /tmp):", *(f"  {f}" for f in found)]
+        if reporter:
+            reporter.ensure_newline()
+        for line in lines:
+            reporter.write_line(line, red=True) if reporter else print(line, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+LEFTOVERS = pytest.StashKey[Snapshot]()

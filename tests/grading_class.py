@@ -282,7 +282,7 @@ def hostile_class(root: Path, *, solutions: Path, out: Path, port: int) -> dict[
     for learner, (_, nb) in learners.items():
         (root / learner).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, root / learner / NB01)
-    # Two notebooks of one learner share a warm sandbox (course.grading.pool), one after the other: each
+    # Two notebooks of one learner share a warm sandbox (course.safe_run.pool), one after the other: each
     # looks for what the other may have left, then leaves it (whichever runs second proves the point).
     traces = {NB01: _with_attack(TRACES, "01.add_gate"), NB05: _with_attack(TRACES, "05.dropout_layer", NB05)}
     for notebook, nb in traces.items():

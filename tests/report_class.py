@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from course.assess.registry import all_exercises
-from course.grading.verdicts import Row, infrastructure_row, scored
+from course.safe_run.verdicts import Row, infrastructure_row, scored
 
 LEARNERS = [f"learner{n:02d}" for n in range(26)] + [
     "a.very-long-learner-name-from-a-classroom-export-2026", "Zoë Ångström", "x", "o'brien"]
@@ -64,8 +64,8 @@ def class_rows(seed: int = 7, partial: bool = True) -> list[Row]:
 
 
 if __name__ == "__main__":
-    from course.grading.report import write_all
-    from course.grading.roster import Roster, Student, match
+    from course.gradebook.report import write_all
+    from course.gradebook.roster import Roster, Student, match
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/report-look")
     roster = Roster([Student(f"Learner {n}", str(1000 + n), f"S{n}", f"learner{n:02d}", "A") for n in range(28)])

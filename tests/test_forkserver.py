@@ -12,8 +12,8 @@ import stat
 import subprocess
 import sys
 
-from course.grading import forkserver
-from course.grading.run import groups
+from course.safe_run import forkserver
+from course.safe_run.run import groups
 
 
 def test_restore_deletes_what_a_notebook_added_or_changed_and_keeps_the_rest(tmp_path):
@@ -50,12 +50,12 @@ def test_a_learner_s_notebooks_form_one_group_split_only_to_keep_every_worker_bu
 
 def test_the_server_refuses_to_run_outside_a_pid_namespace_of_its_own():
     # Its clean-up kills every process it can signal: outside a sandbox, that would be all of the user's.
-    run = subprocess.run([sys.executable, "-m", "course.grading.forkserver", "0"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "course.safe_run.forkserver", "0"], capture_output=True, text=True,
                          timeout=60)
     assert run.returncode != 0 and "a PID namespace of its own" in run.stderr
 
 
-# ----- the launcher nbval starts per notebook (course.grading.launcher) --------------------------
+# ----- the launcher nbval starts per notebook (course.safe_run.launcher) --------------------------
 
 def _answer_once(listener, answers: list[dict]) -> None:
     """Accept one connection, read its request line, send ``answers`` one line each, then wait for its end."""
@@ -69,18 +69,17 @@ def _answer_once(listener, answers: list[dict]) -> None:
         conn.recv(1)  # the launcher hangs up when it is done
 
 
-def test_the_launcher_runs_on_the_standard_library_alone_and_exits_with_the_forked_kernel_s_status(tmp_path):
+def test_the_launcher_runs_on_the_standard_library_alone_and_exits_with_the_forked_kernel_s_status(tmp_path,
+                                                                                                   socket_dir):
     """``python -I -S``: no site packages, no course package; the pool and the server answer as they do."""
     import json
     import socket
-    import tempfile
     import threading
-    from pathlib import Path
 
-    from course.grading import launcher, sandbox
+    from course.safe_run import launcher, sandbox
 
     assert launcher.CONFIG_VARIABLE == sandbox.CONFIG_VARIABLE
-    folder = Path(tempfile.mkdtemp(prefix="launch-", dir="/tmp"))  # short: a unix socket's path is limited
+    folder = socket_dir  # short: a unix socket's path is limited
     pool, server = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
     pool.bind(str(folder / "pool.sock"))
     server.bind(str(folder / "server.sock"))
@@ -103,7 +102,7 @@ def test_the_launcher_runs_on_the_standard_library_alone_and_exits_with_the_fork
 def test_without_a_server_the_launcher_hands_over_to_the_full_one(tmp_path, monkeypatch):
     import json
 
-    from course.grading import launcher, sandbox
+    from course.safe_run import launcher, sandbox
 
     config = tmp_path / "sandbox.json"
     config.write_text(json.dumps({"sandbox": True, "pool": str(tmp_path / "no-pool.sock")}))
@@ -111,13 +110,13 @@ def test_without_a_server_the_launcher_hands_over_to_the_full_one(tmp_path, monk
     became = []
     monkeypatch.setattr(launcher.os, "execv", lambda path, argv: became.append(argv))
     launcher.main("/tmp/run/kernel0.json")
-    assert became == [[sys.executable, "-m", "course.grading.sandbox", "kernel", "/tmp/run/kernel0.json"]]
+    assert became == [[sys.executable, "-m", "course.safe_run.sandbox", "kernel", "/tmp/run/kernel0.json"]]
 
 
 def test_the_kernel_spec_names_the_light_launcher_only_for_warm_sandboxes(tmp_path):
     import json
 
-    from course.grading import sandbox
+    from course.safe_run import sandbox
 
     for use_sandbox, pool, light in ((True, tmp_path / "pool.sock", True), (True, None, False), (False, None, False)):
         config = sandbox.new_config(use_sandbox, pool=pool).write(tmp_path / "sandbox.json")

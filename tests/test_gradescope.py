@@ -26,8 +26,9 @@ from kernels import kernel_slots
 
 from course.assess.registry import exercises_of
 from course.cli import main
-from course.grading import gradescope, sandbox
-from course.grading.gradescope import CONFIG, match, requirements, withhold_hidden_cases
+from course.gradebook import gradescope
+from course.gradebook.gradescope import CONFIG, match, requirements, withhold_hidden_cases
+from course.safe_run import sandbox
 
 SEED = 31337
 SCHEMA = json.loads((Path(__file__).parent / "gradescope_results.schema.json").read_text())
@@ -202,7 +203,7 @@ def test_the_archive_holds_what_gradescope_runs(archive):
         config = json.loads(z.read(CONFIG))
         listed = z.read("requirements.txt").decode().split()
     assert {"setup.sh", "run_autograder", "requirements.txt", CONFIG, f"solutions/{NB01}",
-            "course/__init__.py", "course/grading/gradescope.py", "course/assess/concepts/__init__.py"} <= names
+            "course/__init__.py", "course/gradebook/gradescope.py", "course/assess/concepts/__init__.py"} <= names
     assert not [n for n in names if n.startswith("solutions/") and n != f"solutions/{NB01}"]
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "exercises/", "notebooks/"))]
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
@@ -252,7 +253,7 @@ def test_a_random_seed_is_drawn_per_build_and_kept_in_the_archive(tmp_path):
 # ----- which file is which notebook ----------------------------------------------------------
 
 def _assignment():
-    from course.grading.canonical import master_exercises
+    from course.safe_run.canonical import master_exercises
 
     return {name: [i for i, _ in master_exercises(nbformat.read(SOLUTIONS / name, as_version=4))]
             for name in (NB01, "05_dropout.ipynb")}
@@ -313,8 +314,8 @@ def test_hidden_case_inputs_are_withheld_and_worked_examples_kept():
 def test_a_row_the_grader_could_not_grade_leaves_the_whole_submission_without_a_score(archive, tmp_path,
                                                                                        monkeypatch):
     # A kernel that never started (tests/test_grading_infrastructure.py makes one for real): no score, a reason.
-    import course.grading.grade as grade_module
-    from course.grading.verdicts import Row, infrastructure_row
+    import course.safe_run.grade as grade_module
+    from course.safe_run.verdicts import Row, infrastructure_row
 
     def one_lost_row(submissions, *args, **kwargs):
         rows = [Row("submission", NB01, e, True, "ok", "", 1.0, 1.0) for e in ALL01]

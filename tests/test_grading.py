@@ -21,10 +21,10 @@ from grading_class import (DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, ROUT
                            misconception_learner, misconception_learners)
 
 from course.assess.registry import all_exercises, exercises_of, get_exercise
-from course.grading.collect import collect
-from course.grading import sandbox
-from course.grading.grade import grade
-from course.grading.report import write_all
+from course.gradebook.report import write_all
+from course.safe_run import sandbox
+from course.safe_run.collect import collect
+from course.safe_run.grade import grade
 
 ALL01 = [e.id for e in exercises_of("01_chain_rule")]
 ALL05 = [e.id for e in exercises_of("05_dropout")]

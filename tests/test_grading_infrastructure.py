@@ -10,9 +10,9 @@ from conftest import SOLUTIONS
 from grading_class import NB01, solved
 
 from course.assess.registry import exercises_of
-from course.grading import sandbox
-from course.grading.collect import collect
-from course.grading.grade import grade
+from course.safe_run import sandbox
+from course.safe_run.collect import collect
+from course.safe_run.grade import grade
 
 
 @pytest.mark.skipif(sandbox.bwrap() is None and not os.environ.get("GRADFLOW_REQUIRE_SANDBOX"),

@@ -16,16 +16,16 @@ from grading_class import NB01, solved, tampered_check_cells, with_sources
 
 from course.authoring.build import exercise_notebook
 from course.cli import main
-from course.grading import canonical
-from course.grading.bar import Bar
-from course.grading.canonical import Unreadable, canonical_notebook, learner_sources, read_submission
-from course.grading.collect import collect
-from course.grading import cli as grading_cli
-from course.grading import sandbox, wire
-from course.grading.judge import _rebuilt
-from course.grading.progress import concept_summary, progress_table
-from course.grading.report import HINT_CHARS, common_hints, feedback_text, html_report, write_all, write_csv
-from course.grading.verdicts import Row, _classify, infrastructure_row, scored
+from course.gradebook import cli as grading_cli
+from course.gradebook.bar import Bar
+from course.gradebook.progress import concept_summary, progress_table
+from course.gradebook.report import HINT_CHARS, common_hints, feedback_text, html_report, write_all, write_csv
+from course.safe_run import canonical
+from course.safe_run import sandbox, wire
+from course.safe_run.canonical import Unreadable, canonical_notebook, learner_sources, read_submission
+from course.safe_run.collect import collect
+from course.safe_run.judge import _rebuilt
+from course.safe_run.verdicts import Row, _classify, infrastructure_row, scored
 
 
 def master01():
@@ -45,6 +45,31 @@ def test_canonical_notebook_restores_every_check_cell_and_keeps_the_exercise_cel
         if ident:
             assert cell.source == sources[ident]
     assert canon.cells[0].metadata["gradflow"]["guard"] and all(c.cell_type == "code" for c in canon.cells)
+
+
+def test_the_guard_cell_plugs_the_judge_s_client_into_check_only_where_the_judge_is_named(monkeypatch):
+    import io
+    import sys
+
+    from course.assess import seams
+    from course.assess.check import check
+    from course.safe_run import client
+
+    asked = []
+    monkeypatch.setattr(client, "remote_check", lambda ident, answer: asked.append(ident))
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # the guard caps these: a copy, put back after the test
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    monkeypatch.delenv(client.SOCKET_VARIABLE, raising=False)
+    try:
+        exec(canonical.GUARD_SOURCE, {})  # the graded notebook's first cell, as its kernel runs it
+        assert seams.plugged_evaluator() is None  # no judge named (a learner's own kernel): the local check stays
+        monkeypatch.setenv(client.SOCKET_VARIABLE, "/nonexistent/judge.sock")
+        exec(canonical.GUARD_SOURCE, {})
+        assert exec(canonical.GUARD_SOURCE, {}) is None and sys.stdout.getvalue() == ""  # the cell shows nothing
+        check("01.mul_gate", None)  # handed to the judge's client: no local verdict, no CheckFailed
+        assert asked == ["01.mul_gate"]
+    finally:
+        seams.unplug_evaluator()
 
 
 def test_a_limit_reached_is_said_in_plain_words_and_other_errors_are_not_called_one():
@@ -348,10 +373,10 @@ def test_a_wrong_answer_helper_builds_real_notebooks():
 
 
 def test_a_failure_of_the_course_s_own_cells_before_any_learner_code_is_infrastructure_not_the_learner_s():
-    from course.grading.verdicts import rows_for
+    from course.safe_run.verdicts import rows_for
 
     roles = [("guard", None), ("setup", None), ("exercise", "01.a"), ("check", "01.a")]
-    sources = ["import course.grading.outputcap", "import course", "def f(): pass", "check()"]
+    sources = ["import course.safe_run.outputcap", "import course", "def f(): pass", "check()"]
     verdict = {"01.a": {"passed": True, "code": "ok", "message": ""}}
     setup_broke = {("k", 0): (True, ""), ("k", 1): (False, "ModuleNotFoundError: No module named 'course'"),
                    ("k", 2): (False, ""), ("k", 3): (False, "")}
@@ -417,16 +442,16 @@ GRAPH_ANSWERS = {
 }
 
 
-def _judged_remotely(judge, ident: str, answer, monkeypatch) -> dict:
+def _judged_remotely(judge, ident: str, answer, monkeypatch, under) -> dict:
     """What ``judge`` records for ``answer``, asked by the thin client over a real socket (no kernel)."""
     import tempfile
     import threading
     from pathlib import Path
 
     from course.assess.check import CheckFailed
-    from course.grading import client
+    from course.safe_run import client
 
-    folder = Path(tempfile.mkdtemp(prefix="judge-", dir="/tmp"))  # short: a unix socket's path is limited
+    folder = Path(tempfile.mkdtemp(prefix="judge-", dir=under))  # short: a unix socket's path is limited
     key = str(folder)
     judge.open(key, folder, [ident])
     monkeypatch.setenv(client.SOCKET_VARIABLE, str(folder / sandbox.JUDGE_SOCKET))
@@ -447,15 +472,15 @@ def _judged_remotely(judge, ident: str, answer, monkeypatch) -> dict:
 
 
 @pytest.mark.parametrize("ident,name", [(e, n) for e, answers in GRAPH_ANSWERS.items() for n in answers])
-def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, ident, name):
+def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, socket_dir, ident, name):
     from course.assess.diagnose import evaluate
     from course.assess.registry import get_exercise
-    from course.grading.judge import JudgeService
+    from course.safe_run.judge import JudgeService
 
     answer = GRAPH_ANSWERS[ident][name]
     judge = JudgeService(31337)
     try:
-        remote = _judged_remotely(judge, ident, answer, monkeypatch)
+        remote = _judged_remotely(judge, ident, answer, monkeypatch, socket_dir)
     finally:
         judge.close()
     local = evaluate(get_exercise(ident), answer, 31337)
@@ -470,13 +495,13 @@ def _called_directly():
 
 
 @pytest.mark.parametrize("ident", _called_directly())
-def test_every_known_mistake_gets_the_local_verdict_from_the_judge_twice(monkeypatch, ident):
+def test_every_known_mistake_gets_the_local_verdict_from_the_judge_twice(monkeypatch, socket_dir, ident):
     """The judge keeps each exercise's cases, the reference's results and the cases' pickles for the
     whole class (``CaseBook``): the second learner with an answer must get exactly the first one's verdict,
     and both the local check's. The reference passes; each known mistake gets its own code and message."""
     from course.assess.diagnose import evaluate
     from course.assess.registry import get_exercise
-    from course.grading.judge import JudgeService
+    from course.safe_run.judge import JudgeService
 
     exercise = get_exercise(ident)
     answers = [("reference", exercise.reference)] + [(m.code, m.wrong) for m in exercise.misconceptions]
@@ -490,7 +515,7 @@ def test_every_known_mistake_gets_the_local_verdict_from_the_judge_twice(monkeyp
     try:
         for learner in ("first", "second"):
             for name, answer in answers:
-                remote = _judged_remotely(judge, ident, answer, monkeypatch)
+                remote = _judged_remotely(judge, ident, answer, monkeypatch, socket_dir)
                 local = evaluate(exercise, answer, 31337)
                 assert (remote["passed"], remote["code"], remote["message"]) == \
                     (local.passed, local.code, local.message), (learner, name)
@@ -504,7 +529,7 @@ def test_nbvals_debug_line_formats_a_kernel_message_only_when_that_log_is_writte
     """The grader's nbval session keeps nbval's debug line but pays for pretty-printing only when it is on."""
     import logging
 
-    from course.grading import nbval_log  # noqa: F401  (patches nbval.kernel)
+    from course.safe_run import nbval_log  # noqa: F401  (patches nbval.kernel)
     from nbval import kernel as nbval_kernel
 
     formatted = []
@@ -530,7 +555,7 @@ def test_nbvals_debug_line_formats_a_kernel_message_only_when_that_log_is_writte
 
 def test_a_class_gets_the_grader_s_default_workers_and_one_learner_two():
     from course.cli import parser
-    from course.grading.grade import DEFAULT_WORKERS
+    from course.safe_run.grade import DEFAULT_WORKERS
 
     assert parser().parse_args(["grade", "submissions", "--out", "out"]).workers == DEFAULT_WORKERS
     assert parser().parse_args(["progress"]).workers == 2

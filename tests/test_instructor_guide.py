@@ -125,7 +125,7 @@ def test_every_session_has_objectives_and_prerequisites(concept):
 def test_the_guide_says_how_to_find_a_class_s_own_misconceptions():
     text = GUIDE.read_text()
     assert "Three most common mistakes" not in text
-    from course.grading import report_html
+    from course.gradebook import report_html
 
     source = open(report_html.__file__, encoding="utf-8").read()
     heading = re.search(r"<h2>(Mistakes to teach again)</h2>", source).group(1)

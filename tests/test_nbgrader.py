@@ -31,9 +31,9 @@ from nbgrader_course import REQUIRE_VARIABLE, NbgraderCourse, nbgrader_python
 from course.assess.registry import exercises_of
 from course.authoring.build import build_one, write
 from course.authoring.nbgrader_cells import check_grade_id
-from course.grading import sandbox
-from course.grading.collect import collect
-from course.grading.grade import grade
+from course.safe_run import sandbox
+from course.safe_run.collect import collect
+from course.safe_run.grade import grade
 
 PYTHON = nbgrader_python()
 if PYTHON is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -13,10 +12,10 @@ import pytest
 
 from course.assess.diagnose import evaluate, hidden_cases
 from course.assess.registry import all_exercises, get_exercise
-from course.grading import client
-from course.grading.judge import JudgeService
-from course.grading.sandbox import JUDGE_SOCKET
-from course.grading.verdicts import INFRASTRUCTURE_CODE, Row, rows_for, scored
+from course.safe_run import client
+from course.safe_run.judge import JudgeService
+from course.safe_run.sandbox import JUDGE_SOCKET
+from course.safe_run.verdicts import INFRASTRUCTURE_CODE, Row, rows_for, scored
 
 SEED = 2024
 EXERCISES = sorted(all_exercises().values(), key=lambda e: e.id)
@@ -111,9 +110,9 @@ def test_a_function_that_does_not_finish_scores_nothing():
     assert verdict.code == "timeout" and (verdict.cases_passed, verdict.cases_total) == (0, len(cases(exercise)))
 
 
-def test_the_judge_counts_across_the_wall(monkeypatch):
+def test_the_judge_counts_across_the_wall(monkeypatch, socket_dir):
     """The judge and the thin client over a real socket, in this process (no kernel, no sandbox)."""
-    folder = Path(tempfile.mkdtemp(prefix="judge-", dir="/tmp"))  # short: a unix socket's path is limited
+    folder = socket_dir  # short: a unix socket's path is limited
     judge = JudgeService(SEED, partial=True)
     judge.open("nb", folder, ["01.mul_gate"])
     monkeypatch.setenv(client.SOCKET_VARIABLE, str(folder / JUDGE_SOCKET))

@@ -1,10 +1,10 @@
-"""Points per exercise (course.grading.points) and how a row is scored."""
+"""Points per exercise (course.assess.points) and how a row is scored."""
 
 import nbformat
 import pytest
 
-from course.grading.points import BadPoints, exercise_points
-from course.grading.verdicts import INFRASTRUCTURE_CODE, Row, scored
+from course.assess.points import BadPoints, exercise_points
+from course.safe_run.verdicts import INFRASTRUCTURE_CODE, Row, scored
 
 
 def master_with(points):

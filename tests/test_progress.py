@@ -5,8 +5,8 @@ import shutil
 import pytest
 from conftest import EXERCISES, SOLUTIONS
 
-import course.grading.progress as progress
-from course.grading.grade import Row
+import course.gradebook.progress as progress
+from course.safe_run.grade import Row
 
 LONG = ("`mul_backward` should return the gradients in the order (dx, dy): yours are swapped, so each input "
         "received the other's local gradient times dout; check which variable each product multiplies.")

@@ -15,16 +15,16 @@ from grading_class import NB01, solved
 from report_class import LEARNERS, class_rows
 
 from course.cli import main
-from course.grading import cli as grading_cli
-from course.grading import grade as grade_module
-from course.grading.canvas import gradebook_text
-from course.grading.collect import collect
-from course.grading.report import csv_text, html_report
-from course.grading.report_html import hover
-from course.grading.roster import Roster, RosterError, Student, match, read_roster
-from course.grading.run import Results
-from course.grading.totals import concept
-from course.grading.verdicts import Row, category, scored, short
+from course.gradebook import cli as grading_cli
+from course.gradebook.canvas import gradebook_text
+from course.gradebook.report import csv_text, html_report
+from course.gradebook.report_html import hover
+from course.gradebook.roster import Roster, RosterError, Student, match, read_roster
+from course.gradebook.totals import concept
+from course.safe_run import grade as grade_module
+from course.safe_run.collect import collect
+from course.safe_run.run import Results
+from course.safe_run.verdicts import Row, category, scored, short
 
 ROWS = class_rows()
 COURSE = [r for r in ROWS if r.code != "unknown_notebook"]

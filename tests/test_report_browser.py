@@ -20,8 +20,8 @@ from conftest import ROOT
 from lab_browser import launch_browser, require_browser_or_skip
 from report_class import LEARNERS, class_rows
 
-from course.grading.report import write_all
-from course.grading.roster import Roster, Student, match
+from course.gradebook.report import write_all
+from course.gradebook.roster import Roster, Student, match
 
 require_browser_or_skip()
 

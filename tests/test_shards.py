@@ -23,11 +23,11 @@ from grading_class import NB01, WRONG_MUL, solved, with_sources
 from kernels import kernel_slots
 
 from course.cli import main, parser
-from course.grading import sandbox
-from course.grading.cli import MERGE
-from course.grading.collect import Submission
-from course.grading.shards import (ROWS_FILE, Shard, ShardError, parse_shard, select, shard_of, write_rows)
-from course.grading.verdicts import Row
+from course.gradebook.cli import MERGE
+from course.safe_run import sandbox
+from course.safe_run.collect import Submission
+from course.gradebook.shards import (ROWS_FILE, Shard, ShardError, parse_shard, select, shard_of, write_rows)
+from course.safe_run.verdicts import Row
 
 EXAMPLES = ROOT / "docs" / "examples"
 SEED = 20260

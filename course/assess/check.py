@@ -6,7 +6,9 @@ in a notebook the message is shown on its own, without a long traceback.
 
 A learner working alone gets the local check below (the references are in
 the package). Under grading, inside the sandbox, the same call is a thin
-client of the grader's judge (``course.grading.client``).
+client of the grader's judge: the grader plugs it in through
+``course.assess.seams`` (``course.safe_run.client``), so this layer never
+imports the grader.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from course.assess.diagnose import Verdict, evaluate
 from course.assess.early_check import install as install_early_check
 from course.assess.hints import describe
 from course.assess.registry import get_exercise
+from course.assess.seams import plugged_evaluator
 
 # Public cases are fixed in each exercise; hidden cases come from this seed,
 # which the grader replaces with one the learner's notebook cannot know.
@@ -75,10 +78,9 @@ def _record(verdict: Verdict) -> None:
 
 def check(exercise_id: str, answer: Any) -> None:
     """Check ``answer`` (your function) for exercise ``exercise_id``."""
-    from course.grading import client
-
-    if client.active():  # under grading, in the sandbox: the judge outside has the cases and references
-        client.remote_check(exercise_id, answer)
+    evaluator = plugged_evaluator()
+    if evaluator is not None:  # under grading, in the sandbox: the judge outside has the cases and references
+        evaluator(exercise_id, answer)
         return
     exercise = _with_time_limit(get_exercise(exercise_id))
     verdict = evaluate(exercise, answer, hidden_seed())

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import nbformat
 
+from course.assess.points import is_check_cell  # noqa: F401  (re-exported: the grader's canonical notebook)
+from course.authoring.errors import BuildError
+from course.authoring.nbgrader_cells import with_nbgrader_metadata
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = 'raise NotImplementedError("Exercise: replace this line with your code.")'
 KEPT_CELL_METADATA = ("tags", "gradflow", "slideshow")
-
-
-class BuildError(ValueError):
-    """A master notebook's markers are not well formed."""
 
 
 def strip_solutions(source: str, where: str = "cell") -> str:
@@ -55,10 +55,6 @@ def strip_solutions(source: str, where: str = "cell") -> str:
     if inside:
         raise BuildError(f"{where}: {BEGIN} is never closed by {END}")
     return "\n".join(out)
-
-
-def is_check_cell(cell) -> bool:
-    return cell.cell_type == "code" and "check" in cell.metadata.get("gradflow", {})
 
 
 def exercise_notebook(master: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
@@ -86,9 +82,6 @@ def exercise_notebook(master: nbformat.NotebookNode, name: str = "notebook") -> 
 
 def build_one(master_path: Path, exercises: Path) -> dict[Path, str]:
     """The master with its nbgrader metadata and its exercise notebook (path -> file text)."""
-    # Imported here: it reads the points through course.grading.points, which imports this module.
-    from course.authoring.nbgrader_cells import with_nbgrader_metadata
-
     master = with_nbgrader_metadata(nbformat.read(master_path, as_version=4), name=master_path.name)
     nb = exercise_notebook(master, name=master_path.name)
     # Written as `course execute` writes a master, so executing then building changes nothing more.

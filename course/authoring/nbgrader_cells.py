@@ -8,7 +8,7 @@ key of each cell is the build's alone; never edit it by hand):
   ``nbgrader_config.py`` (docs/nbgrader/) makes nbgrader's stub the course's,
   so ``nbgrader generate_assignment`` writes the code of exercises/;
 - a check cell is a **locked autograded test cell** worth the exercise's
-  points (``course.grading.points``); ``nbgrader autograde`` restores its
+  points (``course.assess.points``); ``nbgrader autograde`` restores its
   source, and re-adds it when it was deleted, as ``course grade`` does;
 - any other code cell (imports, given code) is a **read-only cell**:
   restored by autograde like the checks, as the grader's canonical notebook
@@ -25,8 +25,8 @@ import copy
 
 import nbformat
 
-from course.authoring.build import BuildError, is_check_cell
-from course.grading.points import BadPoints, exercise_points
+from course.assess.points import BadPoints, exercise_points, is_check_cell
+from course.authoring.errors import BuildError
 
 SCHEMA_VERSION = 3
 SOLUTION_ONLY = "solution-only"

@@ -1,19 +1,19 @@
-"""Points per exercise: what each is worth, read from the master.
+"""Check cells and their points: what each exercise is worth, read from its master.
 
 An exercise's points live in its master's check cell metadata,
 ``{"gradflow": {"check": "<id>", "points": 2}}``; without the key it is worth
 ``DEFAULT_POINTS``. A row's ``score`` is its points when passed, 0 when
 failed, and None when it could not be graded (infrastructure): no score is
 not a zero.
+
+Here, below both readers: the authoring build writes the points into nbgrader's
+metadata (``course.authoring.nbgrader_cells``) and the gradebook scores rows
+with them, and neither imports the other.
 """
 
 from __future__ import annotations
 
 import math
-
-import nbformat
-
-from course.authoring.build import is_check_cell
 
 DEFAULT_POINTS = 1.0
 
@@ -22,8 +22,13 @@ class BadPoints(ValueError):
     """A master gives an exercise points that are not a positive finite number."""
 
 
-def exercise_points(master: nbformat.NotebookNode) -> dict[str, float]:
-    """Exercise id -> its points, for every check cell of ``master``, in order."""
+def is_check_cell(cell) -> bool:
+    """A check cell of an exercise notebook or master (docs/authoring.md, "Cell conventions")."""
+    return cell.cell_type == "code" and "check" in cell.metadata.get("gradflow", {})
+
+
+def exercise_points(master) -> dict[str, float]:
+    """Exercise id -> its points, for every check cell of ``master`` (a notebook), in order."""
     points = {}
     for cell in master.cells:
         if not is_check_cell(cell):

@@ -24,9 +24,9 @@ import csv
 import io
 import re
 
-from course.grading.roster import CANVAS_ID, NAME, SECTION, SIS_LOGIN, SIS_USER, Matching, Roster
-from course.grading.totals import Total, by_learner_and_concept, concepts_in_order, number
-from course.grading.verdicts import Row
+from course.gradebook.roster import CANVAS_ID, NAME, SECTION, SIS_LOGIN, SIS_USER, Matching, Roster
+from course.gradebook.totals import Total, by_learner_and_concept, concepts_in_order, number
+from course.safe_run.verdicts import Row
 
 STUDENT_COLUMNS = (NAME, CANVAS_ID, SIS_USER, SIS_LOGIN, SECTION)
 POINTS_POSSIBLE = "Points Possible"

@@ -2,7 +2,7 @@
 
 For each graded notebook the judge listens on a socket in that notebook's run
 folder (the only folder of the grader the notebook's sandbox sees). The check
-cell's thin client (``course.grading.client``) connects and names an exercise;
+cell's thin client (``course.safe_run.client``) connects and names an exercise;
 the judge makes the cases (the public ones and hidden ones from the class
 run's seed, which never enters the sandbox), sends each case's arguments in,
 gets back what the learner's function returned (plain data, ``wire``),
@@ -35,8 +35,8 @@ import numpy as np
 from course.assess.diagnose import CaseBook, Verdict, evaluate
 from course.assess.limits import TimeLimitExceeded, wall_backstop
 from course.assess.registry import all_exercises, get_exercise
-from course.grading import wire
-from course.grading.sandbox import JUDGE_SOCKET
+from course.safe_run import wire
+from course.safe_run.sandbox import JUDGE_SOCKET
 
 # Seconds the judge waits beyond a call's own time limit before it calls it a timeout
 # (the sandbox enforces the limit itself; this covers a kernel that stopped answering).

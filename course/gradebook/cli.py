@@ -8,16 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-from course.grading import sandbox
-from course.grading.bar import Bar
-from course.grading.canvas import gradebook_text, incomplete
-from course.grading.collect import collect
-from course.grading.grade import grade
-from course.grading.progress import learner_progress, progress_table
-from course.grading.report import write_atomically
-from course.grading.roster import RosterError, match, read_roster
-from course.grading.run import GradingError
-from course.grading.shards import Shard, ShardError, merge, parse_shard, select, settings, write_run
+from course.gradebook.bar import Bar
+from course.gradebook.canvas import gradebook_text, incomplete
+from course.gradebook.progress import learner_progress, progress_table
+from course.gradebook.report import write_atomically
+from course.gradebook.roster import RosterError, match, read_roster
+from course.gradebook.shards import Shard, ShardError, merge, parse_shard, select, settings, write_run
+from course.safe_run import sandbox
+from course.safe_run.collect import collect
+from course.safe_run.grade import grade
+from course.safe_run.run import GradingError
 
 # Exit statuses of `grade`.
 GRADED, CANNOT_RUN, INFRASTRUCTURE = 0, 2, 3

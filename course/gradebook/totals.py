@@ -1,7 +1,7 @@
 """Sums over graded rows: scores per learner and concept, pass rates, the mistakes a class made most.
 
-The reports (course.grading.report, report_html) and the gradebook export
-(course.grading.canvas) all count the same way, here. A concept is a notebook
+The reports (course.gradebook.report, report_html) and the gradebook export
+(course.gradebook.canvas) all count the same way, here. A concept is a notebook
 of the course (``01_chain_rule.ipynb`` is the concept ``01_chain_rule``); a
 row of a notebook the course does not have belongs to no concept and counts
 nowhere. A row that could not be graded (infrastructure) has no score: it
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from course.assess.hints import CATEGORIES
-from course.grading.verdicts import Row
+from course.safe_run.verdicts import Row
 
 UNKNOWN_NOTEBOOK = "unknown_notebook"
 # Failures that are not a misconception to teach again: the function is not written yet.

@@ -45,11 +45,11 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading import sandbox
-from course.grading.canonical import MAX_NOTEBOOK_BYTES, Unreadable, master_exercises, read_submission
-from course.grading.collect import Submission, masters
-from course.grading.points import exercise_points
-from course.grading.verdicts import Row, category
+from course.assess.points import exercise_points
+from course.safe_run import sandbox
+from course.safe_run.canonical import MAX_NOTEBOOK_BYTES, Unreadable, master_exercises, read_submission
+from course.safe_run.collect import Submission, masters
+from course.safe_run.verdicts import Row, category
 
 ROOT_VARIABLE = "GRADFLOW_AUTOGRADER_ROOT"
 PYTHON_VARIABLE = "GRADFLOW_AUTOGRADER_PYTHON"
@@ -84,18 +84,18 @@ python3.11 -m venv "$ROOT/venv"
 
 # Fail the build now, not at the first submission, if something is missing.
 bwrap --version
-cd "$ROOT/source" && PYTHONPATH="$ROOT/source" "$ROOT/venv/bin/python" -c "import course.grading.gradescope, nbval"
+cd "$ROOT/source" && PYTHONPATH="$ROOT/source" "$ROOT/venv/bin/python" -c "import course.gradebook.gradescope, nbval"
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade /autograder/submission into
-# /autograder/results/results.json (see course/grading/gradescope.py).
+# /autograder/results/results.json (see course/gradebook/gradescope.py).
 ROOT="${GRADFLOW_AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${GRADFLOW_AUTOGRADER_PYTHON:-$ROOT/venv/bin/python}"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source" || exit 1
 # The course package of this archive, whatever else the Python has installed.
-PYTHONPATH="$ROOT/source" GRADFLOW_AUTOGRADER_ROOT="$ROOT" "$PYTHON" -m course.grading.gradescope run
+PYTHONPATH="$ROOT/source" GRADFLOW_AUTOGRADER_ROOT="$ROOT" "$PYTHON" -m course.gradebook.gradescope run
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
     # Python itself could not run: still no score, and say why (not a zero).
@@ -374,7 +374,7 @@ def _missing_rows(name: str, master: nbformat.NotebookNode) -> list[Row]:
 
 def grade_submission(root: Path, config: Config, work: Path) -> tuple[list[Row] | None, str]:
     """The rows of the submission in ``root``/submission, and a summary; rows None when it could not be graded."""
-    from course.grading.grade import grade
+    from course.safe_run.grade import grade
 
     solutions = root / "source" / "solutions"
     master_nbs = {name: nbformat.read(solutions / name, as_version=4) for name in config.notebooks}
@@ -460,5 +460,5 @@ def build_command(args: argparse.Namespace) -> int:
 if __name__ == "__main__":
     if sys.argv[1:] == ["run"]:
         sys.exit(run())
-    print("usage: python -m course.grading.gradescope run  (what run_autograder calls)", file=sys.stderr)
+    print("usage: python -m course.gradebook.gradescope run  (what run_autograder calls)", file=sys.stderr)
     sys.exit(2)

@@ -2,7 +2,7 @@
 
 Every kernel that runs a learner's cells under grading is started by the
 kernel spec written here (``kernel_spec``), whose command is this module's
-launcher (``python -m course.grading.sandbox kernel CONNECTION_FILE``). The
+launcher (``python -m course.safe_run.sandbox kernel CONNECTION_FILE``). The
 launcher runs outside the sandbox; it sets the limits, puts itself in a
 process-count group, and replaces itself with ``bwrap`` running an ordinary
 IPython kernel that sees:
@@ -16,16 +16,16 @@ IPython kernel that sees:
   (``font_list``);
 - writable: a private ``/tmp`` of limited size, and the notebook's own run
   folder (its kernel connection file, and the judge's socket, see
-  ``course.grading.judge``);
+  ``course.safe_run.judge``);
 - nothing else: not the solutions, not other submissions, not the grader's
   working or output folders, not the grader's processes.
 
 Limits (``Limits``): address space (memory), CPU seconds, processes (a pids
 cgroup where the system offers one, else RLIMIT_NPROC), size of a written file.
 
-Warm kernels (``course.grading.pool``, ``course.grading.forkserver``): when
+Warm kernels (``course.safe_run.pool``, ``course.safe_run.forkserver``): when
 the grader runs a pool of fork servers, the kernel spec's command is a lighter
-launcher (``course.grading.launcher``) that asks the learner's server for the
+launcher (``course.safe_run.launcher``) that asks the learner's server for the
 kernel; the server's sandbox is made here too, by the same command, with each
 of the learner's run folders and the server as the sandbox's first process.
 If no server answers, that launcher hands over to this one, which starts the
@@ -82,7 +82,7 @@ class Config:
     sandbox: bool
     limits: Limits
     group: str  # prefix of this class run's process-count groups
-    pool: str | None = None  # the socket of the run's fork servers (course.grading.pool), if any
+    pool: str | None = None  # the socket of the run's fork servers (course.safe_run.pool), if any
     fonts: str | None = None  # matplotlib's font list for every kernel (font_list), if one was made
 
     def write(self, path: Path) -> Path:
@@ -124,11 +124,11 @@ def kernel_spec(folder: Path, config_path: Path) -> dict[str, str]:
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     config = Config.read(str(config_path))
-    # With warm sandboxes, a launcher on the standard library alone (course.grading.launcher): it starts
+    # With warm sandboxes, a launcher on the standard library alone (course.safe_run.launcher): it starts
     # once per notebook, at half the CPU of one that imports the course package.
-    argv = ([sys.executable, "-I", "-S", str(COURSE_DIR / "grading" / "launcher.py"), "{connection_file}"]
+    argv = ([sys.executable, "-I", "-S", str(COURSE_DIR / "safe_run" / "launcher.py"), "{connection_file}"]
             if config.sandbox and config.pool else
-            [sys.executable, "-m", "course.grading.sandbox", "kernel", "{connection_file}"])
+            [sys.executable, "-m", "course.safe_run.sandbox", "kernel", "{connection_file}"])
     (spec / "kernel.json").write_text(json.dumps({
         "argv": argv,
         "display_name": "Python 3 (gradflow sandbox)", "language": "python",
@@ -271,7 +271,7 @@ def launch_forkserver(fd: str, runs: list[str]) -> None:
     config = Config.read(os.environ[CONFIG_VARIABLE])
     cgroup = join_process_group(config.group, config.limits)
     _set_limits(config.limits, cgroup)
-    server = [sys.executable, "-m", "course.grading.forkserver", fd, *runs]
+    server = [sys.executable, "-m", "course.safe_run.forkserver", fd, *runs]
     command = bwrap_command([Path(run) for run in runs], server, config.limits, as_init=True, fonts=config.fonts)
     os.execv(command[0], command)
 

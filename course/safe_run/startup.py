@@ -9,8 +9,8 @@ fixed cost of ``course progress``. No notebook schema uses that format (and
 nbformat checks none), so the grader's processes do without it: jsonschema
 then treats "iri" strings as unchecked, as it does when the package is absent.
 
-Called before the first import of nbformat (``course.grading.grade`` and the
-nbval plugin ``course.grading.nbval_log``); a process that already imported
+Called before the first import of nbformat (``course.safe_run.grade`` and the
+nbval plugin ``course.safe_run.nbval_log``); a process that already imported
 it keeps it.
 """
 

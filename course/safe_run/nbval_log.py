@@ -1,4 +1,4 @@
-"""A pytest plugin for the grader's nbval session (``-p course.grading.nbval_log``).
+"""A pytest plugin for the grader's nbval session (``-p course.safe_run.nbval_log``).
 
 - One JSON line per notebook cell nbval ran, in the file named by
   GRADFLOW_NBVAL_LOG (removed from the environment at once, so the kernels
@@ -9,7 +9,7 @@
   TCP does not cross the sandbox's network namespace.
 - Under xdist, a worker takes a whole group of notebooks (GRADFLOW_GROUPS,
   a JSON file: notebook -> group) and runs them one after the other: they
-  share one warm sandbox (``course.grading.pool``).
+  share one warm sandbox (``course.safe_run.pool``).
 - A kernel that does not start (a busy machine can take more than a minute)
   is started again, with a growing pause; if it never starts, the notebook's
   cells fail with a message that marks it as the grader's failure
@@ -27,7 +27,7 @@ from queue import Empty
 
 import pytest
 
-from course.grading.startup import skip_slow_optional_imports
+from course.safe_run.startup import skip_slow_optional_imports
 
 skip_slow_optional_imports()  # loaded before nbval (``-p`` plugins come first), so before nbformat
 

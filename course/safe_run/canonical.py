@@ -25,7 +25,9 @@ from course.authoring.build import exercise_notebook, is_check_cell
 MAX_NOTEBOOK_BYTES = 50_000_000
 # Characters a graded notebook may print per stream before the rest is dropped.
 OUTPUT_LIMIT = 100_000
-GUARD_SOURCE = f"import course.grading.outputcap\ncourse.grading.outputcap.install({OUTPUT_LIMIT})"
+# The graded notebook's first cell: what it prints is capped, and under the judge check() becomes its client.
+GUARD_SOURCE = (f"import course.safe_run.client, course.safe_run.outputcap\n"
+                f"course.safe_run.outputcap.install({OUTPUT_LIMIT})\ncourse.safe_run.client.plug_in()")
 # A check cell imports the course's `check` and calls it: `check("01.mul_gate", mul_backward)`.
 CHECK_CALL = re.compile(r"check(\(.*\))", re.S)
 

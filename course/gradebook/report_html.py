@@ -16,12 +16,12 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-from course.grading.report_style import STYLE
-from course.grading.roster import Matching
-from course.grading.totals import (Total, by_learner, by_learner_and_concept, concept, concepts_in_order,
-                                   course_rows, exercises_of, learners_in_order, misconceptions, number,
-                                   pass_rates, UNKNOWN_NOTEBOOK)
-from course.grading.verdicts import Row, category, short
+from course.gradebook.report_style import STYLE
+from course.gradebook.roster import Matching
+from course.gradebook.totals import (Total, by_learner, by_learner_and_concept, concept, concepts_in_order,
+                                     course_rows, exercises_of, learners_in_order, misconceptions, number,
+                                     pass_rates, UNKNOWN_NOTEBOOK)
+from course.safe_run.verdicts import Row, category, short
 
 esc = html.escape
 HOVER_CHARS = 300  # the hover text's length: the whole hint is in the list the cell links to

@@ -1,17 +1,17 @@
 """A notebook's kernel launcher, as nbval starts it: the kernel comes from the learner's warm sandbox.
 
 nbval starts one launcher per notebook (the kernel spec's command, written by
-``course.grading.sandbox.kernel_spec``), so the launcher's own start-up is a
+``course.safe_run.sandbox.kernel_spec``), so the launcher's own start-up is a
 cost per notebook. This one is run as a script on the standard library alone
 (``python -I -S launcher.py CONNECTION_FILE``): half the CPU of a Python that
 imports the course package (0.05 s against 0.1 s here).
 
-With a pool of fork servers (``course.grading.pool``), it asks the pool for
+With a pool of fork servers (``course.safe_run.pool``), it asks the pool for
 the learner's server, asks that server for the kernel, and waits for the
 kernel's end: it keeps its connection to the pool open while the kernel
 runs, so the pool knows which servers are busy. Its exit status is the
 kernel's. Without a pool, or when no server could start the kernel, it
-becomes the full launcher (``python -m course.grading.sandbox kernel``),
+becomes the full launcher (``python -m course.safe_run.sandbox kernel``),
 which starts the kernel in a sandbox of its own (slower, same verdict).
 
 Nothing here imports the course package: it must stay runnable with
@@ -25,7 +25,7 @@ import os
 import socket
 import sys
 
-CONFIG_VARIABLE = "GRADFLOW_SANDBOX_CONFIG"  # the same name as course.grading.sandbox's (a test checks)
+CONFIG_VARIABLE = "GRADFLOW_SANDBOX_CONFIG"  # the same name as course.safe_run.sandbox's (a test checks)
 MESSAGE_LIMIT = 64 * 1024
 
 
@@ -81,7 +81,7 @@ def main(connection_file: str) -> None:
         if code is not None:
             sys.exit(code)
     # The full launcher, in this process's place: the course package, the limits, a sandbox of its own.
-    os.execv(sys.executable, [sys.executable, "-m", "course.grading.sandbox", "kernel", connection_file])
+    os.execv(sys.executable, [sys.executable, "-m", "course.safe_run.sandbox", "kernel", connection_file])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 A kernel costs about a CPU second to start, most of it Python importing
 IPython, numpy and the course; a learner's notebooks all need the same
-modules. So the grader starts one sandbox per learner (``course.grading.pool``)
+modules. So the grader starts one sandbox per learner (``course.safe_run.pool``)
 whose first process, this fork server, imports them once and then, for each
 notebook, forks a child that becomes that notebook's IPython kernel.
 
@@ -51,7 +51,7 @@ PR_SET_DUMPABLE = 4
 # And what IPython imports as it makes each kernel (its debugger, inspector, history database), numpy's
 # random module (a case's generator is unpickled into it) and the compute modules the notebooks and the
 # exercises' adapters use: about 0.05 CPU s per kernel when left to each.
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "numpy", "course.assess.check", "course.grading.client",
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.debugger", "numpy", "course.assess.check", "course.safe_run.client",
            "course.compute.graph", "course.compute.gradcheck", "course.compute.data", "course.compute.network",
            "course.compute.layers", "course.compute.local_graph", "course.present.figures",
            "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.logger", "IPython.core.oinspect",
@@ -210,7 +210,7 @@ def _fork_kernel(listener: socket.socket, conn: socket.socket, connection_file: 
 
 
 def serve_one(listener: socket.socket, conn: socket.socket, allowed: tuple[str, ...]) -> None:
-    from course.grading.wire import Line
+    from course.safe_run.wire import Line
 
     line = Line(conn, "the grader's launcher", MESSAGE_LIMIT)
     request = line.receive()

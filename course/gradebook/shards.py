@@ -21,9 +21,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.grading.collect import Submission, masters
-from course.grading.report import write_all, write_atomically
-from course.grading.verdicts import Row
+from course.gradebook.report import write_all, write_atomically
+from course.safe_run.collect import Submission, masters
+from course.safe_run.verdicts import Row
 
 ROWS_FILE = "rows.json"
 FORMAT = "gradflow-rows"

@@ -15,10 +15,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from course.grading.report_html import html_report
-from course.grading.roster import Matching
-from course.grading.totals import Total, by_learner, by_learner_and_concept, concept, learners_in_order, number
-from course.grading.verdicts import HINT_CHARS, Row, category, short  # noqa: F401  (HINT_CHARS re-exported)
+from course.gradebook.report_html import html_report
+from course.gradebook.roster import Matching
+from course.gradebook.totals import Total, by_learner, by_learner_and_concept, concept, learners_in_order, number
+from course.safe_run.verdicts import HINT_CHARS, Row, category, short  # noqa: F401  (HINT_CHARS re-exported)
 
 # ``points``: what the exercise is worth (its master's check cell, default 1); ``score``: what the
 # learner earned (all or nothing, or with --partial the share of cases passed), empty when the row could

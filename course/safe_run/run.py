@@ -8,11 +8,11 @@ Layout of the grader's working folder (never visible to a sandbox as a whole):
     jupyter/kernels/...        the sandbox's kernel spec
     forkservers/               the pool's socket, the fork servers' sockets and logs
     groups.json                notebook -> group (a learner, or part of one), for nbval's workers
-    nbval-log.jsonl            one line per cell nbval ran (course.grading.nbval_log)
+    nbval-log.jsonl            one line per cell nbval ran (course.safe_run.nbval_log)
 
 All notebooks of the class go to *one* nbval session (pytest's start-up paid
 once); the judge answers their check cells from this process. In the sandbox,
-a learner's notebooks share one warm sandbox (``course.grading.pool``): nbval's
+a learner's notebooks share one warm sandbox (``course.safe_run.pool``): nbval's
 workers take them one group at a time (``nbval_log``'s scheduler), so that
 sandbox runs one kernel at a time.
 """
@@ -31,9 +31,9 @@ from typing import Callable
 
 import nbformat
 
-from course.grading import sandbox
-from course.grading.judge import JudgeService
-from course.grading.pool import ForkServers
+from course.safe_run import sandbox
+from course.safe_run.judge import JudgeService
+from course.safe_run.pool import ForkServers
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 KERNEL_STARTUP_TIMEOUT = 120  # seconds; under load a kernel can take more than 60 s to answer
@@ -55,7 +55,7 @@ class Settings:
     kernel_backoff: float = 5.0
     fail_kernel_starts: int = 0  # the grader's own tests inject kernel-start failures
     partial: bool = False  # the judge counts every case a function passes (partial credit)
-    warm_kernels: bool = True  # a learner's kernels forked from one warm sandbox (course.grading.pool)
+    warm_kernels: bool = True  # a learner's kernels forked from one warm sandbox (course.safe_run.pool)
 
 
 @dataclass
@@ -74,7 +74,7 @@ def place(workdir: Path, index: int, name: str, notebook) -> str:
 
 def nbval_command(paths: list[str], cell_timeout: float, workers: int) -> list[str]:
     # Plugins named, none loaded from entry points (see _environment): a session starts sooner.
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "course.grading.nbval_log",
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "course.safe_run.nbval_log",
                "-p", "nbval", "--nbval-lax", "--nbval-cell-timeout", str(cell_timeout),
                "--nbval-kernel-startup-timeout", str(KERNEL_STARTUP_TIMEOUT),
                "--nbval-kernel-name", sandbox.KERNEL_NAME, "-q", "--no-header", "-rN",

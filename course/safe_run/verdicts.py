@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 
 from course.assess.hints import describe
-from course.grading.nbval_log import INFRASTRUCTURE
+from course.safe_run.nbval_log import INFRASTRUCTURE
 
 INFRASTRUCTURE_CODE = "infrastructure"
 HINT_CHARS = 2000  # a hint is cut here in every output, so a report stays small whatever a notebook printed
@@ -31,7 +31,7 @@ class Row:
     passed: bool
     code: str  # "ok", a category of course.assess.hints, or one of the grader's own below
     hint: str
-    points: float = 1.0  # what the exercise is worth (course.grading.points)
+    points: float = 1.0  # what the exercise is worth (course.assess.points)
     score: float | None = None  # None until scored, and for a row that could not be graded
     # Partial credit (``grade(partial=True)``): the cases, public and hidden, the function passed, as
     # the judge counted them; None where the judge did not (all-or-nothing, or the row failed elsewhere).

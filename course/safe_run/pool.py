@@ -1,18 +1,18 @@
-"""Warm sandboxes, one per learner: where the grader's kernels come from (``course.grading.forkserver``).
+"""Warm sandboxes, one per learner: where the grader's kernels come from (``course.safe_run.forkserver``).
 
 Starting a fresh kernel per notebook costs a CPU second of imports; a
 learner's notebooks run one after the other in one sandbox whose fork server
 imported them once. This module is the grader's side of that arrangement:
 
 - ``ForkServers`` lives in the grader's process. Its thread answers the
-  kernel launchers (``course.grading.launcher``, started by nbval): "the
+  kernel launchers (``course.safe_run.launcher``, started by nbval): "the
   notebook whose run folder is R" -> the socket of the fork server of R's
   group (a learner, or a part of one), started on first use. A launcher
   keeps its connection open while its kernel runs, so the pool knows which
   servers are busy; it stops idle ones beyond ``keep``, and a second request
   for the same notebook (a kernel-start retry) gets a fresh server, in case
   the old one stalled.
-- ``course.grading.launcher`` is the other side, in the launcher: it asks the
+- ``course.safe_run.launcher`` is the other side, in the launcher: it asks the
   pool, then the fork server, and waits for the kernel's end. If no server
   could start a kernel, the kernel starts on its own, in a sandbox of its own
   (slower, same verdict).
@@ -144,7 +144,7 @@ class ForkServers:
             runs = self.runs_of[group]
             with open(self.folder / f"server{self.started}.log", "wb") as log:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "course.grading.sandbox", "forkserver", str(listener.fileno()), *runs],
+                    [sys.executable, "-m", "course.safe_run.sandbox", "forkserver", str(listener.fileno()), *runs],
                     env=self.environment, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         finally:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import course.assess
 from course.assess.check import hidden_seed
-from course.grading import sandbox
-from course.grading.collect import collect, masters
-from course.grading.grade import INFRASTRUCTURE_CODE, Row, grade
+from course.safe_run import sandbox
+from course.safe_run.collect import collect, masters
+from course.safe_run.grade import INFRASTRUCTURE_CODE, Row, grade
 
 NOT_KEPT = {"crash", "cell_timeout", "nbval", "error", "no_verdict", INFRASTRUCTURE_CODE}  # may be the machine's doing: graded again next time
 

@@ -18,19 +18,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.grading.startup import skip_slow_optional_imports
+from course.safe_run.startup import skip_slow_optional_imports
 
 skip_slow_optional_imports()  # before nbformat's first import: seconds of start-up saved (see startup.py)
 
 import nbformat
 
-from course.grading import sandbox
-from course.grading.canonical import (Unreadable, canonical_notebook, code_cell_roles, learner_sources,
-                                      master_exercises, read_submission)
-from course.grading.collect import Submission, masters
-from course.grading.points import exercise_points
-from course.grading.run import GradingError, Results, Settings, place, run
-from course.grading.verdicts import INFRASTRUCTURE_CODE, Row, category, rows_for, scored  # noqa: F401  (re-exported)
+from course.safe_run import sandbox
+from course.safe_run.canonical import (Unreadable, canonical_notebook, code_cell_roles, learner_sources,
+                                       master_exercises, read_submission)
+from course.assess.points import exercise_points
+from course.safe_run.collect import Submission, masters
+from course.safe_run.run import GradingError, Results, Settings, place, run
+from course.safe_run.verdicts import INFRASTRUCTURE_CODE, Row, category, rows_for, scored  # noqa: F401  (re-exported)
 
 DEFAULT_CELL_TIMEOUT = 120.0  # wall seconds: generous, since a busy machine is not a slow notebook
 # nbval workers for a class: one more than this machine's two cores, since a worker waits for its kernel's

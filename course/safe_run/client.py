@@ -7,6 +7,10 @@ calls the learner's function on them under the exercise's time limit, and
 sends back what it returned (or raised) and its arguments after the call; the
 judge compares, diagnoses and answers with the verdict, which this prints
 (passed) or raises as ``CheckFailed`` (not yet), exactly as the local check does.
+
+The graded notebook's first cell (``canonical.GUARD_SOURCE``) calls ``plug_in``:
+in a kernel whose environment names the judge's socket, ``check()`` then hands
+each call here (``course.assess.seams``); anywhere else it stays the local check.
 """
 
 from __future__ import annotations
@@ -20,13 +24,23 @@ import traceback
 from typing import Any
 
 from course.assess.limits import TimeLimitExceeded, time_limit
-from course.grading import wire
+from course.assess.seams import plug_in_evaluator
+from course.safe_run import wire
 
 SOCKET_VARIABLE = "GRADFLOW_JUDGE"
 
 
 def active() -> bool:
     return bool(os.environ.get(SOCKET_VARIABLE))
+
+
+def plug_in() -> None:
+    """Under grading (the judge's socket named), make ``check()`` this thin client.
+
+    Returns nothing: the guard cell calls it last, and a value would be that cell's output.
+    """
+    if active():
+        plug_in_evaluator(remote_check)
 
 
 def _where(exc: BaseException) -> list | None:
