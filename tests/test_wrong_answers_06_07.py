@@ -296,14 +296,14 @@ def test_test_mode_returning_its_input_arrays_is_refused():
     ("06.grad_check", right_in_other_words), ("06.grad_check", nudges_copies), ("06.grad_check", adds_and_subtracts),
     ("07.running_stats", test_mode_returning_its_running_arrays),
 ], ids=lambda v: getattr(v, "__name__", v))
-def test_the_judge_gives_the_local_verdict_of_a_watched_answer(monkeypatch, ident, answer):
+def test_the_judge_gives_the_local_verdict_of_a_watched_answer(monkeypatch, socket_dir, ident, answer):
     from test_grading_units import _judged_remotely
 
-    from course.grading.judge import JudgeService
+    from course.safe_run.judge import JudgeService
 
     judge = JudgeService(31337)
     try:
-        remote = _judged_remotely(judge, ident, answer, monkeypatch)
+        remote = _judged_remotely(judge, ident, answer, monkeypatch, socket_dir)
     finally:
         judge.close()
     local = evaluate(get_exercise(ident), answer, 31337)
