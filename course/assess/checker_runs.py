@@ -6,14 +6,17 @@ loss watches which arrays it is called with, then looks at ``x``: the task
 asks to nudge ``x`` in place and to put every entry back, and a checker that
 works on copies, or leaves ``x`` changed, is ``Refused`` with that named.
 ``checker(...)`` is the course's checker with one knob per known mistake;
-``off_by`` makes the candidate gradients whose verdict is close to the rule.
+``off_by`` makes the candidate gradients whose verdict is close to the rule;
+``check_cases`` draws the exercise's cases (a loss, x, a candidate gradient,
+the entries to check), which hold no answer: the reference decides each.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from course.assess.exercise import Refused
+from course.assess.cases import array, sizes
+from course.assess.exercise import Case, Refused
 from course.compute.softmax import softmax_loss
 
 CHECK_STEP = 1e-5
@@ -108,3 +111,40 @@ def checker(step=CHECK_STEP, tolerance=CHECK_TOLERANCE, central=True, relative=T
             errors.append(diff / max(denominator(analytic[index], numeric_), 1e-8) if relative else diff)
         return bool(decide(errors) <= tolerance)
     return check
+
+
+# How each candidate gradient is made from the correct one, and what a right checker says.
+def _candidates(rng: np.random.Generator, loss: Loss, w: np.ndarray, entries: list) -> list[tuple]:
+    good = loss.gradient(w)
+    flipped = good.copy()
+    flipped[entries[0]] *= -1.0
+    small = good * (1.0 + 3e-3)  # relative error 1.5e-3 on every entry: a forgotten small term
+    slightly = good * (1.0 + 2e-5)  # relative error 1e-5: still a bug by the course's rule
+    # One entry wrong by 3e-6, the others exact: the largest error fails, the mean (0.75e-6) would pass.
+    one = off_by(loss, w, good, {entries[0]: 3e-6, **{e: 0.0 for e in entries[1:]}})
+    # Every entry at 0.8e-6 by the course's denominator |a| + |n|: passes; by max(|a|, |n|) or |a| it is 1.6e-6.
+    near = off_by(loss, w, good, {e: 0.8e-6 for e in entries})
+    return [("the correct gradient", good, True), ("one entry with its sign flipped", flipped, False),
+            ("a gradient a fraction of a percent off", small, False),
+            ("a gradient off by a relative 1e-5", slightly, False),
+            ("one entry off by a relative 3e-6, the others exact", one, False),
+            ("every entry off by a relative 8e-7, within the tolerance", near, True)]
+
+
+def check_cases(rng: np.random.Generator, scales=(1.0, 1e7, 1e-4)) -> list[Case]:
+    cases = []
+    for scale in scales:
+        n, d, c = sizes(rng, 1)
+        x, y = array(rng, (n, d)), rng.integers(0, c, n)
+        w = array(rng, (d, c), -1.0, 1.0)
+        loss = Loss(x, y, scale)
+        entries = [tuple(int(i) for i in np.unravel_index(f, w.shape))
+                   for f in rng.choice(w.size, size=min(4, w.size), replace=False)]
+        for what, analytic, _ in _candidates(rng, loss, w, entries):
+            cases.append(Case((loss, w, analytic, entries), f"{what}, x of shape {w.shape}, the loss scaled by"
+                                                            f" {scale:g}, entries {entries} checked"))
+    return cases
+
+
+def public_check_cases() -> tuple[Case, ...]:
+    return tuple(check_cases(np.random.default_rng(66), scales=(1.0,)))

@@ -31,6 +31,7 @@ from course.assess.form import label as _label
 from course.assess.form import plural as _plural
 from course.assess.form import subject as _subject
 from course.assess.limits import TimeLimitExceeded, time_limit
+from course.assess.own_work import watching
 from course.assess.some_outputs import restricted
 
 # Form problems a known mistake can explain: its result has the same wrong shape, count, type or NaN.
@@ -137,7 +138,8 @@ class _FreshCases:
     @staticmethod
     def call(exercise: Exercise, answer: Callable, case: Case) -> tuple[tuple, Any]:
         given = copy.deepcopy(case.args)
-        return given, (exercise.run(answer, given) if exercise.run is not None else answer(*given))
+        with watching(exercise.answer_of):  # the course's own answer called? (course.assess.own_work)
+            return given, (exercise.run(answer, given) if exercise.run is not None else answer(*given))
 
     @staticmethod
     def expected(exercise: Exercise, case: Case) -> Any:

@@ -108,6 +108,10 @@ class Exercise:
       The adapter must hold no reference answer (it is visible in there).
     - ``returns``: the exact type the text asks for, by output name: "int",
       "tuple of int" or "bool" (other outputs: any number, or an array of the reference's shape).
+    - ``answer_of``: the course's own functions that compute this answer (dotted
+      paths; a class stands for its methods). Under grading an answer that
+      calls one is not credited; a learner's own check passes it with a note
+      (``course.assess.own_work``).
     - ``agree``: optional custom comparison ``agree(got, expected, case)`` for
       answers that are right in more than one way; by default every output
       must be close to the reference's.
@@ -131,6 +135,7 @@ class Exercise:
     atol: float = 1e-9
     time_limit: float = 10.0
     tags: tuple[str, ...] = field(default_factory=tuple)
+    answer_of: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.function:

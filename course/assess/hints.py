@@ -56,6 +56,7 @@ CATEGORIES: dict[str, str] = {
     "step_size": "an SGD step other than lr · grad (divided by the batch size again, ...)",
     "in_place": "nudged a copy of x where the task asks to nudge x itself, in place, and put it back",
     "relative_error": "a relative error with another denominator than the task's |a| + |n|",
+    "not_own_work": "called the course's own implementation of the answer (not credited under grading)",
     "aliased": "returned one of its input arrays where the task asks for a new one",
     "global_rng": "drew random numbers from numpy's global generator instead of the rng it was given",
     "stats_constant": "the batch mean and variance treated as constants: a path from x through them is missing",

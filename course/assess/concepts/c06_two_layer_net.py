@@ -15,7 +15,8 @@ import copy
 import numpy as np
 
 from course.assess.cases import array, case, many, remark, sizes
-from course.assess.checker_runs import CHECK_STEP, CHECK_TOLERANCE, Loss, checker, off_by, run_checker
+from course.assess.checker_runs import (CHECK_STEP, CHECK_TOLERANCE, check_cases, checker, public_check_cases,
+                                        run_checker)
 from course.assess.exercise import Case, Exercise, Misconception
 from course.assess.loop_audit import WatchedNetwork, audit, same_rows
 from course.compute.data import blobs
@@ -24,6 +25,12 @@ from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_loss
                                              loss_and_dscores, network_with_switches, rebinding_loop)
 from course.compute.network_runs import GOOD_RUN, Behaviour, run_and_report
 from course.compute.softmax import softmax_loss
+
+
+# The course's own network (its modules and the network itself): what 06.network_loss and 06.bug_hunt ask for.
+NETWORK_ANSWER = tuple(f"course.compute.{name}" for name in (
+    "network.Network", "network.two_layer_network", "network.Dropout", "layers.FullyConnected", "layers.AddBias",
+    "layers.Activation"))
 
 
 def _close_all(got, want, rtol=1e-6, atol=1e-9) -> bool:
@@ -104,6 +111,8 @@ NETWORK_LOSS = Exercise(
     hidden=many(12, _network_case, edges=(_tie_case(), _large_scores_case())),
     outputs=("loss", "dW1", "db1", "dW2", "db2"),
     agree=_agree_any_tie(network_with_switches),
+    # The course's network computes this loss and its gradients: calling it is not the learner's own work.
+    answer_of=NETWORK_ANSWER + ("course.compute.network_mistakes.network_with_switches",),
     misconceptions=(
         Misconception("l2_gradient", "Your loss has the L2 penalty, but the weight gradients do not: the"
                                      " penalty (λ/2)·ΣW² is a second path from each W to the loss, and its"
@@ -166,6 +175,7 @@ L2_TERM = Exercise(
     public=(case(W1=_W["W1"], W2=_W["W2"], l2=0.1),),
     hidden=many(8, _l2_case),
     outputs=("penalty", "dW1", "dW2"),
+    answer_of=("course.compute.network.Network.l2_penalty",),
     misconceptions=(
         Misconception("l2_gradient", "Your penalty is λ·ΣW², without the 1/2; the course's penalty is"
                                      " (λ/2)·ΣW², so that its gradient is simply λW.",
@@ -268,6 +278,8 @@ TRAIN_LOOP = Exercise(
     outputs=("behaviour",),
     run=run_loop,
     run_in_sandbox=True,  # the loop's steps are watched where it runs (course.assess.loop_audit)
+    answer_of=("course.compute.network.train", "course.compute.network._train", "course.compute.network.sgd_step",
+               "course.compute.network.minibatches"),
     agree=lambda got, expected, case_: tuple(got) == GOOD_RUN,
     misconceptions=(
         Misconception("no_update", "The network never changes: `param = param - lr * grad` makes a new array"
@@ -298,43 +310,6 @@ def grad_check(f, x, analytic, entries):
     return bool(worst <= CHECK_TOLERANCE)
 
 
-# How each candidate gradient is made from the correct one, and what a right checker says.
-def _candidates(rng: np.random.Generator, loss: Loss, w: np.ndarray, entries: list) -> list[tuple]:
-    good = loss.gradient(w)
-    flipped = good.copy()
-    flipped[entries[0]] *= -1.0
-    small = good * (1.0 + 3e-3)  # relative error 1.5e-3 on every entry: a forgotten small term
-    slightly = good * (1.0 + 2e-5)  # relative error 1e-5: still a bug by the course's rule
-    # One entry wrong by 3e-6, the others exact: the largest error fails, the mean (0.75e-6) would pass.
-    one = off_by(loss, w, good, {entries[0]: 3e-6, **{e: 0.0 for e in entries[1:]}})
-    # Every entry at 0.8e-6 by the course's denominator |a| + |n|: passes; by max(|a|, |n|) or |a| it is 1.6e-6.
-    near = off_by(loss, w, good, {e: 0.8e-6 for e in entries})
-    return [("the correct gradient", good, True), ("one entry with its sign flipped", flipped, False),
-            ("a gradient a fraction of a percent off", small, False),
-            ("a gradient off by a relative 1e-5", slightly, False),
-            ("one entry off by a relative 3e-6, the others exact", one, False),
-            ("every entry off by a relative 8e-7, within the tolerance", near, True)]
-
-
-def _check_cases(rng: np.random.Generator, scales=(1.0, 1e7, 1e-4)) -> list[Case]:
-    cases = []
-    for scale in scales:
-        n, d, c = sizes(rng, 1)
-        x, y = array(rng, (n, d)), rng.integers(0, c, n)
-        w = array(rng, (d, c), -1.0, 1.0)
-        loss = Loss(x, y, scale)
-        entries = [tuple(int(i) for i in np.unravel_index(f, w.shape))
-                   for f in rng.choice(w.size, size=min(4, w.size), replace=False)]
-        for what, analytic, _ in _candidates(rng, loss, w, entries):
-            cases.append(Case((loss, w, analytic, entries), f"{what}, x of shape {w.shape}, the loss scaled by"
-                                                            f" {scale:g}, entries {entries} checked"))
-    return cases
-
-
-def _public_check_cases() -> tuple[Case, ...]:
-    return tuple(_check_cases(np.random.default_rng(66), scales=(1.0,)))
-
-
 _STEP_HINT = ("Your check rejects a correct gradient, so its numerical derivative is off. Use the central"
               " difference (f(x+h) − f(x−h)) / 2h with h = 1e-5: a one-sided difference, or a much larger step,"
               " also measures the curvature; a much smaller step loses the difference to round-off.")
@@ -346,12 +321,15 @@ GRAD_CHECK = Exercise(
     id="06.grad_check",
     title="a gradient check that decides",
     reference=grad_check,
-    public=_public_check_cases(),
-    hidden=_check_cases,
+    public=public_check_cases(),
+    hidden=check_cases,
     outputs=("passed",),
     returns={"passed": "bool"},
     run=run_checker,
     run_in_sandbox=True,  # the checker's calls of f are watched where it runs
+    answer_of=("course.compute.gradcheck.numerical_gradient", "course.compute.gradcheck.relative_error",
+               "course.compute.gradcheck.compare_gradients", "course.compute.gradcheck.gradcheck",
+               "course.compute.network.network_gradcheck"),
     misconceptions=(
         # First: a looser threshold passes the one-entry case too, but the mean is the mistake that passes nothing else.
         Misconception("threshold", "Your check decides on the mean error over the entries, so one wrong entry"
@@ -430,6 +408,7 @@ BUG_HUNT = Exercise(
     hidden=many(10, _hunt_case, edges=(_hunt_tie_case(),)),
     outputs=("dW1", "db1", "dW2", "db2"),
     agree=lambda got, expected, c: any(_close_all(got, _fixed(*c.args, tie=t)) for t in TIE_SHARES),
+    answer_of=NETWORK_ANSWER + ("course.compute.network_mistakes.network_with_switches",),
     misconceptions=(
         Misconception("l2_gradient", "Your relu backward is fixed, but dW2 still misses its L2 term λ·W2:"
                                      " the penalty covers both weight matrices.",

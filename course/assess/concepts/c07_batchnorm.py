@@ -28,6 +28,9 @@ from course.compute.batchnorm_mistakes import (MistakenBatchNorm, at_test_updati
 from course.compute.network_runs import module_in_network, module_or_run
 
 EPSILONS = (1e-5, 1e-3, 0.1)
+# The course's own batch normalisation: what exercises 1, 2, 3 and 5 ask the learner to write.
+BATCHNORM_ANSWER = tuple(f"course.compute.batchnorm.{name}" for name in (
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_staged", "path_gradients", "BatchNorm"))
 
 
 # ----- cases ----------------------------------------------------------------------
@@ -152,6 +155,7 @@ STAGED = Exercise(
     hidden=many(12, _training_case),
     outputs=("out", "dx", "dgamma", "dbeta"),
     upstream=4,
+    answer_of=BATCHNORM_ANSWER,
     misconceptions=(*_with(staged_variant, _PATH_MISTAKES + _FORWARD_MISTAKES + BACKWARD_SLIPS),
                     *forward_only(_FORWARD_MISTAKES, staged_variant)),
 )
@@ -185,6 +189,7 @@ COMPACT = Exercise(
     hidden=many(12, lambda rng, k: _training_case(rng, k, with_beta=False)),
     outputs=("dx", "dgamma", "dbeta"),
     upstream=0,
+    answer_of=BATCHNORM_ANSWER,
     misconceptions=(
         # Someone who derives the backward themselves makes the mistakes of exercise 1 ...
         *_with(compact_variant, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES[:2]),
@@ -250,6 +255,7 @@ RUNNING = Exercise(
                   False), "one example (N = 1) at test time, momentum = 0.9, train = False")),
     hidden=many(12, _layer_case),
     outputs=("out", "new_mean", "new_var"),
+    answer_of=BATCHNORM_ANSWER,
     # "Return new ones": a running statistic handed back as it came is refused, where it is still the input.
     run=fresh_outputs(("x", "gamma", "beta", "running_mean", "running_var"), ("out", "new_mean", "new_var")),
     run_in_sandbox=True,  # where the returned arrays are still the arguments' own
@@ -367,6 +373,7 @@ NETWORK = Exercise(
              "bias2.b gradient", "test scores"),
     run=_run_network,
     run_in_sandbox=True,  # the learner's class makes modules that go into a network
+    answer_of=BATCHNORM_ANSWER,
     misconceptions=(
         Misconception("stats_constant", "Your module's backward pass treats μ and σ² as constants (only the"
                                         " direct path): the gradients of every module below it, fc1.w among"
