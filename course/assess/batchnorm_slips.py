@@ -12,8 +12,9 @@ from course.assess.exercise import Misconception
 
 NO_GAMMA_HINT = ("Your dx leaves out γ: the output is γ·x̂ + β, so the gradient that reaches x̂ is dout · γ, and"
                  " every path from x̂ back to x carries that factor γ.")
-BACK_AXIS_HINT = ("Your backward pass sums over axis 1 (the features), but the statistics are taken over the batch,"
-                  " axis 0: the gradients of μ and σ² are sums over axis 0, one per column, like μ and σ² themselves.")
+BACK_AXIS_HINT = ("Your backward pass sums over axis 1 (the features), but the statistics are taken over the"
+                  " batch, axis 0: the gradients of μ and σ² are sums over axis 0, one per column, like μ and σ²"
+                  " themselves.")
 MEAN_N_HINT = ("Your path through μ misses the factor 1/N: μ = (1/N)·Σx, so each x receives dμ / N from the mean.")
 VAR_N_HINT = ("Your path through σ² misses the factor 1/N: σ² = (1/N)·Σ(x − μ)², so each x receives"
               " dσ² · 2(x − μ) / N from the variance.")
@@ -53,7 +54,8 @@ def forward_only(mistakes, make):
     statistics, from ``make()``). Listed after the whole-result tables, it names what those cannot."""
     def wrong(knobs):
         return lambda *args: (make(**knobs)(*args)[0], *make()(*args)[1:])
-    return tuple(Misconception(m.code, m.hint + FORWARD_ONLY_HINT, wrong(m.wrong), outputs=("out",)) for m in mistakes)
+    return tuple(Misconception(m.code, m.hint + FORWARD_ONLY_HINT, wrong(m.wrong), outputs=("out",))
+                 for m in mistakes)
 
 
 def layer_forward_slips(make, forward_mistakes):

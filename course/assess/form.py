@@ -147,7 +147,8 @@ def _check_one(exercise: Exercise, name: str, got: Any, expected: Any, case: Cas
 
 
 def _shape_problem(name: str, got: tuple, want: tuple) -> tuple[str, str]:
-    base = f"{subject(name)} {'have' if plural(name) else 'has'} shape {got}, but it should have shape {want}: a gradient has the shape of its variable."
+    has = "have" if plural(name) else "has"
+    base = f"{subject(name)} {has} shape {got}, but it should have shape {want}: a gradient has the shape of its variable."
     if len(got) == 2 and got == want[::-1]:
         return "transpose", base + " Yours is the transpose: a transpose is missing or misplaced."
     if len(want) == 2 and want[0] == 1 and got == (want[1],):

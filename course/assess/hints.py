@@ -39,7 +39,7 @@ CATEGORIES: dict[str, str] = {
     "integer_division": "divided with / where the integer division // is needed",
     "missing_scale": "the dropout scale 1/keep_prob is missing (in the forward or the backward pass)",
     "mean_only_test": "a dropout test that checks only the mean, which a swapped keep probability passes",
-    "scale_only_test": "a dropout test that checks only the value of the kept units, which a wrong kept fraction passes",
+    "scale_only_test": "a dropout test that checks only the value of the kept units (a wrong kept fraction passes)",
     "keep_half_test": "a dropout test run only at keep_prob = 0.5, where a swapped keep probability is invisible",
     "mask_convention": "a dropout mask drawn another way than the course's, so it differs from the checker's",
     "recursion": "a recursive graph walk that fails on deep graphs (Python's recursion limit)",

@@ -62,7 +62,8 @@ def batchnorm_variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="insi
         direct = dx_hat / std
         dstd = -(dx_hat * xmu).sum(axis=back, keepdims=True) / std**2
         dvar = dstd / (2.0 * (root if dvar_by == "root" else std))
-        through_var = 2.0 * xmu * dvar / ((n - (ddof if back_ddof is None else back_ddof)) if "variance" in over_n else 1)
+        var_n = n - (ddof if back_ddof is None else back_ddof)
+        through_var = 2.0 * xmu * dvar / (var_n if "variance" in over_n else 1)
         dxmu = through_var if overwrite else direct * ("direct" in paths) + through_var * ("variance" in paths)
         through_mean = np.broadcast_to(mean_sign * dxmu.sum(axis=back, keepdims=True) / (n if "mean" in over_n else 1),
                                        x.shape)

@@ -57,6 +57,7 @@ _MASK = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
 MASK_MODULE = Exercise(
     id="05.mask_module",
     title="the mask module, forward and backward",
+    answer_of=("course.compute.dropout.mask_forward", "course.compute.dropout.mask_backward"),
     reference=mask_module,
     public=(Case((_X, _MASK, _DOUT), "the 2 × 4 example of the lesson"),),
     hidden=many(12, _mask_module_case),
@@ -93,6 +94,7 @@ def _amplify_case(rng: np.random.Generator, k: int) -> Case:
 AMPLIFY_MODULE = Exercise(
     id="05.amplify_module",
     title="the amplify module, forward and backward",
+    answer_of=("course.compute.dropout.amplify_forward", "course.compute.dropout.amplify_backward"),
     reference=amplify_module,
     public=(Case((_X, 0.8, _DOUT), "the 2 × 4 example of the lesson, keep_prob = 0.8"),),
     hidden=many(12, _amplify_case),
@@ -181,6 +183,7 @@ DROPOUT_LAYER = Exercise(
     id="05.dropout_layer",
     tags=("random",),
     title="the dropout layer: train and test mode, forward and backward",
+    answer_of=("course.compute.dropout.dropout_forward", "course.compute.dropout.dropout_backward", "course.compute.network.Dropout"),
     reference=dropout_layer,
     public=(_layer_case_of(_X, 0.8, 0, True, _DOUT, " (the lesson's 2 × 4 example)"),
             _layer_case_of(_X, 0.8, 0, False, _DOUT, " (the lesson's 2 × 4 example)")),
