@@ -230,7 +230,7 @@ def train_loop(net, x, y, lr, epochs, batch_size, rng):
 def run_loop(answer, args):
     """Train with the learner's loop, watching each step where it runs (``loop_audit``); report its behaviour."""
     net, x, y, lr, epochs, batch_size, rng = args
-    again = copy.deepcopy((net, rng))  # the same start, for a second run: does the rng decide the order?
+    again = copy.deepcopy((net, x, y, rng))  # the same start, for a second run: does the rng decide the order?
     watched = WatchedNetwork(net, x)
     before = rng.bit_generator.state
     report = run_and_report(lambda *_: answer(watched, x, y, lr, epochs, batch_size, rng), args, LOOP_VAL,
@@ -239,8 +239,8 @@ def run_loop(answer, args):
         return report
     if watched.steps:
         audit(watched, len(y), epochs, batch_size, lr, before, rng.bit_generator.state)
-        second = WatchedNetwork(again[0], x)
-        answer(second, x, y, lr, epochs, batch_size, again[1])
+        second = WatchedNetwork(again[0], again[1])
+        answer(second, *again[1:3], lr, epochs, batch_size, again[3])
         same_rows(watched, second)
     return report
 
