@@ -120,3 +120,14 @@ def test_the_row_the_feedback_and_the_csv_say_why():
     why = "calls the course's own `batchnorm_backward`"
     assert why in rows[0].hint and not rows[0].passed
     assert why in feedback_text("ada", rows) and why in csv_text(rows)
+
+
+def test_a_graph_walk_that_calls_the_course_s_own_walk_is_noted(capsys):
+    from course.compute import local_graph
+
+    def topological_order(root):
+        return local_graph.reverse_topological(root)[::-1]
+
+    check("02.topo_order", topological_order)
+    out = capsys.readouterr().out
+    assert out.startswith("✔ 02.topo_order") and "calls the course's own `reverse_topological`" in out

@@ -20,10 +20,12 @@ watched outside the learner's function of the exercise that declares them.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Iterator
 
 CODE = "not_own_work"
@@ -93,11 +95,12 @@ def watching(paths: tuple[str, ...]) -> Iterator[None]:
         return
     previous = sys.getprofile()
     seen = _local.__dict__.setdefault("stack", [])
+    outer = sys._getframe(2)  # the frame of the `with` (this generator's, then contextlib's __enter__)
 
     def profile(frame, event, arg):
         if event == "call":
             name = codes.get(frame.f_code)
-            if name is not None:
+            if name is not None and _called_by_the_answer(frame.f_back, outer):
                 for names in seen:
                     names.add(name)
         if previous is not None:
@@ -108,6 +111,27 @@ def watching(paths: tuple[str, ...]) -> Iterator[None]:
         yield
     finally:
         sys.setprofile(previous)
+
+
+# Code in these folders is the course's or Python's own; any other frame is the learner's (a notebook cell).
+_OWN = tuple(str(Path(p).resolve()) + os.sep for p in
+             {str(Path(__file__).resolve().parents[1]), sys.prefix, sys.base_prefix, sys.exec_prefix}
+             if len(Path(p).resolve().parts) > 1)  # never "/" itself: that would make every frame Python's
+
+
+def _called_by_the_answer(frame, outer) -> bool:
+    """Is a frame of the learner's code between ``frame`` (the caller) and the watch's ``outer`` frame?
+
+    An exercise's adapter calls course code of its own around the answer (02's reads the leaves of the
+    graph with the course's walk): only what the learner's code calls, directly or through the course's
+    classes it builds on, is the learner's.
+    """
+    while frame is not None and frame is not outer:
+        filename = frame.f_code.co_filename
+        if not filename.startswith("<frozen") and not os.path.abspath(filename).startswith(_OWN):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _named(names) -> str:
