@@ -138,7 +138,7 @@ class _FreshCases:
     @staticmethod
     def call(exercise: Exercise, answer: Callable, case: Case) -> tuple[tuple, Any]:
         given = copy.deepcopy(case.args)
-        with watching(exercise.answer_of):  # the course's own answer called? (course.assess.own_work)
+        with watching(exercise.answer_of, answer):  # the course's own answer called? (course.assess.own_work)
             return given, (exercise.run(answer, given) if exercise.run is not None else answer(*given))
 
     @staticmethod

@@ -59,18 +59,23 @@ def _codes(paths: tuple[str, ...]) -> dict:
     found = {}
     for path in paths:
         try:
-            obj = _resolve(path)
+            found.update(_codes_of(_resolve(path)))
         except (ImportError, AttributeError):
             continue  # a module of wrong answers is empty inside the grading sandbox
-        if isinstance(obj, type):
-            members = [(f"{obj.__name__}.{name}", value) for name, value in vars(obj).items()]
-        else:
-            members = [(getattr(obj, "__name__", path.rsplit(".", 1)[-1]), obj)]
-        for name, value in members:
-            function = getattr(value, "__func__", value)  # static and class methods
-            code = getattr(getattr(function, "__wrapped__", function), "__code__", None)
-            if code is not None:
-                found[code] = name
+    return found
+
+
+def _codes_of(obj) -> dict:
+    if isinstance(obj, type):
+        members = [(f"{obj.__name__}.{name}", value) for name, value in vars(obj).items()]
+    else:
+        members = [(getattr(obj, "__name__", "function"), obj)]
+    found = {}
+    for name, value in members:
+        function = getattr(value, "__func__", value)  # static and class methods
+        code = getattr(getattr(function, "__wrapped__", function), "__code__", None)
+        if code is not None:
+            found[code] = name
     return found
 
 
@@ -87,14 +92,21 @@ def recording() -> Iterator[set]:
 
 
 @contextmanager
-def watching(paths: tuple[str, ...]) -> Iterator[None]:
-    """Note, in every open recording, each call of a function of ``paths`` made inside this block."""
+def watching(paths: tuple[str, ...], answer=None) -> Iterator[None]:
+    """Note, in every open recording, each call of a function of ``paths`` that the learner's code makes
+    inside this block; and the answer itself when it *is* one of them (handed in as it is)."""
     codes = _codes(tuple(paths)) if paths else {}
     if not codes:
         yield
         return
     previous = sys.getprofile()
     seen = _local.__dict__.setdefault("stack", [])
+    try:
+        itself = {codes[code] for code in _codes_of(answer) if code in codes} if answer is not None else set()
+    except TypeError:  # vars() of an object without a __dict__
+        itself = set()
+    for names in seen:
+        names.update(itself)
     outer = sys._getframe(2)  # the frame of the `with` (this generator's, then contextlib's __enter__)
 
     def profile(frame, event, arg):

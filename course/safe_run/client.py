@@ -60,7 +60,8 @@ def _call(answer, args, seconds: float, run=None, states: bool = True, own=()) -
     start = time.process_time()  # the learner's computing time, as the limit counts it (course.assess.limits)
     try:
         # ``own``: the course's functions that compute this answer; which ones it called goes back.
-        with own_work.recording() as calls, own_work.watching(tuple(str(p) for p in own)), time_limit(seconds):
+        with own_work.recording() as calls, own_work.watching(tuple(str(p) for p in own), answer), \
+                time_limit(seconds):
             result = run(answer, args) if run is not None else answer(*args)
     except TimeLimitExceeded:
         return {"timeout": True}
