@@ -16,6 +16,14 @@ import nbformat
 from conftest import EXERCISES, SOLUTIONS
 
 NB01 = "01_chain_rule.ipynb"
+NB07 = "07_batchnorm.ipynb"
+COPIED_COMPACT = '''from course.compute.batchnorm import batchnorm_backward, batchnorm_forward
+
+
+def batchnorm_backward_compact(dout, x, gamma, eps):
+    """The compact backward of batch normalisation."""
+    _, cache = batchnorm_forward(x, gamma, np.zeros_like(gamma), "train", None, eps)
+    return batchnorm_backward(dout, cache)'''
 NB05 = "05_dropout.ipynb"
 
 SIGNATURES = {
@@ -322,6 +330,9 @@ def class_folder(root: Path) -> dict[str, str]:
     # Every master of the course, graded in the sandbox: a right answer of any concept passes. It is also
     # the class's learner who solved everything (a learner of its own for that would be three kernels more).
     add("masters", "handed in every solved master", {p.name: solved(p.name) for p in sorted(SOLUTIONS.glob("*.ipynb"))})
+    # Own work: the right values, computed by calling the course's own batchnorm (course.assess.own_work).
+    add("copies_the_course", "calls the course's own batchnorm backward", {NB07: with_sources(solved(NB07), {
+        "07.batchnorm_compact": COPIED_COMPACT})})
     for learner, bodies in misconception_learners().items():
         add(learner, f"a misconception in each of {', '.join(bodies)}",
             {NB01: with_sources(solved(NB01), {e: function(e, body) for e, body in bodies.items()})})

@@ -383,7 +383,8 @@ def test_compact_mistakes_get_their_hints():
     assert constants.code == "stats_constant"
 
 
-def _layer(x, gamma, beta, rm, rv, m, eps, train, *, test_stats="running", momentum="right", update_at_test=False):
+def _layer(x, gamma, beta, rm, rv, m, eps, train, *, test_stats="running", momentum="right", update_at_test=False,
+           alias=False):
     batch_mean, batch_var = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
     keep, take = (m, 1 - m) if momentum == "right" else (1 - m, m)
     if train:
@@ -392,12 +393,15 @@ def _layer(x, gamma, beta, rm, rv, m, eps, train, *, test_stats="running", momen
     else:
         mu, var = (rm, rv) if test_stats == "running" else (batch_mean, batch_var)
         new_mean, new_var = (keep * rm + take * batch_mean, keep * rv + take * batch_var) if update_at_test \
-            else (rm, rv)
+            else (rm, rv) if alias else (rm.copy(), np.array(rv))
     return gamma * (x - mu) / np.sqrt(var + eps) + beta, new_mean, new_var
 
 
 def test_running_statistics_mistakes_get_their_hints():
-    assert _verdict("07.running_stats", _layer).passed  # returning the very arrays at test time is fine
+    assert _verdict("07.running_stats", _layer).passed
+    # The text asks for new arrays: the running statistics handed back as they came are refused.
+    verdict = _verdict("07.running_stats", lambda *a: _layer(*a, alias=True))
+    assert verdict.code == "aliased" and "`new_mean` is the array `running_mean`" in verdict.message
     verdict = _verdict("07.running_stats", lambda *a: _layer(*a, test_stats="batch"))
     assert verdict.code == "test_batch_stats" and "batch of one" in verdict.message
     verdict = _verdict("07.running_stats", lambda *a: _layer(*a, momentum="reversed"))

@@ -81,7 +81,7 @@ WRONG = [
      "same column"),
     ("04.loss_loop", lambda s, y: _loss_vectorized(s, y, axis=0), "sum_axis", "axis 0"),
     ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, db=lambda ds: ds.mean(0, keepdims=True)),
-     "one_over_n", "*mean*"),
+     "one_over_n", "the mean over the rows"),
     ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, tie=0.0), "tie", "S = 0 exactly"),
     ("03.layer_backward", lambda x, w, b, dout, act: _layer(x, w, b, dout, act, db=lambda ds: ds), "not_summed",
      "sum of the rows"),

@@ -54,3 +54,16 @@ def _nbval_lax(path, attempts=3):
         if "didn't respond" not in run.stdout + run.stderr:
             return run
     return run
+
+
+def test_the_course_s_own_check_cell_run_first_after_a_restart_says_run_the_cells_above():
+    """The exercise notebook's check cell alone in a fresh kernel (a restart, no import cell run):
+    the cell imports `check` itself, so the learner reads what to run, not that `check` is undefined."""
+    from course.authoring.build import is_check_cell
+
+    exercises = nbformat.read(ROOT / "exercises" / "01_chain_rule.ipynb", as_version=4)
+    first = next(cell for cell in exercises.cells if is_check_cell(cell))
+    nb = _notebook(first.source)
+    execute(nb, ROOT, timeout=600, allow_errors=True)
+    (error,) = _errors(nb)
+    assert "run the cells above first" in error and "'check' is not defined" not in error

@@ -17,7 +17,7 @@ import time
 import pytest
 from conftest import ROOT, SOLUTIONS
 from kernels import kernel_slots
-from grading_class import (DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, ROUTES, class_folder, hostile_class,
+from grading_class import (DAEMON_MARK, FORGED, MISCONCEPTIONS, NB01, NB05, NB07, ROUTES, class_folder, hostile_class,
                            misconception_learner, misconception_learners)
 
 from course.assess.registry import all_exercises, exercises_of, get_exercise
@@ -217,6 +217,16 @@ def test_outputs_csv_report_and_feedback(graded):
     assert "Mistakes to teach again" in html and "misconception03" in html
     feedback = (out / "feedback" / "forms.md").read_text(encoding="utf-8")
     assert "✘ 01.mul_gate" in feedback and "returned None" in feedback
+
+
+def test_an_answer_that_calls_the_course_s_own_gets_no_credit_and_every_output_says_why(graded):
+    rows = rows_of(graded, "copies_the_course", NB07)
+    copied = rows.pop("07.batchnorm_compact")
+    why = "calls the course's own `batchnorm_backward` and `batchnorm_forward`"
+    assert (copied.passed, copied.code, copied.score) == (False, "not_own_work", 0) and why in copied.hint
+    assert all(r.passed for r in rows.values())  # the learner's other, own answers count
+    assert why in (graded["out"] / "feedback" / "copies_the_course.md").read_text(encoding="utf-8")
+    assert why in (graded["out"] / "grades.csv").read_text(encoding="utf-8")
 
 
 # ----- the hostile class -------------------------------------------------------------

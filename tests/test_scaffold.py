@@ -53,7 +53,7 @@ def test_the_master_has_an_exercise_and_its_canonical_check_and_builds(made):
     root, _ = made
     master = nbformat.read(root / "solutions/08_demo_layer.ipynb", as_version=4)
     checks = [c for c in master.cells if is_check_cell(c)]
-    assert [c.source for c in checks] == ['check("08.example", scale_gate_backward)']
+    assert [c.source for c in checks] == ['from course import check\ncheck("08.example", scale_gate_backward)']
     assert checks[0].metadata["tags"] == ["nbval-check-output"]
     assert [gradflow(c).get("exercise") for c in master.cells if gradflow(c).get("exercise")] == ["08.example"]
     built = nbformat.writes(exercise_notebook(master, name="08_demo_layer.ipynb")) + "\n"

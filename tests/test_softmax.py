@@ -296,9 +296,23 @@ def test_overflow_hint_does_not_reveal_the_answer_and_check_raises():
 
 
 def test_check_prints_one_line_on_success(capsys):
-    check("04.loss_vectorized", softmax_loss)
+    def written_out(scores, y):
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        n = len(y)
+        loss = -np.log(p[np.arange(n), y]).mean()
+        p[np.arange(n), y] -= 1
+        return float(loss), p / n
+
+    check("04.loss_vectorized", written_out)
     out = capsys.readouterr().out
     assert out.startswith("✔ 04.loss_vectorized") and out.count("\n") == 1
+
+
+def test_the_course_s_own_softmax_loss_passes_a_learner_s_check_with_a_note(capsys):
+    check("04.loss_vectorized", softmax_loss)
+    first, note = capsys.readouterr().out.splitlines()
+    assert first.startswith("✔ 04.loss_vectorized") and "calls the course's own `softmax_loss`" in note
 
 
 # ----- the lesson's worked numbers -------------------------------------------------

@@ -322,7 +322,7 @@ def test_any_order_that_respects_the_inputs_passes():
 @pytest.mark.parametrize("answer, code, words", [
     (lambda root: stack_order(root)[::-1], "topo_order", "reverse"),
     (lambda root: stack_order(root, on_leave=False), "topo_order", "reverse"),
-    (lambda root: stack_order(root, on_leave=False)[::-1], "topo_order", "*leaves* it"),
+    (lambda root: stack_order(root, on_leave=False)[::-1], "topo_order", "walk leaves it"),
     (order_check.breadth_first, "topo_order", ""),  # root first on some graphs, an input late on others
     (lambda root: stack_order(root, seen_set=False), "graph_walk", "more than once"),
     (lambda root: stack_order(root)[:-1], "graph_walk", "leaves out"),

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from course.assess.exercise import Case, Exercise
+from course.assess.own_work import watching
 
 
 def hidden_cases(exercise: Exercise, seed: int) -> list[Case]:
@@ -90,7 +91,8 @@ class FreshCases:
     @staticmethod
     def call(exercise: Exercise, answer: Callable, case: Case) -> tuple[tuple, Any]:
         given = copy.deepcopy(case.args)
-        return given, (exercise.run(answer, given) if exercise.run is not None else answer(*given))
+        with watching(exercise.answer_of, answer):  # the course's own answer called? (course.assess.own_work)
+            return given, (exercise.run(answer, given) if exercise.run is not None else answer(*given))
 
     @staticmethod
     def expected(exercise: Exercise, case: Case) -> Any:

@@ -18,6 +18,7 @@ import json
 import os
 from typing import Any
 
+from course.assess import own_work
 from course.assess.diagnose import Verdict, evaluate
 from course.assess.early_check import install as install_early_check
 from course.assess.events import CheckEvent, publish
@@ -84,12 +85,15 @@ def check(exercise_id: str, answer: Any) -> None:
         evaluator(exercise_id, answer)
         return
     exercise = _with_time_limit(get_exercise(exercise_id))
-    verdict = evaluate(exercise, answer, hidden_seed())
+    with own_work.recording() as course_calls:
+        verdict = evaluate(exercise, answer, hidden_seed())
     _record(verdict)
     publish(CheckEvent.of(verdict))  # to a live session, if the learner joined one (course.session)
     if not verdict.passed:
         raise CheckFailed(verdict)
     print(format_success(verdict, exercise.title))
+    if course_calls:
+        print(own_work.practice_note(course_calls, exercise.function))
 
 
 # `from course import check` in a notebook also teaches the kernel to explain a

@@ -13,8 +13,6 @@ Messages describe the learner's result and the inputs; never the answer.
 from __future__ import annotations
 
 import copy
-import inspect
-import numbers
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -22,12 +20,16 @@ from typing import Any, Callable
 import numpy as np
 
 from course.assess.casebook import CaseBook, FreshCases, hidden_cases  # noqa: F401  (hidden_cases re-exported)
-from course.assess.exercise import Case, Exercise
+from course.assess.exercise import Case, Exercise, refusal
 from course.assess.form import Stop as _Stop
 from course.assess.form import as_outputs as _as_outputs
 from course.assess.form import check_form as _check_form
 from course.assess.form import label as _label
+from course.assess.form import plural as _plural
+from course.assess.form import subject as _subject
 from course.assess.limits import TimeLimitExceeded, time_limit
+from course.assess.mutation import mutated_argument
+from course.assess.some_outputs import restricted
 
 # Form problems a known mistake can explain: its result has the same wrong shape, count, type or NaN.
 _EXPLAINABLE = {"nan", "shape", "transpose", "sum_axis", "keepdims", "not_summed", "no_broadcast", "count", "order"}
@@ -143,8 +145,8 @@ def evaluate(exercise: Exercise, answer: Callable[..., Any], seed: int, count_al
         unrepeatable = next((f for f in failures if not _repeatable(exercise, answer, f)), None)
     if unrepeatable is not None:
         return Verdict(exercise.id, False, "global_rng",
-                       f"`{exercise.function}` gives a different result each time for the same `rng` (seen on the"
-                       f" example {unrepeatable[0].note}): it draws from numpy's global generator (np.random....)."
+                       f"`{exercise.function}` gives a different result each time for the same `rng` (seen on"
+                       f" {unrepeatable[0].where}): it draws from numpy's global generator (np.random....)."
                        " Draw every random number from the `rng` it is given, e.g. rng.random(x.shape).",
                        len(public), len(hidden), **total)
     code, message = _explain(exercise, failures)
@@ -187,6 +189,9 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case, book) -> tuple[A
     except TimeLimitExceeded:
         raise
     except Exception as exc:
+        refused = refusal(exc)  # the exercise's adapter saw the answer do what the task rules out
+        if refused:
+            raise _Stop(refused[0], f"{refused[1]} (seen on {case.where})") from None
         known = _known_failure(exercise, case, exc)
         if known:
             raise _Stop(*known) from None
@@ -200,10 +205,10 @@ def _run_case(exercise: Exercise, answer: Callable, case: Case, book) -> tuple[A
         if stop.code in _EXPLAINABLE or stop.explainable:
             raise _FormProblem(stop, got, expected) from None
         raise
-    changed = _mutated_argument(exercise.reference, case.args, given)
+    changed = mutated_argument(exercise.reference, case.args, given)
     if changed is not None:
-        raise _Stop("mutated", f"`{exercise.function}` changed its input `{changed}` in place, on the example"
-                               f" {case.note}. Leave the inputs as they were: whoever called the function may"
+        raise _Stop("mutated", f"`{exercise.function}` changed its input `{changed}` in place, on"
+                               f" {case.where}. Leave the inputs as they were: whoever called the function may"
                                f" still need them. Compute into a new array (`{changed} - m`, `{changed}.copy()`)"
                                f" instead of changing `{changed}` itself (`{changed} -= m`, `{changed}[...] = ...`).")
     return got, expected
@@ -226,7 +231,7 @@ def _known_failure(exercise: Exercise, case: Case, exc: Exception) -> tuple[str,
                 m.wrong(*copy.deepcopy(case.args))
         except Exception as theirs:
             if type(theirs) is type(exc) and str(theirs) == str(exc):
-                return m.code, f"{m.hint} (seen on the example {case.note}, where it raised {type(exc).__name__})"
+                return m.code, f"{m.hint} (seen on {case.where}, where it raised {type(exc).__name__})"
     return None
 
 
@@ -237,7 +242,7 @@ def _describe_exception(exercise: Exercise, exc: Exception, case: Case) -> str:
         last = frames[-1]
         code_line = f": `{last.line.strip()}`" if last.line else ""
         where = f" at line {last.lineno} of `{last.name}`{code_line}"
-    return (f"`{exercise.function}` raised {type(exc).__name__}: {exc}{where}, on the example {case.note}."
+    return (f"`{exercise.function}` raised {type(exc).__name__}: {exc}{where}, on {case.where}."
             " Read the error, fix the function, run its cell, then run this check again.")
 
 
@@ -252,33 +257,6 @@ def _is_product_mismatch(exc: Exception) -> bool:
     return isinstance(exc, ValueError) and (
         (text.startswith("matmul:") and "mismatch in its core dimension" in text)
         or ("shapes" in text and "not aligned" in text))
-
-
-def _argument_names(reference: Callable, args: tuple) -> list[str]:
-    try:
-        names = list(inspect.signature(reference).parameters)
-    except (TypeError, ValueError):
-        names = []
-    return [names[i] if i < len(names) else f"argument {i + 1}" for i in range(len(args))]
-
-
-def _mutated_argument(reference: Callable, original: tuple, given: tuple) -> str | None:
-    for name, before, after in zip(_argument_names(reference, original), original, given):
-        if not _same(before, after):
-            return name
-    return None
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-    if isinstance(a, (list, tuple)):
-        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, numbers.Number):
-        return a == b or (a != a and b != b)
-    return True  # functions, graphs and other objects are not compared here
 
 
 # ----- comparing values ------------------------------------------------------------
@@ -299,7 +277,9 @@ def _agrees(exercise: Exercise, got: Any, expected: Any, case: Case) -> bool:
                zip(_as_outputs(exercise, got), _as_outputs(exercise, expected)))
 
 
-def _matches_all(exercise: Exercise, wrong: Callable, failures) -> bool:
+def _matches_all(exercise: Exercise, wrong: Callable, failures, only: tuple[str, ...] = ()) -> bool:
+    if only:  # these outputs alone (a forward mistake named by the forward output)
+        exercise, wrong, failures = restricted(exercise, only, wrong, failures)
     for case, got, expected, _ in failures:
         try:
             with np.errstate(all="ignore"):  # some known mistakes overflow: that is the point
@@ -366,8 +346,8 @@ def _known_mistake(exercise: Exercise, failures) -> tuple[str, str] | None:
     """The first of the exercise's misconceptions that explains every failure, with its hint."""
     case = failures[0][0]
     for m in exercise.misconceptions:
-        if _matches_all(exercise, m.wrong, failures):
-            return m.code, f"{m.hint} (seen on the example {case.note})"
+        if _matches_all(exercise, m.wrong, failures, m.outputs):
+            return m.code, f"{m.hint} (seen on {case.where})"
     return None
 
 
@@ -396,13 +376,13 @@ def _named(exercise: Exercise, failures) -> tuple[str, str] | None:
     if known:
         return known
     if exercise.upstream is not None and _matches_all(exercise, _with_unit_upstream(exercise), failures):
-        return "upstream", (f"Your gradients are the local derivatives alone (seen on the example {case.note})."
+        return "upstream", (f"Your gradients are the local derivatives alone (seen on {case.where})."
                             " Multiply each local derivative by the upstream gradient: that is the chain rule.")
     unchained = _partly_unchained(exercise, failures)
     if unchained:
         which = " and ".join(_label(exercise.outputs[k]) for k in unchained)
         return "upstream", (f"Your {which} {'is' if len(unchained) == 1 else 'are'} the local derivative alone"
-                            f" (seen on the example {case.note}), while your other results carry the upstream"
+                            f" (seen on {case.where}), while your other results carry the upstream"
                             " gradient. Multiply every local derivative by the upstream gradient.")
     return None
 
@@ -421,17 +401,20 @@ def _explain(exercise: Exercise, failures) -> tuple[str, str]:
                 # A swap, both ways: one output that merely equals another's value (a 0) is no evidence.
                 if (i != j and _close(exercise, gots[i], exps[j]) and _close(exercise, gots[j], exps[i])
                         and not _close(exercise, exps[i], exps[j])):
-                    return "order", (f"Your {_label(names[i])} holds what belongs in {_label(names[j])} (seen on the example"
-                                     f" {case.note}). Return the results in the order {', '.join(names)}.")
+                    return "order", (f"Your {_label(names[i])} holds what belongs in {_label(names[j])} (seen on"
+                                     f" {case.where}). Return the results in the order {', '.join(names)}.")
     wrong = [k for k in range(len(names)) if not _close(exercise, gots[k], exps[k])] if exercise.agree is None else []
     if wrong and all(_close(exercise, gots[k], -np.asarray(exps[k], dtype=np.float64)) for k in wrong):
         which = " and ".join(_label(names[k]) for k in wrong)
         return "sign", (f"{which} {'has' if len(wrong) == 1 else 'have'} the right size but the wrong sign"
-                        f" (seen on the example {case.note}). Check the sign of each local derivative.")
+                        f" (seen on {case.where}). Check the sign of each local derivative.")
     which = " and ".join(_label(names[k]) for k in wrong) if wrong else "the result"
+    if len(wrong) == 1 and " " in names[wrong[0]]:
+        which = _subject(names[wrong[0]])
+    many = len(wrong) > 1 or (len(wrong) == 1 and _plural(names[wrong[0]]))
     where = (f"It passes the worked examples but not a hidden case: {case.note}. Make sure it computes from its"
-             " inputs for any input, not only for the examples.") if is_hidden else f"Seen on the example {case.note}."
-    return "wrong_value", (f"{which[0].upper()}{which[1:]} {'is' if len(wrong) <= 1 else 'are'} not right. {where}"
+             " inputs for any input, not only for the examples.") if is_hidden else f"Seen on {case.where}."
+    return "wrong_value", (f"{which[0].upper()}{which[1:]} {'are' if many else 'is'} not right. {where}"
                            f" {_next_step(exercise)}")
 
 

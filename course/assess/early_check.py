@@ -1,9 +1,11 @@
 """A check cell run too early says so, instead of a bare NameError.
 
-A check cell is ``check("01.mul_gate", mul_backward)``. Run before the cell
-that defines ``mul_backward`` (or after a kernel restart), Python raises
-NameError while evaluating the argument, before ``check`` is even called, so
-nothing in ``check`` can help. IPython lets a package handle chosen
+A check cell is ``from course import check`` and ``check("01.mul_gate",
+mul_backward)``: the import is in the cell itself, so that after a kernel
+restart the cell still has ``check`` (and this handler) without the import
+cell above. Run before the cell that defines ``mul_backward`` (or after a
+restart), Python raises NameError while evaluating the argument, before
+``check`` is even called, so nothing in ``check`` can help. IPython lets a package handle chosen
 exceptions in the kernel: this handler recognises exactly that case (a
 NameError for the function named in a check cell's line) and shows what to
 do; every other NameError keeps IPython's usual traceback. The cell still

@@ -31,6 +31,19 @@ def label(name: str) -> str:
     return name if " " in name else f"`{name}`"
 
 
+def subject(name: str) -> str:
+    """An output's name at the start of a sentence: "`dx`", "The gamma gradient" (words get "the")."""
+    if " " not in name:
+        return label(name)
+    words = name if name.startswith("the ") else f"the {name}"
+    return words[0].upper() + words[1:]
+
+
+def plural(name: str) -> bool:
+    """Is this output's name a plural ("test scores", "leaf gradients")? Code names count as singular."""
+    return " " in name and name.endswith("s") and not name.endswith("loss")
+
+
 def as_outputs(exercise: Exercise, value: Any) -> list[Any]:
     if len(exercise.outputs) == 1:
         return [value]
@@ -73,18 +86,23 @@ def _is_int(v: Any) -> bool:
 
 
 def _check_type(name: str, wanted: str | None, got: Any) -> None:
-    """The exact type the exercise's text asks for (``Exercise.returns``): "int" or "tuple of int"."""
+    """The exact type the exercise's text asks for (``Exercise.returns``): "int", "tuple of int" or "bool"."""
+    if wanted == "bool" and not isinstance(got, (bool, np.bool_)):
+        shown = f" ({float(got):.3g})" if _is_real_number(got) else ""
+        raise Stop("dtype", f"{subject(name)} should be True or False, as the text asks; yours is a"
+                            f" {type(got).__name__}{shown}. Return the decision itself: whether the largest"
+                            " error is within the tolerance, not the error.")
     if wanted == "int" and not _is_int(got):
-        raise Stop("dtype", f"{label(name)} should be an int, as the text asks; yours is a {type(got).__name__}"
+        raise Stop("dtype", f"{subject(name)} should be an int, as the text asks; yours is a {type(got).__name__}"
                             f" ({got!r}). Compute it with whole numbers only (`*`, `+`, `//`), or convert it with"
                             " int(...) when it is a whole number.", explainable=True)
     if wanted == "tuple of int":
         if not isinstance(got, tuple):
-            raise Stop("dtype", f"{label(name)} should be a tuple of ints, as the text asks; yours is a"
+            raise Stop("dtype", f"{subject(name)} should be a tuple of ints, as the text asks; yours is a"
                                 f" {type(got).__name__}. Return tuple(...) of your values.", explainable=True)
         bad = [v for v in got if not _is_int(v)]
         if bad:
-            raise Stop("dtype", f"{label(name)} should hold ints, as the text asks; it holds a"
+            raise Stop("dtype", f"{subject(name)} should hold ints, as the text asks; it holds a"
                                 f" {type(bad[0]).__name__} ({bad[0]!r}). Positions are whole numbers: use `//`"
                                 " and `%`, or int(...).", explainable=True)
 
@@ -95,26 +113,26 @@ def _is_real_number(v: Any) -> bool:
 
 def _check_one(exercise: Exercise, name: str, got: Any, expected: Any, case: Case) -> None:
     if got is None:
-        raise Stop("none", f"{label(name)} is None. Every result must be computed and returned.")
+        raise Stop("none", f"{subject(name)} is None. Every result must be computed and returned.")
     if isinstance(expected, np.ndarray):
         if not isinstance(got, np.ndarray):
             if _is_real_number(got) and expected.ndim == 2 and expected.shape[0] == 1:
-                raise Stop("sum_axis", f"{label(name)} is a single number, but it should have shape {expected.shape}:"
+                raise Stop("sum_axis", f"{subject(name)} is a single number, but it should have shape {expected.shape}:"
                                         " you summed over every entry. Sum over the batch rows only (axis 0).")
             kind = type(got).__name__
-            raise Stop("dtype", f"{label(name)} should be a numpy array of shape {expected.shape}; it is a {kind}."
+            raise Stop("dtype", f"{subject(name)} should be a numpy array of shape {expected.shape}; it is a {kind}."
                                  " Build it with numpy operations (or wrap it in np.array).")
         if not np.issubdtype(got.dtype, np.floating):
             if name.startswith("d"):
-                raise Stop("dtype", f"{label(name)} has dtype {got.dtype}, but gradients are real numbers"
+                raise Stop("dtype", f"{subject(name)} has dtype {got.dtype}, but gradients are real numbers"
                                     " (float64). An integer array (e.g. from np.zeros_like of integers, or `//`)"
                                     " drops the fractions.")
-            raise Stop("dtype", f"{label(name)} has dtype {got.dtype}; the text asks for floats (float64)."
+            raise Stop("dtype", f"{subject(name)} has dtype {got.dtype}; the text asks for floats (float64)."
                                 " Convert it with .astype(float).")
         if got.shape != expected.shape:
             raise Stop(*_shape_problem(name, got.shape, expected.shape))
         if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
-            raise Stop("nan", f"{label(name)} contains NaN or infinity on the example {case.note}. Look for a division"
+            raise Stop("nan", f"{subject(name)} contains NaN or infinity on {case.where}. Look for a division"
                                " by zero, the log of 0, or the exp of a large number.")
         return
     if _is_real_number(expected) or (isinstance(expected, np.ndarray) and expected.ndim == 0):
@@ -122,14 +140,15 @@ def _check_one(exercise: Exercise, name: str, got: Any, expected: Any, case: Cas
             got = got.item()
         if not _is_real_number(got):
             kind = f"an array of shape {got.shape}" if isinstance(got, np.ndarray) else f"a {type(got).__name__}"
-            raise Stop("dtype", f"{label(name)} should be a single number; it is {kind}.")
+            raise Stop("dtype", f"{subject(name)} should be a single number; it is {kind}.")
         if not np.isfinite(got) and np.isfinite(expected):
-            raise Stop("nan", f"{label(name)} is {got} on the example {case.note}. Look for a division by zero, the"
+            raise Stop("nan", f"{subject(name)} is {got} on {case.where}. Look for a division by zero, the"
                                " log of 0, or the exp of a large number.")
 
 
 def _shape_problem(name: str, got: tuple, want: tuple) -> tuple[str, str]:
-    base = f"{label(name)} has shape {got}, but it should have shape {want}: a gradient has the shape of its variable."
+    has = "have" if plural(name) else "has"
+    base = f"{subject(name)} {has} shape {got}, but it should have shape {want}: a gradient has the shape of its variable."
     if len(got) == 2 and got == want[::-1]:
         return "transpose", base + " Yours is the transpose: a transpose is missing or misplaced."
     if len(want) == 2 and want[0] == 1 and got == (want[1],):

@@ -293,7 +293,8 @@ def master(n: Names) -> nbformat.NotebookNode:
                              " `### END SOLUTION`; the exercise notebook is generated from it by"
                              " `python -m course build`.*", "skip")
     only.metadata["tags"] = ["solution-only"]
-    check_cell = _cell("code", f'check("{exercise_id}", scale_gate_backward)', "-", check=exercise_id)
+    check_cell = _cell("code", f'from course import check\ncheck("{exercise_id}", scale_gate_backward)', "-",
+                       check=exercise_id)
     check_cell.metadata["tags"] = ["nbval-check-output"]
     return _notebook([
         _cell("markdown", f"# {n.number} · {n.title}: exercises\n\nWrite each function where it says"

@@ -25,7 +25,8 @@ PATHS = ("direct", "mean", "variance")  # x's three paths to the loss
 # ----- one batch normalisation with a knob per mistake -----------------------------
 
 def batchnorm_variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="inside", paths=PATHS,
-                      overwrite=False, dvar_by="root"):
+                      overwrite=False, dvar_by="root", with_gamma=True, back_axis=None, over_n=PATHS[1:],
+                      mean_sign=-1.0, back_ddof=None):
     """Forward and backward of batch normalisation, right by default, wrong as asked.
 
     - ``axis``: the axis of the statistics (the batch is axis 0);
@@ -36,7 +37,13 @@ def batchnorm_variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="insi
       the fork of xmu instead of adding to it;
     - ``dvar_by``: "root" differentiates the root the forward pass took; "std"
       keeps the lesson's line ``dvar = dstd / (2 * std)`` whatever std is (with
-      eps outside the root, that line no longer matches the forward pass).
+      eps outside the root, that line no longer matches the forward pass);
+    - ``with_gamma``: False leaves γ out of dx (dx̂ = dout);
+    - ``back_axis``: the axis the backward pass sums over (by default ``axis``);
+    - ``over_n``: the paths whose gradient is divided by N (the mean's and the variance's);
+    - ``mean_sign``: +1 forgets the minus of x − μ on the path through μ;
+    - ``back_ddof``: the ddof of the variance's backward (by default ``ddof``; 0 with ``ddof=1`` is a
+      forward with N − 1 whose backward still divides by N).
     Returns (out, dx, dgamma, dbeta).
     """
     n = x.shape[axis]
@@ -50,13 +57,16 @@ def batchnorm_variant(x, gamma, beta, eps, dout, *, axis=0, ddof=0, eps_at="insi
         out = gamma * x_hat + beta
         dbeta = dout.sum(axis=0, keepdims=True)
         dgamma = (dout * x_hat).sum(axis=0, keepdims=True)
-        dx_hat = dout * gamma
+        dx_hat = dout * gamma if with_gamma else dout
+        back = axis if back_axis is None else back_axis
         direct = dx_hat / std
-        dstd = -(dx_hat * xmu).sum(axis=axis, keepdims=True) / std**2
+        dstd = -(dx_hat * xmu).sum(axis=back, keepdims=True) / std**2
         dvar = dstd / (2.0 * (root if dvar_by == "root" else std))
-        through_var = 2.0 * xmu * dvar / (n - ddof)
+        var_n = n - (ddof if back_ddof is None else back_ddof)
+        through_var = 2.0 * xmu * dvar / (var_n if "variance" in over_n else 1)
         dxmu = through_var if overwrite else direct * ("direct" in paths) + through_var * ("variance" in paths)
-        through_mean = np.broadcast_to(-dxmu.sum(axis=axis, keepdims=True) / n, x.shape)
+        through_mean = np.broadcast_to(mean_sign * dxmu.sum(axis=back, keepdims=True) / (n if "mean" in over_n else 1),
+                                       x.shape)
         dx = dxmu + through_mean * ("mean" in paths)
     return out, dx, dgamma, dbeta
 
@@ -96,6 +106,26 @@ def formula_on_wrong_statistics(*, axis=0, ddof=0, eps_at="inside") -> Callable:
     return wrong
 
 
+def compact_formula_variant(*, sum_axis=0, with_gamma=True, n_dout=True, dgamma_of="x_hat") -> Callable:
+    """The compact formula with one slip, as ``(dout, x, gamma, eps) -> (dx, dgamma, dbeta)``:
+
+    - ``sum_axis``: the axis of the formula's two sums (the batch is axis 0);
+    - ``with_gamma``: False leaves γ out of the factor in front;
+    - ``n_dout``: False writes dy where the formula has N·dy;
+    - ``dgamma_of``: "x" multiplies dout by x instead of x̂ in dgamma.
+    """
+    def wrong(dout, x, gamma, eps):
+        n = x.shape[0]
+        std = np.sqrt(x.var(axis=0, keepdims=True) + eps)
+        x_hat = (x - x.mean(axis=0, keepdims=True)) / std
+        dbeta = dout.sum(axis=0, keepdims=True)
+        dgamma = (dout * (x if dgamma_of == "x" else x_hat)).sum(axis=0, keepdims=True)
+        inner = (n if n_dout else 1) * dout - dout.sum(axis=sum_axis, keepdims=True) \
+            - x_hat * (dout * x_hat).sum(axis=sum_axis, keepdims=True)
+        return (gamma if with_gamma else 1.0) / (n * std) * inner, dgamma, dbeta
+    return wrong
+
+
 # ----- the layer with running statistics, one branch wrong -------------------------
 # A step has the layer's signature without ``train``:
 # (x, gamma, beta, running_mean, running_var, momentum, eps) -> (out, new_mean, new_var).
@@ -122,13 +152,27 @@ def _batch_statistics(x):
 
 def at_test_with_batch_statistics(x, gamma, beta, rm, rv, m, eps):
     """Test mode that normalises with the test batch's own statistics (and leaves the running ones)."""
-    return _normalise(x, gamma, beta, *_batch_statistics(x), eps), rm, rv
+    return _normalise(x, gamma, beta, *_batch_statistics(x), eps), rm.copy(), rv.copy()
 
 
 def at_test_updating_running(x, gamma, beta, rm, rv, m, eps):
     """Test mode that normalises right but updates the running statistics with the test batch."""
     mu, var = _batch_statistics(x)
     return _normalise(x, gamma, beta, rm, rv, eps), m * rm + (1 - m) * mu, m * rv + (1 - m) * var
+
+
+def normalising_with(*, eps_at="inside", ddof=0) -> Callable:
+    """The whole layer ``(x, gamma, beta, rm, rv, m, eps, train) -> (out, new_mean, new_var)`` whose
+    normalisation (only: a check compares its ``out``) puts ε elsewhere or divides the variance by N − ddof."""
+    def wrong(x, gamma, beta, rm, rv, m, eps, train):
+        mu, var = (x.mean(axis=0, keepdims=True), x.var(axis=0, ddof=ddof, keepdims=True)) if train else (rm, rv)
+        # The running statistics right: only the normalisation has the mistake.
+        new = ((m * rm + (1 - m) * mu, m * rv + (1 - m) * x.var(axis=0, keepdims=True)) if train
+               else (rm.copy(), rv.copy()))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            std = {"inside": np.sqrt(var + eps), "outside": np.sqrt(var) + eps, "missing": np.sqrt(var)}[eps_at]
+            return (gamma * (x - mu) / std + beta, *new)
+    return wrong
 
 
 def training_with(mean_rule: Callable, var_of: Callable = lambda x: x.var(axis=0, keepdims=True)) -> Callable:
@@ -149,7 +193,7 @@ def training_normalising_with_running(x, gamma, beta, rm, rv, m, eps):
 
 # ----- the course's module with one mistake ----------------------------------------
 
-MODULE_MISTAKES = ("constants", "batch_at_test", "momentum")
+MODULE_MISTAKES = ("constants", "batch_at_test", "momentum", "no_gamma", "frozen", "times_n")
 
 
 class MistakenBatchNorm(BatchNorm):
@@ -157,7 +201,10 @@ class MistakenBatchNorm(BatchNorm):
 
     - "constants": the backward pass treats mu and var as constants (the direct path only);
     - "batch_at_test": evaluation mode normalises with the batch's own statistics;
-    - "momentum": training updates the running statistics with the momentum reversed.
+    - "momentum": training updates the running statistics with the momentum reversed;
+    - "no_gamma": the backward pass leaves γ out of dx;
+    - "frozen": training never updates the running statistics;
+    - "times_n": dx N times too large (the 1/N of the formula forgotten).
     """
 
     def __init__(self, features: int, mistake: str, **settings) -> None:
@@ -170,6 +217,9 @@ class MistakenBatchNorm(BatchNorm):
         if self.mistake == "batch_at_test" and not self.training:
             mu, var = _batch_statistics(x)
             return _normalise(x, self.params["gamma"], self.params["beta"], mu, var, self.eps)
+        if self.mistake == "frozen" and self.training:
+            out, self.cache = batchnorm_forward(x, self.params["gamma"], self.params["beta"], "train", None, self.eps)
+            return out
         if self.mistake == "momentum" and self.training:
             out, self.cache = batchnorm_forward(x, self.params["gamma"], self.params["beta"], "train", None, self.eps)
             m = self.running.momentum
@@ -182,4 +232,8 @@ class MistakenBatchNorm(BatchNorm):
         dx = super().backward(dout)
         if self.mistake == "constants":
             return dout * self.params["gamma"] * self.cache.istd
+        if self.mistake == "no_gamma":
+            return dx / self.params["gamma"]
+        if self.mistake == "times_n":
+            return dx * dout.shape[0]
         return dx

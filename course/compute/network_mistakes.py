@@ -30,10 +30,15 @@ def forward_pass(x, W1, b1, W2, b2, mask, keep_prob):
     return z, h, hd, scores
 
 
-def loss_and_dscores(scores, y, n_divisor=True):
-    """Mean cross-entropy and its gradient on the scores (without the 1/N when ``n_divisor`` is False)."""
+def loss_and_dscores(scores, y, n_divisor=True, shift=True):
+    """Mean cross-entropy and its gradient on the scores (without the 1/N when ``n_divisor`` is False;
+    without subtracting each row's max, so that large scores overflow, when ``shift`` is False)."""
     n = scores.shape[0]
-    log_p = log_softmax(scores)
+    if shift:
+        log_p = log_softmax(scores)
+    else:
+        exp = np.exp(scores)
+        log_p = np.log(exp / exp.sum(axis=1, keepdims=True))
     loss = float(-log_p[np.arange(n), y].mean())
     dscores = np.exp(log_p)
     dscores[np.arange(n), y] -= 1.0
@@ -47,7 +52,7 @@ def relu_share(z, tie):
 
 def network_with_switches(x, y, W1, b1, W2, b2, l2, mask, keep_prob, *, tie=0.5, l2_grad=1.0, l2_loss=0.5,
                           l2_bias=False, n_divisor=True, mask_back=True, scale_back=True, relu_back=True,
-                          dW2_input="hd"):
+                          dW2_input="hd", shift=True):
     """(loss, dW1, db1, dW2, db2) of the network; each switch off its default is one known mistake.
 
     - ``tie``: relu's gradient at exactly 0 (any of ``TIE_SHARES`` is right);
@@ -56,10 +61,11 @@ def network_with_switches(x, y, W1, b1, W2, b2, l2, mask, keep_prob, *, tie=0.5,
     - ``n_divisor``: False leaves out the 1/N of the mean loss in dscores;
     - ``mask_back``, ``scale_back``: dropout's mask and 1/keep_prob in the backward pass;
     - ``relu_back``: False passes the gradient through relu unchanged;
-    - ``dW2_input``: "h" takes the activations before dropout as the second layer's input.
+    - ``dW2_input``: "h" takes the activations before dropout as the second layer's input;
+    - ``shift``: False leaves out softmax's max shift (large scores overflow to NaN).
     """
     z, h, hd, scores = forward_pass(x, W1, b1, W2, b2, mask, keep_prob)
-    loss, dscores = loss_and_dscores(scores, y, n_divisor)
+    loss, dscores = loss_and_dscores(scores, y, n_divisor, shift)
     loss += l2_loss * l2 * (np.sum(W1 ** 2) + np.sum(W2 ** 2))
     dW2 = {"hd": hd, "h": h}[dW2_input].T @ dscores + l2_grad * l2 * W2
     db2 = dscores.sum(axis=0, keepdims=True)

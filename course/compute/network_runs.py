@@ -68,15 +68,23 @@ def run_and_report(loop: Callable, args: tuple, validation: tuple[np.ndarray, np
 
 def module_in_network(make_module: Callable, sizes: tuple[int, int, int], seed: int, x: np.ndarray,
                       y: np.ndarray, x_test: np.ndarray, dead_unit: int | None) -> tuple:
-    """Build lesson 06's network with ``make_module(width)`` between fc1 and bias1, then:
-    one training forward and backward pass on (x, y), and scores at test time on x_test.
+    """Build lesson 06's network with ``make_module(width)`` between fc1 and bias1, set the module's
+    γ and β to values drawn from ``seed`` (some γ negative), then: one training forward and backward
+    pass on (x, y), and scores at test time on x_test.
 
     ``dead_unit``: a hidden unit whose incoming weights are 0, so it is 0 for
     every example (variance 0), or None. Returns (loss, the gradients of fc1.w,
     norm1.gamma, norm1.beta, bias1.b, fc2.w and bias2.b, test scores).
     """
     net = two_layer_network(sizes, np.random.default_rng(seed), normalize=make_module)
-    if dead_unit is not None:
+    # A learned γ and β, not the initial 1 and 0: a dx that leaves γ out, or a β that goes nowhere, shows.
+    scale_rng = np.random.default_rng([seed, 7])
+    for key, low, high in (("norm1.gamma", 0.5, 2.0), ("norm1.beta", -1.0, 1.0)):
+        param = net.params.get(key)
+        if isinstance(param, np.ndarray) and param.dtype.kind == "f":
+            drawn = np.round(scale_rng.uniform(low, high, size=param.shape), 2)
+            param[...] = drawn * (np.where(scale_rng.random(param.shape) < 0.3, -1.0, 1.0) if key.endswith("gamma")
+                                  else 1.0)
         net.params["fc1.w"][:, dead_unit] = 0.0
     loss, grads = net.loss_and_grads(x, y, train=True)
     grads = {k: np.array(g, dtype=np.float64, copy=True) if isinstance(g, np.ndarray) else g

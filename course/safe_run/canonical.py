@@ -28,7 +28,7 @@ OUTPUT_LIMIT = 100_000
 # The graded notebook's first cell: what it prints is capped, and under the judge check() becomes its client.
 GUARD_SOURCE = (f"import course.safe_run.client, course.safe_run.outputcap\n"
                 f"course.safe_run.outputcap.install({OUTPUT_LIMIT})\ncourse.safe_run.client.plug_in()")
-# A check cell is a call of the course's `check`: `check("01.mul_gate", mul_backward)`.
+# A check cell imports the course's `check` and calls it: `check("01.mul_gate", mul_backward)`.
 CHECK_CALL = re.compile(r"check(\(.*\))", re.S)
 
 
@@ -121,8 +121,9 @@ def course_check(source: str) -> str:
     course module at the call, each exercise gets its own; a notebook that
     replaces the course's `check` itself still gets none (``no_verdict``).
     """
-    match = CHECK_CALL.fullmatch(source.strip())
-    return f'__import__("course").check{match.group(1)}' if match else source
+    head, _, call = source.strip().rpartition("\n")  # the call is the last line, below `from course import check`
+    match = CHECK_CALL.fullmatch(call.strip())
+    return f'{head}\n__import__("course").check{match.group(1)}'.lstrip("\n") if match else source
 
 
 def code_cell_roles(nb) -> list[tuple[str, str | None]]:

@@ -23,6 +23,7 @@ import time
 import traceback
 from typing import Any
 
+from course.assess import own_work
 from course.assess.limits import TimeLimitExceeded, time_limit
 from course.assess.seams import plug_in_evaluator
 from course.safe_run import wire
@@ -52,13 +53,15 @@ def _where(exc: BaseException) -> list | None:
     return [last.filename, last.lineno, last.name, last.line or ""]
 
 
-def _call(answer, args, seconds: float, run=None, states: bool = True) -> dict:
+def _call(answer, args, seconds: float, run=None, states: bool = True, own=()) -> dict:
     # Objects' attributes after the call go back only when the judge reads them (see judge._proxy):
     # a graph of 10,000 nodes is walked and described otherwise.
     known = wire.objects(args) if states else []
     start = time.process_time()  # the learner's computing time, as the limit counts it (course.assess.limits)
     try:
-        with time_limit(seconds):
+        # ``own``: the course's functions that compute this answer; which ones it called goes back.
+        with own_work.recording() as calls, own_work.watching(tuple(str(p) for p in own), answer), \
+                time_limit(seconds):
             result = run(answer, args) if run is not None else answer(*args)
     except TimeLimitExceeded:
         return {"timeout": True}
@@ -67,7 +70,7 @@ def _call(answer, args, seconds: float, run=None, states: bool = True) -> dict:
                            "message": str(exc)[:2000], "where": _where(exc)}}
     try:
         return {"returned": wire.encode_message(result, []), "args": wire.encode_message(list(args), known, states),
-                "seconds": time.process_time() - start}
+                "seconds": time.process_time() - start, "course_calls": sorted(calls)}
     except Exception as exc:  # a value that cannot be described (a huge or strange object)
         return {"unsendable": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
@@ -87,7 +90,8 @@ def remote_check(exercise_id: str, answer: Any) -> None:
                 break
             args = pickle.loads(base64.b64decode(message["call"]))
             run = pickle.loads(base64.b64decode(message["run"])) if message.get("run") else None
-            line.send(_call(answer, args, float(message["seconds"]), run, bool(message.get("states", True))))
+            line.send(_call(answer, args, float(message["seconds"]), run, bool(message.get("states", True)),
+                            message.get("own") or ()))
     verdict = Verdict(message["exercise"], message["passed"], message["code"], message["message"],
                       message.get("public", 0), message.get("hidden", 0))
     if not verdict.passed:

@@ -46,6 +46,7 @@ import numpy as np
 from course.assess.casebook import CaseBook
 from course.assess.diagnose import Verdict, evaluate
 from course.assess.limits import TimeLimitExceeded, wall_backstop
+from course.assess.own_work import uncredited
 from course.assess.registry import all_exercises, get_exercise
 from course.safe_run import wire
 from course.safe_run.sandbox import JUDGE_SOCKET
@@ -255,8 +256,10 @@ class JudgeService:
             run = exercise.run if exercise.run_in_sandbox else None
             if run is not None:
                 exercise = dataclasses.replace(exercise, run=None)
-            verdict = evaluate(exercise, self._proxy(exercise, line, run), self.seed, count_all=self.partial,
-                               book=self.book)
+            proxy = self._proxy(exercise, line, run)
+            verdict = evaluate(exercise, proxy, self.seed, count_all=self.partial, book=self.book)
+            # An answer that called the course's own implementation of itself earns nothing (own work).
+            verdict = uncredited(verdict, proxy.course_calls, exercise.function)
         counts = ({"cases_passed": verdict.cases_passed, "cases_total": verdict.cases_total}
                   if verdict.cases_total is not None else {})
         return {**verdict.to_dict(), "title": exercise.title, "public": verdict.public_cases,
@@ -271,6 +274,7 @@ class JudgeService:
         # backward() fills .grad): one that runs inside reads them there. Arrays, lists and dicts always
         # come back, for the check that the inputs were left alone.
         states = run is None and exercise.run is not None
+        own = list(exercise.answer_of)
 
         def exchange(case: str) -> tuple[dict, Any]:
             """One call inside: ``case`` (the arguments, pickled) in; what it left of them and returned, out."""
@@ -278,7 +282,7 @@ class JudgeService:
             # The limit counts CPU time inside; the clock waits as long as its backstop does.
             line.sock.settimeout(wall_backstop(left) + SLACK)
             try:
-                line.send({"call": case, "seconds": left, "run": adapter, "states": states})
+                line.send({"call": case, "seconds": left, "run": adapter, "states": states, "own": own})
                 reply = line.receive()
             except socket.timeout:
                 raise TimeLimitExceeded(exercise.time_limit) from None
@@ -291,6 +295,9 @@ class JudgeService:
             if "unsendable" in reply:
                 raise TypeError(f"what it returned could not be sent to the grader ({reply['unsendable']});"
                                 " return plain numbers or numpy arrays (or a tuple of them)")
+            named = reply.get("course_calls")
+            if isinstance(named, list):  # which of the exercise's own functions it called (inside, by running)
+                call.course_calls.update(str(n)[:80] for n in named[:10])
             try:
                 used[0] += max(float(reply.get("seconds", left)), 0.0)
             except (TypeError, ValueError):
@@ -312,5 +319,6 @@ class JudgeService:
 
         if not states:
             call.call_case = call_case
+        call.course_calls = set()
         call.__name__ = exercise.function
         return call

@@ -20,23 +20,10 @@ from course.assess.cases import case, many, number
 from course.assess.exercise import Case, Exercise, Misconception
 from course.compute import order_check
 from course.compute.graph import sigmoid
-from course.compute.local_graph import (
-    GraphSpec,
-    backward_reference,
-    breadth_first_backward,
-    build_graph,
-    deep_chain,
-    forward_order_backward,
-    gradients_after,
-    local_only_backward,
-    one_share_per_input_backward,
-    overwriting_backward,
-    random_graph,
-    recursion_stopped,
-    run_on_fresh_graph,
-    unseeded_backward,
-    wide_graph,
-)
+from course.compute.local_graph import (GraphSpec, backward_reference, breadth_first_backward, build_graph, deep_chain,
+                                        forward_order_backward, gradients_after, local_only_backward,
+                                        one_share_per_input_backward, overwriting_backward, random_graph,
+                                        recursion_stopped, run_on_fresh_graph, unseeded_backward, wide_graph)
 from course.compute.staged import (
     StagedComputation,
     add_constant_stage,
@@ -364,6 +351,9 @@ TOPO = Exercise(
     outputs=("kind of list",),
     run=order_check.run_order,
     run_in_sandbox=True,  # the returned nodes are recognised by identity, beside the graph they came from
+    # The course's own walks: an answer that calls one is not the learner's work (course.assess.own_work).
+    answer_of=("course.compute.local_graph.reverse_topological", "course.compute.order_check.depth_first",
+               "course.compute.order_check.breadth_first", "course.compute.order_check.recursive"),
     misconceptions=(
         # Matched by the kind of list, whatever walk made it: one known walk per kind.
         Misconception("topo_order", _ROOT_FIRST_HINT,
@@ -402,6 +392,8 @@ BACKWARD = Exercise(
     hidden=_graph_cases,
     outputs=("leaf gradients",),
     run=run_on_fresh_graph,
+    answer_of=("course.compute.local_graph.golden_rule_backward", "course.compute.local_graph.backward_reference",
+               "course.compute.local_graph.reverse_topological"),
     # Under grading the leaves' gradients are read beside the learner's code: only they cross back,
     # not the state of every node of a 10,000-node graph.
     run_in_sandbox=True,

@@ -43,6 +43,7 @@ def _fc_case(rng: np.random.Generator, k: int) -> Case:
 FULLY_CONNECTED = Exercise(
     id="03.fc_backward",
     title="fully connected, backward",
+    answer_of=("course.compute.layers.fc_backward", "course.compute.layers.FullyConnected"),
     reference=fully_connected_backward,
     public=(case(x=X_WORKED, w=W_WORKED, dout=DOUT_WORKED),),
     hidden=many(12, _fc_case),
@@ -87,6 +88,7 @@ _RELU_ZEROS = (case(x=np.array([[0.0, 1.5, -2.0], [0.5, 0.0, -0.5]]),
 RELU = Exercise(
     id="03.relu_backward",
     title="relu, backward",
+    answer_of=("course.compute.layers.relu_backward", "course.compute.layers.Activation"),
     reference=relu_backward,
     public=(case(x=S_WORKED, dout=DOUT_WORKED),),
     hidden=many(12, _elementwise_case, edges=_RELU_ZEROS),
@@ -116,6 +118,7 @@ RELU = Exercise(
 SIGMOID = Exercise(
     id="03.sigmoid_backward",
     title="sigmoid, backward",
+    answer_of=("course.compute.layers.sigmoid_backward", "course.compute.layers.Activation"),
     reference=sigmoid_backward,
     public=(case(x=S_WORKED, dout=DOUT_WORKED),),
     hidden=many(12, _elementwise_case),
@@ -189,6 +192,9 @@ _LAYER_TIE_HINT = ("In the activation's step (relu), at S = 0 exactly (relu's ki
 LAYER = Exercise(
     id="03.layer_backward",
     title="one layer, backward: activation, bias, product",
+    answer_of=("course.compute.layers.Layer", "course.compute.layers.fc_backward",
+               "course.compute.layers.add_bias_backward", "course.compute.layers.relu_backward",
+               "course.compute.layers.sigmoid_backward"),
     reference=layer_backward,
     public=(case(x=X_WORKED, w=W_WORKED, b=B_WORKED, dout=DOUT_WORKED, activation="relu"),
             case(x=X_WORKED, w=W_WORKED, b=B_WORKED, dout=DOUT_WORKED, activation="sigmoid")),
@@ -276,6 +282,7 @@ def _position_cases(rng):
 FLAT_INDEX = Exercise(
     id="03.flat_index",
     title="the flat index of a position",
+    answer_of=("course.compute.layout.flat_index",),
     reference=flat_index,
     public=(Case(((1, 2, 3), (2, 3, 4)), "position (1, 2, 3) in shape (2, 3, 4)"),
             Case(((0, 1, 0, 4), (3, 2, 4, 5)), "position (0, 1, 0, 4) in shape (3, 2, 4, 5)")),
@@ -292,6 +299,7 @@ FLAT_INDEX = Exercise(
 POSITION_OF = Exercise(
     id="03.position_of",
     title="the position of a flat index",
+    answer_of=("course.compute.layout.position_of",),
     reference=position_of,
     public=(Case((23, (2, 3, 4)), "flat index 23 in shape (2, 3, 4)"),
             Case((29, (3, 2, 4, 5)), "flat index 29 in shape (3, 2, 4, 5)")),
@@ -337,6 +345,7 @@ def _exp_case(rng: np.random.Generator, k: int) -> Case:
 EXP_LAYER = Exercise(
     id="03.exp_layer",
     title="H = exp(XW + b), backward through S",
+    answer_of=("course.compute.layers.exp_backward",),
     reference=exp_layer_backward,
     public=(case(X=X_WORKED, W=W_WORKED / 2, b=B_WORKED, dH=DOUT_WORKED),),
     hidden=many(12, _exp_case),

@@ -170,6 +170,8 @@ def softmax_loss_reference(scores, y):
 LOSS_LOOP = Exercise(
     id="04.loss_loop",
     title="softmax loss and gradient, one example at a time",
+    answer_of=("course.compute.softmax.softmax_loss", "course.compute.softmax.softmax_loss_forward",
+               "course.compute.softmax.softmax_loss_backward"),
     function="softmax_loss_loop",
     reference=softmax_loss_reference,
     public=(WORKED_CASE, SECOND_CASE),
@@ -181,6 +183,8 @@ LOSS_LOOP = Exercise(
 LOSS_VECTORIZED = Exercise(
     id="04.loss_vectorized",
     title="softmax loss and gradient, vectorized",
+    answer_of=("course.compute.softmax.softmax_loss", "course.compute.softmax.softmax_loss_forward",
+               "course.compute.softmax.softmax_loss_backward"),
     function="softmax_loss_vectorized",
     reference=softmax_loss_reference,
     public=(WORKED_CASE, SECOND_CASE),
@@ -212,6 +216,7 @@ def _staged_without(second_path, divide=True, first_path=True):
 FIX_DOT = Exercise(
     id="04.fix_dot",
     title="the staged derivation with its `.dot` fixed",
+    answer_of=("course.compute.softmax.softmax_loss", "course.compute.softmax.softmax_loss_backward"),
     function="staged_dscores",
     reference=staged_dscores_reference,
     public=(WORKED_CASE, SECOND_CASE),
@@ -258,6 +263,9 @@ def _log_of_underflowed_p(scores, y):
 STABLE = Exercise(
     id="04.stable_loss",
     title="softmax loss and gradient for scores of any size",
+    answer_of=("course.compute.softmax.softmax_loss", "course.compute.softmax.softmax_loss_forward",
+               "course.compute.softmax.softmax_loss_backward", "course.compute.softmax.log_softmax",
+               "course.compute.softmax.stable_softmax"),
     function="softmax_loss_stable",
     reference=softmax_loss_reference,
     public=(WORKED_CASE, Case((WORKED_SCORES + 1000.0, WORKED_LABELS),
@@ -307,6 +315,7 @@ def _affine_public() -> tuple[Case, ...]:
 SCORE_GRADIENTS = Exercise(
     id="04.score_gradients",
     title="dX, dW and db of scores = X W + b",
+    answer_of=("course.compute.softmax.affine_backward", "course.compute.softmax.softmax_classifier_loss"),
     reference=score_gradients,
     public=_affine_public(),
     hidden=many(12, _affine_case),

@@ -57,6 +57,7 @@ _MASK = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
 MASK_MODULE = Exercise(
     id="05.mask_module",
     title="the mask module, forward and backward",
+    answer_of=("course.compute.dropout.mask_forward", "course.compute.dropout.mask_backward"),
     reference=mask_module,
     public=(Case((_X, _MASK, _DOUT), "the 2 × 4 example of the lesson"),),
     hidden=many(12, _mask_module_case),
@@ -93,6 +94,7 @@ def _amplify_case(rng: np.random.Generator, k: int) -> Case:
 AMPLIFY_MODULE = Exercise(
     id="05.amplify_module",
     title="the amplify module, forward and backward",
+    answer_of=("course.compute.dropout.amplify_forward", "course.compute.dropout.amplify_backward"),
     reference=amplify_module,
     public=(Case((_X, 0.8, _DOUT), "the 2 × 4 example of the lesson, keep_prob = 0.8"),),
     hidden=many(12, _amplify_case),
@@ -181,6 +183,7 @@ DROPOUT_LAYER = Exercise(
     id="05.dropout_layer",
     tags=("random",),
     title="the dropout layer: train and test mode, forward and backward",
+    answer_of=("course.compute.dropout.dropout_forward", "course.compute.dropout.dropout_backward", "course.compute.network.Dropout"),
     reference=dropout_layer,
     public=(_layer_case_of(_X, 0.8, 0, True, _DOUT, " (the lesson's 2 × 4 example)"),
             _layer_case_of(_X, 0.8, 0, False, _DOUT, " (the lesson's 2 × 4 example)")),
@@ -237,8 +240,9 @@ DROPOUT_LAYER = Exercise(
 # ----- 6. a test that catches the swapped keep probability ------------------------
 
 # What the learner's test is run on: a correct dropout, one drawn another way,
-# and the three broken ones.
-CANDIDATE_KINDS = ("correct", "correct_binomial", "no_scale", "swapped", "wrong_divisor")
+# and the four broken ones ("reversed" keeps the wrong fraction at the right
+# scale: a test of the kept units' value alone passes it).
+CANDIDATE_KINDS = ("correct", "correct_binomial", "no_scale", "swapped", "wrong_divisor", "reversed")
 
 
 class Candidate:
@@ -297,6 +301,12 @@ def _kept_fraction_test(forward, keep_prob):
                 and np.allclose(out[out != 0.0], 2.0 / keep_prob))
 
 
+def _scale_only_test(forward, keep_prob):
+    x = np.full((400, 250), 2.0)
+    out = forward(x, keep_prob, np.random.default_rng(0))
+    return bool(np.allclose(out[out != 0.0], 2.0 / keep_prob))
+
+
 def _exact_copy_test(forward, keep_prob):
     x = np.full((20, 10), 2.0)
     out = forward(x, keep_prob, np.random.default_rng(0))
@@ -320,6 +330,11 @@ LEARNER_TEST = Exercise(
                                         " and their product is 1, just as for a correct dropout. Look at something"
                                         " the two differ in: how many units are kept, or how far out spreads"
                                         " around x.", _mean_only_test),
+        Misconception("scale_only_test", "Your test passes a dropout that keeps the wrong fraction of units: it"
+                                         " looks only at the value of the kept units. One that keeps a unit with"
+                                         " probability 1 − keep_prob and divides by keep_prob has kept units of"
+                                         " the right value. Measure the fraction kept too, with a tolerance for"
+                                         " chance.", _scale_only_test),
         Misconception("keep_half_test", "Your test works at keep_prob = 0.5 only, where keeping with keep_prob"
                                         " and with 1 − keep_prob are the same random process, so the swap cannot"
                                         " show. Test at the keep_prob you are given.",

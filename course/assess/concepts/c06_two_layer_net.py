@@ -10,16 +10,27 @@ input exactly at 0; at that tie the course's half share and the frameworks'
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from course.assess.cases import array, case, many, remark, sizes
+from course.assess.checker_runs import (CHECK_STEP, CHECK_TOLERANCE, check_cases, checker, public_check_cases,
+                                        run_checker)
 from course.assess.exercise import Case, Exercise, Misconception
+from course.assess.loop_audit import WatchedNetwork, audit, same_rows
 from course.compute.data import blobs
 from course.compute.network import two_layer_network
 from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_losses, full_batch,
                                              loss_and_dscores, network_with_switches, rebinding_loop)
-from course.compute.network_runs import GOOD_RUN, run_and_report
+from course.compute.network_runs import GOOD_RUN, Behaviour, run_and_report
 from course.compute.softmax import softmax_loss
+
+
+# The course's own network (its modules and the network itself): what 06.network_loss and 06.bug_hunt ask for.
+NETWORK_ANSWER = tuple(f"course.compute.{name}" for name in (
+    "network.Network", "network.two_layer_network", "network.Dropout", "layers.FullyConnected", "layers.AddBias",
+    "layers.Activation"))
 
 
 def _close_all(got, want, rtol=1e-6, atol=1e-9) -> bool:
@@ -66,6 +77,19 @@ def _tie_case() -> Case:
                   "a relu input exactly 0")
 
 
+def _large_scores_case() -> Case:
+    """Inputs thousands of times larger: scores in the thousands, where exp overflows without the max shift.
+
+    Each label is its row's highest score, so that with the shift no probability of a label underflows:
+    a right answer that takes the log of P (as the text allows) stays finite.
+    """
+    x, _, W1, b1, W2, b2, l2, mask, keep_prob = _network_args(np.random.default_rng(607), 4, 3, 5, 2, 1.0, 0.1).args
+    x = x * 3000.0
+    y = (np.maximum(0.0, x @ W1 + b1) @ W2 + b2).argmax(axis=1)
+    return remark(case(x=x, y=y, W1=W1, b1=b1, W2=W2, b2=b2, l2=l2, mask=mask, keep_prob=keep_prob),
+                  "inputs thousands of times larger (scores in the thousands)")
+
+
 def _agree_any_tie(reference_with_tie):
     def agree(got, expected, case_):
         return any(_close_all(got, reference_with_tie(*case_.args, tie=t)) for t in TIE_SHARES)
@@ -84,9 +108,11 @@ NETWORK_LOSS = Exercise(
     reference=network_loss,
     public=(case(**_W, l2=0.1, mask=WORKED_MASK, keep_prob=0.75),
             case(**_W, l2=0.0, mask=np.ones((2, 4)), keep_prob=1.0)),
-    hidden=many(12, _network_case, edges=(_tie_case(),)),
+    hidden=many(12, _network_case, edges=(_tie_case(), _large_scores_case())),
     outputs=("loss", "dW1", "db1", "dW2", "db2"),
     agree=_agree_any_tie(network_with_switches),
+    # The course's network computes this loss and its gradients: calling it is not the learner's own work.
+    answer_of=NETWORK_ANSWER + ("course.compute.network_mistakes.network_with_switches",),
     misconceptions=(
         Misconception("l2_gradient", "Your loss has the L2 penalty, but the weight gradients do not: the"
                                      " penalty (λ/2)·ΣW² is a second path from each W to the loss, and its"
@@ -114,6 +140,10 @@ NETWORK_LOSS = Exercise(
                                           " layer's input is the dropped-out, scaled activation; dW2 = inputᵀ ·"
                                           " dscores needs that input.",
                       lambda *a: network_with_switches(*a, dW2_input="h")),
+        Misconception("overflow", "Your loss overflows for large scores: exp of a score in the thousands is"
+                                  " inf, and P becomes inf/inf = NaN. Subtract each row's largest score before"
+                                  " the exp (softmax does not change), as in lesson 04.",
+                      lambda *a: network_with_switches(*a, shift=False)),
         Misconception("wrong_value", "Your gradient passes relu unchanged: relu's local gradient is 1 where"
                                      " its input was positive and 0 where it was negative.",
                       lambda *a: network_with_switches(*a, relu_back=False)),
@@ -145,6 +175,7 @@ L2_TERM = Exercise(
     public=(case(W1=_W["W1"], W2=_W["W2"], l2=0.1),),
     hidden=many(8, _l2_case),
     outputs=("penalty", "dW1", "dW2"),
+    answer_of=("course.compute.network.Network.l2_penalty",),
     misconceptions=(
         Misconception("l2_gradient", "Your penalty is λ·ΣW², without the 1/2; the course's penalty is"
                                      " (λ/2)·ΣW², so that its gradient is simply λW.",
@@ -159,6 +190,14 @@ L2_TERM = Exercise(
                                      " squares.",
                       lambda W1, W2, l2: (float(0.5 * l2 * (np.linalg.norm(W1) + np.linalg.norm(W2))),
                                           l2 * W1, l2 * W2)),
+        Misconception("l2_gradient", "Your gradients are (λ/2)·W: the derivative of (λ/2)·ΣW² is λW, the 2 of"
+                                     " the square cancelling the 1/2.",
+                      lambda W1, W2, l2: (l2_term(W1, W2, l2)[0], 0.5 * l2 * W1, 0.5 * l2 * W2)),
+        Misconception("l2_gradient", "Your gradients are W itself: the gradient of (λ/2)·ΣW² is λW, with the"
+                                     " factor λ.", lambda W1, W2, l2: (l2_term(W1, W2, l2)[0], W1.copy(), W2.copy())),
+        Misconception("l2_gradient", "Your penalty has only W1's squares: the L2 term sums the squares of both"
+                                     " weight matrices, W1 and W2.",
+                      lambda W1, W2, l2: (float(0.5 * l2 * np.sum(W1 ** 2)), l2 * W1, l2 * W2)),
     ),
 )
 
@@ -170,7 +209,9 @@ L2_TERM = Exercise(
 LOOP_TRAIN = blobs(30, np.random.default_rng(3))
 LOOP_VAL = blobs(30, np.random.default_rng(4))
 LOOP_ACCURACY = 0.9  # a correct loop reaches 0.97 to 1.0 here (measured over 18 seeds); untrained, 0.06
-LOOP_EPOCHS, LOOP_BATCH, LOOP_LR = 10, 30, 0.5
+# Batches that do not divide the 90 points, so that a loop which drops the last, smaller batch shows.
+LOOP_EPOCHS, LOOP_BATCH, LOOP_LR = 10, 25, 0.5
+LOOP_BATCHES = (20, 25, 40)
 
 
 def train_loop(net, x, y, lr, epochs, batch_size, rng):
@@ -187,8 +228,21 @@ def train_loop(net, x, y, lr, epochs, batch_size, rng):
 
 
 def run_loop(answer, args):
-    """Train with the learner's loop, then report its behaviour (the grade compares that with GOOD_RUN)."""
-    return run_and_report(answer, args, LOOP_VAL, LOOP_ACCURACY)
+    """Train with the learner's loop, watching each step where it runs (``loop_audit``); report its behaviour."""
+    net, x, y, lr, epochs, batch_size, rng = args
+    again = copy.deepcopy((net, x, y, rng))  # the same start, for a second run: does the rng decide the order?
+    watched = WatchedNetwork(net, x)
+    before = rng.bit_generator.state
+    report = run_and_report(lambda *_: answer(watched, x, y, lr, epochs, batch_size, rng), args, LOOP_VAL,
+                            LOOP_ACCURACY)
+    if not isinstance(report, Behaviour):  # a known wrong loop reports itself: nothing to watch
+        return report
+    if watched.steps:
+        audit(watched, len(y), epochs, batch_size, lr, before, rng.bit_generator.state)
+        second = WatchedNetwork(again[0], again[1])
+        answer(second, *again[1:3], lr, epochs, batch_size, again[3])
+        same_rows(watched, second)
+    return report
 
 
 def _behaviour(loop):
@@ -198,16 +252,17 @@ def _behaviour(loop):
     return behaviour
 
 
-def _loop_case(hidden: int, seed: int) -> Case:
+def _loop_case(hidden: int, seed: int, batch: int = LOOP_BATCH) -> Case:
     x, y = LOOP_TRAIN
     net = two_layer_network((2, hidden, 3), np.random.default_rng(seed), l2=1e-3)
-    return Case((net, x, y, LOOP_LR, LOOP_EPOCHS, LOOP_BATCH, np.random.default_rng(seed + 1)),
+    return Case((net, x, y, LOOP_LR, LOOP_EPOCHS, batch, np.random.default_rng(seed + 1)),
                 f"a network with {hidden} hidden units (seed {seed}) on 90 points in three clouds, lr = {LOOP_LR:g},"
-                f" {LOOP_EPOCHS} epochs, batches of {LOOP_BATCH}")
+                f" {LOOP_EPOCHS} epochs, batches of {batch}")
 
 
 def _loop_hidden(rng: np.random.Generator) -> list[Case]:
-    return [_loop_case(int(rng.choice([20, 30, 40])), int(rng.integers(0, 1000))) for _ in range(5)]
+    return [_loop_case(int(rng.choice([20, 30, 40])), int(rng.integers(0, 1000)), LOOP_BATCHES[k % 3])
+            for k in range(5)]
 
 
 _COUNT_HINT = ("Your loop returned another number of losses than it took steps. Each epoch goes through"
@@ -222,6 +277,9 @@ TRAIN_LOOP = Exercise(
     hidden=_loop_hidden,
     outputs=("behaviour",),
     run=run_loop,
+    run_in_sandbox=True,  # the loop's steps are watched where it runs (course.assess.loop_audit)
+    answer_of=("course.compute.network.train", "course.compute.network._train", "course.compute.network.sgd_step",
+               "course.compute.network.minibatches"),
     agree=lambda got, expected, case_: tuple(got) == GOOD_RUN,
     misconceptions=(
         Misconception("no_update", "The network never changes: `param = param - lr * grad` makes a new array"
@@ -236,10 +294,6 @@ TRAIN_LOOP = Exercise(
 
 
 # ----- 4. a gradient checker that decides -------------------------------------------------------
-
-CHECK_STEP = 1e-5
-CHECK_TOLERANCE = 1e-6
-
 
 def grad_check(f, x, analytic, entries):
     worst = 0.0
@@ -256,102 +310,47 @@ def grad_check(f, x, analytic, entries):
     return bool(worst <= CHECK_TOLERANCE)
 
 
-class Loss:
-    """A smooth loss of a weight matrix: softmax cross-entropy of a linear classifier, scaled."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, scale: float) -> None:
-        self.x, self.y, self.scale = x, y, scale
-
-    def __call__(self, w: np.ndarray) -> float:
-        return self.scale * softmax_loss(self.x @ w, self.y)[0]
-
-    def gradient(self, w: np.ndarray) -> np.ndarray:
-        _, dscores = softmax_loss(self.x @ w, self.y)
-        return self.scale * (self.x.T @ dscores)
-
-    def __repr__(self) -> str:
-        return f"<a softmax loss of a {self.x.shape[1]}×{int(self.y.max()) + 1} weight matrix, × {self.scale:g}>"
-
-
-# How each candidate gradient is made from the correct one, and what a right checker says.
-def _candidates(rng: np.random.Generator, loss: Loss, w: np.ndarray, entries: list) -> list[tuple]:
-    good = loss.gradient(w)
-    flipped = good.copy()
-    flipped[entries[0]] *= -1.0
-    small = good * (1.0 + 3e-3)  # relative error 1.5e-3 on every entry: a forgotten small term
-    slightly = good * (1.0 + 2e-5)  # relative error 1e-5: still a bug by the course's rule
-    return [("the correct gradient", good, True), ("one entry with its sign flipped", flipped, False),
-            ("a gradient a fraction of a percent off", small, False),
-            ("a gradient off by a relative 1e-5", slightly, False)]
-
-
-def _check_cases(rng: np.random.Generator, scales=(1.0, 1e7, 1e-4)) -> list[Case]:
-    cases = []
-    for scale in scales:
-        n, d, c = sizes(rng, 1)
-        x, y = array(rng, (n, d)), rng.integers(0, c, n)
-        w = array(rng, (d, c), -1.0, 1.0)
-        loss = Loss(x, y, scale)
-        entries = [tuple(int(i) for i in np.unravel_index(f, w.shape))
-                   for f in rng.choice(w.size, size=min(4, w.size), replace=False)]
-        for what, analytic, _ in _candidates(rng, loss, w, entries):
-            cases.append(Case((loss, w, analytic, entries), f"{what}, x of shape {w.shape}, the loss scaled by"
-                                                            f" {scale:g}, entries {entries} checked"))
-    return cases
-
-
-def _public_check_cases() -> tuple[Case, ...]:
-    return tuple(_check_cases(np.random.default_rng(66), scales=(1.0,)))
-
-
-def _checker(step=CHECK_STEP, tolerance=CHECK_TOLERANCE, central=True, relative=True):
-    def check(f, x, analytic, entries):
-        worst = 0.0
-        for index in entries:
-            saved = x[index]
-            x[index] = saved + step
-            plus = f(x)
-            if central:
-                x[index] = saved - step
-                minus, width = f(x), 2 * step
-            else:
-                x[index] = saved
-                minus, width = f(x), step
-            x[index] = saved
-            numeric = (plus - minus) / width
-            diff = abs(analytic[index] - numeric)
-            error = diff / max(abs(analytic[index]) + abs(numeric), 1e-8) if relative else diff
-            worst = max(worst, error)
-        return bool(worst <= tolerance)
-    return check
-
-
 _STEP_HINT = ("Your check rejects a correct gradient, so its numerical derivative is off. Use the central"
               " difference (f(x+h) − f(x−h)) / 2h with h = 1e-5: a one-sided difference, or a much larger step,"
               " also measures the curvature; a much smaller step loses the difference to round-off.")
+_DENOMINATOR_HINT = ("Your relative error divides by another denominator than the task's. The course divides by"
+                     " |a| + |n| (at least 1e-8), so that an error of 0.8e-6 there is 1.6e-6 with max(|a|, |n|) or"
+                     " |a|: your check rejects a gradient the course's rule passes.")
 
 GRAD_CHECK = Exercise(
     id="06.grad_check",
     title="a gradient check that decides",
     reference=grad_check,
-    public=_public_check_cases(),
-    hidden=_check_cases,
+    public=public_check_cases(),
+    hidden=check_cases,
     outputs=("passed",),
+    returns={"passed": "bool"},
+    run=run_checker,
+    run_in_sandbox=True,  # the checker's calls of f are watched where it runs
+    answer_of=("course.compute.gradcheck.numerical_gradient", "course.compute.gradcheck.relative_error",
+               "course.compute.gradcheck.compare_gradients", "course.compute.gradcheck.gradcheck",
+               "course.compute.network.network_gradcheck"),
     misconceptions=(
+        # First: a looser threshold passes the one-entry case too, but the mean is the mistake that passes nothing else.
+        Misconception("threshold", "Your check decides on the mean error over the entries, so one wrong entry"
+                                   " among right ones passes. A gradient is right only if every entry is: decide"
+                                   " on the largest relative error.", checker(decide=np.mean)),
         Misconception("absolute_error", "Your check compares absolute differences, which grow and shrink with"
                                         " the loss's scale: it rejects correct gradients of a large loss and"
                                         " passes wrong ones of a tiny loss. Divide by |analytic| + |numeric|.",
-                      _checker(relative=False)),
+                      checker(relative=False)),
         Misconception("threshold", "Your check passes a gradient with a relative error of 1e-5: 1e-4 is too"
                                    " loose for a smooth function in float64. A correct gradient agrees to"
                                    " about 1e-7 or better; the course passes at 1e-6.",
-                      _checker(tolerance=1e-4)),
+                      checker(tolerance=1e-4)),
         Misconception("threshold", "Your check passes gradients that are a fraction of a percent off: a"
                                    " threshold of 1e-2 is far too loose in float64. A correct gradient agrees"
                                    " to about 1e-7 or better; the course passes at 1e-6.",
-                      _checker(tolerance=1e-2)),
+                      checker(tolerance=1e-2)),
+        *(Misconception("relative_error", _DENOMINATOR_HINT, checker(denominator=wrong))
+          for wrong in (lambda a, n: max(abs(a), abs(n)), lambda a, n: abs(a), lambda a, n: abs(n))),
         *(Misconception("step", _STEP_HINT, wrong)
-          for wrong in (_checker(central=False), _checker(step=1e-10), _checker(step=1e-2))),
+          for wrong in (checker(central=False), checker(step=1e-10), checker(step=1e-2))),
     ),
 )
 
@@ -376,7 +375,7 @@ def fixed_backward(x, y, W1, b1, W2, b2, l2):
     return _fixed(x, y, W1, b1, W2, b2, l2)
 
 
-def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True):
+def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True, l2_w1=True):
     ones = np.ones((x.shape[0], W1.shape[1]))
     _, dW1, db1, dW2, db2 = network_with_switches(x, y, W1, b1, W2, b2, l2, ones, 1.0, tie=tie)
     if not l2_fixed:
@@ -384,6 +383,8 @@ def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True):
     if not relu_fixed:
         dW1, db1 = buggy_backward(x, y, W1, b1, W2, b2, 0.0)[:2]
         dW1 = dW1 + l2 * W1
+    if not l2_w1:
+        dW1 = dW1 - l2 * W1
     return dW1, db1, dW2, db2
 
 
@@ -407,6 +408,7 @@ BUG_HUNT = Exercise(
     hidden=many(10, _hunt_case, edges=(_hunt_tie_case(),)),
     outputs=("dW1", "db1", "dW2", "db2"),
     agree=lambda got, expected, c: any(_close_all(got, _fixed(*c.args, tie=t)) for t in TIE_SHARES),
+    answer_of=NETWORK_ANSWER + ("course.compute.network_mistakes.network_with_switches",),
     misconceptions=(
         Misconception("l2_gradient", "Your relu backward is fixed, but dW2 still misses its L2 term λ·W2:"
                                      " the penalty covers both weight matrices.",
@@ -417,6 +419,9 @@ BUG_HUNT = Exercise(
                       lambda *a: _fixed(*a, relu_fixed=False)),
         Misconception("wrong_value", "Both bugs are still there: the given backward pass returned unchanged.",
                       lambda *a: _fixed(*a, relu_fixed=False, l2_fixed=False)),
+        Misconception("l2_gradient", "Your dW2 has its L2 term now, but dW1 lost its own: the penalty covers both"
+                                     " weight matrices, so each gradient gets its λ·W.",
+                      lambda *a: _fixed(*a, l2_w1=False)),
     ),
 )
 

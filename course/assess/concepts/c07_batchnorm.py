@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.assess.batchnorm_slips import (BACKWARD_SLIPS, FORMULA_SLIPS, broadcast_slips, forward_only,
+                                          layer_forward_slips)
 from course.assess.cases import array, case, many, remark, sizes
 from course.assess.exercise import Case, Exercise, Misconception
+from course.assess.fresh_outputs import fresh_outputs
 from course.compute.batchnorm import BatchNorm
 from course.compute.batchnorm_mistakes import (MistakenBatchNorm, at_test_updating_running,
-                                               at_test_with_batch_statistics, compact_variant,
-                                               formula_on_wrong_statistics, staged_variant,
+                                               at_test_with_batch_statistics, compact_formula_variant, compact_variant,
+                                               formula_on_wrong_statistics, normalising_with, staged_variant,
                                                training_normalising_with_running, training_with, with_wrong_branch)
 from course.compute.network_runs import module_in_network, module_or_run
 
 EPSILONS = (1e-5, 1e-3, 0.1)
+# The course's own batch normalisation: what exercises 1, 2, 3 and 5 ask the learner to write.
+BATCHNORM_ANSWER = tuple(f"course.compute.batchnorm.{name}" for name in (
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_staged", "path_gradients", "BatchNorm"))
 
 
 # ----- cases ----------------------------------------------------------------------
@@ -149,7 +155,9 @@ STAGED = Exercise(
     hidden=many(12, _training_case),
     outputs=("out", "dx", "dgamma", "dbeta"),
     upstream=4,
-    misconceptions=_with(staged_variant, _PATH_MISTAKES + _FORWARD_MISTAKES),
+    answer_of=BATCHNORM_ANSWER,
+    misconceptions=(*_with(staged_variant, _PATH_MISTAKES + _FORWARD_MISTAKES + BACKWARD_SLIPS),
+                    *forward_only(_FORWARD_MISTAKES, staged_variant)),
 )
 
 
@@ -181,6 +189,7 @@ COMPACT = Exercise(
     hidden=many(12, lambda rng, k: _training_case(rng, k, with_beta=False)),
     outputs=("dx", "dgamma", "dbeta"),
     upstream=0,
+    answer_of=BATCHNORM_ANSWER,
     misconceptions=(
         # Someone who derives the backward themselves makes the mistakes of exercise 1 ...
         *_with(compact_variant, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES[:2]),
@@ -189,6 +198,8 @@ COMPACT = Exercise(
         Misconception("one_over_n", "Your dx is N times too large: the formula has the factor"
                                     " γ / (N · sqrt(σ² + ε)) in front of (N·dy − Σdy − x̂·Σ(dy·x̂)).",
                       _compact_without_one_over_n),
+        *_with(compact_formula_variant, FORMULA_SLIPS),
+        *_with(compact_variant, BACKWARD_SLIPS[2:5]),
     ),
 )
 
@@ -244,6 +255,10 @@ RUNNING = Exercise(
                   False), "one example (N = 1) at test time, momentum = 0.9, train = False")),
     hidden=many(12, _layer_case),
     outputs=("out", "new_mean", "new_var"),
+    answer_of=BATCHNORM_ANSWER,
+    # "Return new ones": a running statistic handed back as it came is refused, where it is still the input.
+    run=fresh_outputs(("x", "gamma", "beta", "running_mean", "running_var"), ("out", "new_mean", "new_var")),
+    run_in_sandbox=True,  # where the returned arrays are still the arguments' own
     misconceptions=(
         Misconception("test_batch_stats", _BATCH_AT_TEST_HINT, _layer(test_step=at_test_with_batch_statistics)),
         Misconception("running_update", "At test time your layer updates the running statistics with the test"
@@ -264,6 +279,7 @@ RUNNING = Exercise(
                                           " statistics. Training normalises each batch with its own mean and"
                                           " variance; the running ones are kept for test time.",
                       _layer(train_step=training_normalising_with_running)),
+        *layer_forward_slips(normalising_with, _FORWARD_MISTAKES),
     ),
 )
 
@@ -310,6 +326,7 @@ BROADCAST = Exercise(
                                     " the row.", _no_sum_over_features),
         Misconception("output_for_input", "Your dv uses x where the forward pass multiplied v by r, the row"
                                           " sums: the local derivative of r · v with respect to v is r.", _x_for_r),
+        *broadcast_slips(),
     ),
 )
 
@@ -356,11 +373,15 @@ NETWORK = Exercise(
              "bias2.b gradient", "test scores"),
     run=_run_network,
     run_in_sandbox=True,  # the learner's class makes modules that go into a network
+    answer_of=BATCHNORM_ANSWER,
     misconceptions=(
         Misconception("stats_constant", "Your module's backward pass treats μ and σ² as constants (only the"
                                         " direct path): the gradients of every module below it, fc1.w among"
                                         " them, come out wrong. Add the paths through μ and σ².",
                       _wrong_module("constants")),
+        Misconception("wrong_value", "Your module's dx leaves out γ: x̂ is scaled by γ on its way out, so every"
+                                     " path back to x carries the factor γ (dx̂ = dout · γ). The check's γ is not"
+                                     " 1, as after training.", _wrong_module("no_gamma")),
         Misconception("test_batch_stats", "In evaluation mode (self.training is False) your module normalises"
                                           " with the test batch's own statistics; it must use the running ones."
                                           " A single test example would otherwise always give β.",
@@ -369,6 +390,13 @@ NETWORK = Exercise(
                                            " are updated with the momentum the wrong way round:"
                                            " running = momentum · running + (1 − momentum) · batch.",
                       _wrong_module("momentum")),
+        Misconception("running_update", "The network's test scores are off because your module never updates its"
+                                        " running statistics in training: each training batch must move them,"
+                                        " running = momentum · running + (1 − momentum) · batch.",
+                      _wrong_module("frozen")),
+        Misconception("one_over_n", "Your module's dx is N times too large (the gradients of fc1 below it too):"
+                                    " the formula has the factor γ / (N · sqrt(σ² + ε)) in front.",
+                      _wrong_module("times_n")),
     ),
 )
 
