@@ -12,6 +12,7 @@ import pytest
 
 from conftest import gradflow
 from course.authoring.build import exercise_notebook, is_check_cell
+from course.authoring.nbgrader_cells import as_released
 from course.authoring.scaffold import ScaffoldError, names_of, new_concept, next_steps
 from course.cli import main
 
@@ -56,7 +57,7 @@ def test_the_master_has_an_exercise_and_its_canonical_check_and_builds(made):
     assert [c.source for c in checks] == ['from course import check\ncheck("08.example", scale_gate_backward)']
     assert checks[0].metadata["tags"] == ["nbval-check-output"]
     assert [gradflow(c).get("exercise") for c in master.cells if gradflow(c).get("exercise")] == ["08.example"]
-    built = nbformat.writes(exercise_notebook(master, name="08_demo_layer.ipynb")) + "\n"
+    built = nbformat.writes(as_released(exercise_notebook(master, name="08_demo_layer.ipynb"))) + "\n"
     assert (root / "exercises/08_demo_layer.ipynb").read_text() == built
     assert "NotImplementedError" in built and "float(np.sum(x * dout))" not in built
 

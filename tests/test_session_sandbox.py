@@ -44,7 +44,7 @@ def test_a_join_inside_a_graded_notebook_reaches_no_session(tmp_path):
         def grade(*options: str) -> dict:
             with kernel_slots(2):
                 done = subprocess.run([sys.executable, "-m", "course", "grade", str(tmp_path / "class"), "--out",
-                                       str(tmp_path / "out"), "--quiet", "--workers", "1", *options], cwd=ROOT,
+                                       str(tmp_path / "out"), "--quiet", "--workers", "1", "--concepts", "01", *options], cwd=ROOT,
                                       env=env, capture_output=True, text=True, timeout=1800)
             assert done.returncode == 0, done.stdout + done.stderr
             with open(tmp_path / "out" / "grades.csv", newline="") as table:

@@ -77,7 +77,8 @@ def as_user(command: list[str]) -> list[str]:
 def copy():
     """The checkout's course package, the 01 master and a class (ann solved, bob not), owned by the user."""
     assert MISSING is None, MISSING  # GRADFLOW_REQUIRE_SANDBOX: fail, do not skip
-    base = Path(tempfile.mkdtemp(prefix="gradflow-unprivileged-"))  # pytest's own folder is root's alone
+    # In /tmp itself: pytest's folder and the test session's private TMPDIR (tests/leftovers.py) are root's alone.
+    base = Path(tempfile.mkdtemp(prefix="gradflow-unprivileged-", dir="/tmp"))
     try:
         checkout = base / "checkout"
         shutil.copytree(ROOT / "course", checkout / "course", ignore=shutil.ignore_patterns("__pycache__"))

@@ -266,7 +266,7 @@ class NoGammaInDx(BatchNorm):
 
 def test_batchnorm_in_the_network_without_gamma_in_dx_is_named():
     verdict = _verdict("07.network_batchnorm", NoGammaInDx)
-    assert (verdict.passed, verdict.code) == (False, "wrong_value"), verdict.message
+    assert (verdict.passed, verdict.code) == (False, "missing_gamma"), verdict.message
     assert "leaves out γ" in verdict.message
 
 

@@ -30,7 +30,7 @@ FORWARD_ONLY_HINT = " Your out is wrong already, so start with the forward pass.
 
 # Knobs of ``batchnorm_variant`` (the staged exercise, and the compact one's derivation).
 BACKWARD_SLIPS = (
-    Misconception("wrong_value", NO_GAMMA_HINT, {"with_gamma": False}),
+    Misconception("missing_gamma", NO_GAMMA_HINT, {"with_gamma": False}),
     Misconception("sum_axis", BACK_AXIS_HINT, {"back_axis": 1}),
     Misconception("one_over_n", MEAN_N_HINT, {"over_n": ("variance",)}),
     Misconception("one_over_n", VAR_N_HINT, {"over_n": ("mean",)}),
@@ -40,7 +40,7 @@ BACKWARD_SLIPS = (
 
 # Knobs of ``compact_formula_variant``: slips in writing the lesson's formula.
 FORMULA_SLIPS = (
-    Misconception("wrong_value", NO_GAMMA_HINT, {"with_gamma": False}),
+    Misconception("missing_gamma", NO_GAMMA_HINT, {"with_gamma": False}),
     Misconception("sum_axis", "Your formula sums over axis 1 (the features). Σdy and Σ(dy·x̂) are sums over the"
                               " batch, axis 0, one per column.", {"sum_axis": 1}),
     Misconception("one_over_n", N_DOUT_HINT, {"n_dout": False}),

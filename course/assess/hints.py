@@ -65,6 +65,7 @@ CATEGORIES: dict[str, str] = {
     "test_batch_stats": "batch statistics used at test time (or running ones in training)",
     "momentum_reversed": "the running average's momentum applied the wrong way round",
     "running_update": "the running statistics not updated in training, or updated at test time",
+    "missing_gamma": "γ left out of a gradient: x̂ is scaled by γ on its way out, so every path back to x carries it",
     "not_summed": "the gradient of a variable broadcast over a batch not summed over that batch",
     "softmax_diagonal": "the softmax's Jacobian taken as its diagonal only (dS = P ⊙ dP): the rowsum term is missing",
     "mask_leak": "gradient flows into entries the mask hid (a backward through a softmax without the mask)",

@@ -379,7 +379,7 @@ NETWORK = Exercise(
                                         " direct path): the gradients of every module below it, fc1.w among"
                                         " them, come out wrong. Add the paths through μ and σ².",
                       _wrong_module("constants")),
-        Misconception("wrong_value", "Your module's dx leaves out γ: x̂ is scaled by γ on its way out, so every"
+        Misconception("missing_gamma", "Your module's dx leaves out γ: x̂ is scaled by γ on its way out, so every"
                                      " path back to x carries the factor γ (dx̂ = dout · γ). The check's γ is not"
                                      " 1, as after training.", _wrong_module("no_gamma")),
         Misconception("test_batch_stats", "In evaluation mode (self.training is False) your module normalises"
