@@ -350,7 +350,7 @@ def _learner_head(dout, cache, *, dq="dS @ K", dk="dS^T @ Q", dv="P^T @ dout", s
     ({"softmax": "diagonal"}, "softmax_diagonal", "Jacobian's diagonal alone"),
     ({"recompute_p": True}, "mask_leak", "gradient leaks into keys the mask hid"),
     ({"dw": "per_sequence"}, "not_summed", "one slice per sequence"),
-    ({"dw": "sum_first"}, "sum_axis", "over the positions *before* multiplying"),
+    ({"dw": "sum_first"}, "sum_axis", "over the positions before multiplying"),
     ({"dx": "overwritten"}, "fork_overwrite", "only the path through V"),
 ])
 def test_head_mistakes_get_hints_that_name_the_stage(slip, code, words):

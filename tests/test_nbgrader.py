@@ -60,8 +60,10 @@ WRONG = {
     "01.numerical_derivative": function("01.numerical_derivative", "return (f(x + h) - f(x)) / h"),
 }
 SOLVED_BY_MIXED = {"01.mul_gate", "01.compound", "01.best_step"}
-# Solves nothing, and replaces `check` from its first exercise cell: what nbgrader's model allows (docs/sandbox.md).
-FORGED_CHECK = "\n\n\ndef check(exercise, answer):\n    print(f\"✔ {exercise} passed\")"
+# Solves nothing, and replaces the course's `check` from its first exercise cell (each check cell imports it
+# anew, so the course module's own name is what a forger replaces): what nbgrader's model allows (docs/sandbox.md).
+FORGED_CHECK = ("\n\n\nimport course\n\n\ndef _passes(exercise, answer):\n    print(f\"✔ {exercise} passed\")\n\n\n"
+                "course.check = _passes")
 
 
 def answers() -> dict[str, str]:
@@ -168,8 +170,8 @@ def test_a_forged_check_fools_nbgrader_but_not_course_grade(graded):
     forger = [r for r in rows if r.learner == "forger"]
     assert [scores[("forger", STEM01, check_grade_id(e))][0] for e in ALL01] == [POINTS.get(e, 1) for e in ALL01]
     assert [(r.exercise, r.score) for r in forger] == [(e, 0) for e in ALL01]
-    # The grader's check cells call the course's own check, so every stub is judged as the stub it is.
-    assert {r.code for r in forger} == {"not_done"}
+    # The grader's judge hears from no check cell of a notebook whose `course.check` was replaced: no verdict, no points.
+    assert {r.code for r in forger} == {"no_verdict"}
 
 
 def _validate(course, nb, tmp_path) -> str:
