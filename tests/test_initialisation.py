@@ -68,3 +68,41 @@ def test_lesson_07_prints_equal_spreads_with_batchnorm():
     with_bn = [line.split("with batchnorm", 1)[1] for line in text.splitlines() if "with batchnorm" in line]
     assert len(with_bn) == 3 and len(set(with_bn)) == 1  # the three gains print the same numbers
     assert "lie on top of each other" in alt
+
+
+# ----- exercise 06.he_scales: answers written as a learner would -------------------------------
+
+from course.assess.diagnose import evaluate  # noqa: E402
+from course.assess.registry import get_exercise  # noqa: E402
+
+
+def _verdict(answer):
+    return evaluate(get_exercise("06.he_scales"), answer, seed=5)
+
+
+def test_right_answers_written_differently_pass():
+    assert _verdict(lambda widths: np.sqrt(2 / np.array(widths[:-1]))).passed
+    assert _verdict(lambda widths: np.array([(2 / w) ** 0.5 for w in widths][:-1])).passed
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda widths: np.array([1 / np.sqrt(w) for w in widths[:-1]]), "sqrt(1 / fan-in)"),
+    (lambda widths: np.sqrt(2 / np.array(widths[1:])), "fan-out"),
+    (lambda widths: np.array([2 / w for w in widths[:-1]]), "variances;"),
+])
+def test_each_scale_mistake_gets_its_hint(answer, words):
+    verdict = _verdict(answer)
+    assert not verdict.passed and verdict.code == "init_scale" and words in verdict.message, verdict.message
+
+
+def test_a_list_of_one_spread_too_many_is_a_count_or_shape_mistake():
+    verdict = _verdict(lambda widths: np.sqrt(2 / np.array(widths)))
+    assert not verdict.passed and verdict.code != "init_scale"
+
+
+def test_he_scales_is_the_scale_the_network_draws():
+    from course.assess.concepts.c06_two_layer_net import he_scales
+    from course.compute.network import he_weights
+
+    w = he_weights(400, 300, np.random.default_rng(0))
+    assert w.std() == pytest.approx(he_scales((400, 300))[0], rel=0.01)

@@ -59,6 +59,7 @@ CATEGORIES: dict[str, str] = {
     "running_update": "the running statistics not updated in training, or updated at test time",
     "not_summed": "the gradient of a variable broadcast over a batch not summed over that batch",
     "no_broadcast": "the gradient of a sum (or mean) not broadcast back to the shape of what was summed",
+    "init_scale": "the initial weights' scale: relu's factor 2, the fan-in, or variance taken for spread",
 }
 
 

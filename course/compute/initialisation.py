@@ -76,3 +76,17 @@ def stack_spreads(gain: float, normalize: bool = False, depth: int = 10, width: 
         for module in reversed(layer):
             grad = module.backward(grad)
     return Spreads(gain, normalize, np.array(activations), np.array(gradients[::-1]))
+
+
+def scale_variant(fan: str = "in", factor: float = 2.0, root: bool = True):
+    """A rule for the initial spreads of a stack of ``widths`` (exercise 06.he_scales and its wrong answers).
+
+    He's rule is ``fan="in", factor=2.0, root=True``: sqrt(2 / fan-in) per layer. ``factor=1.0`` is the
+    scale for tanh or linear layers; ``fan="out"`` divides by the layer's outputs; ``root=False``
+    returns the variances instead of the spreads.
+    """
+    def scales(widths):
+        fans = np.asarray(widths[:-1] if fan == "in" else widths[1:], dtype=np.float64)
+        variance = factor / fans
+        return np.sqrt(variance) if root else variance
+    return scales
