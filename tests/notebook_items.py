@@ -9,6 +9,12 @@ for the purpose:
 
 - notebooks/ and solutions/: strict nbval; every output must be what the
   rerun prints (only widget cells are tagged to be ignored);
+- notebooks/ and solutions/ once more, with numpy's SIMD dispatch narrowed
+  (``NPY_DISABLE_CPU_FEATURES``: the widest instruction sets this processor
+  has, switched off) and one BLAS thread, so that sums run in another order:
+  a saved output that round-off decides fails here on every machine, not
+  only on a learner's (item ids ``notebooks/NN_x.ipynb[narrow-simd]::Cell k``,
+  each a test file of its own for the workers);
 - exercises/: nbval-lax, and the check cells must fail: each is marked
   ``xfail(strict=True)``, so a check cell that passes on the generated
   notebook fails the suite, and so does any other cell that fails. That is
@@ -46,6 +52,7 @@ class ValidatedNotebook(IPyNbFile):
     """nbval's notebook collector, strict or lax per folder, with the suite's kernels."""
 
     lax = False
+    narrow = False  # rerun with numpy's widest SIMD switched off and one BLAS thread
     _slots = None
 
     def collect(self):
@@ -59,7 +66,8 @@ class ValidatedNotebook(IPyNbFile):
         self._slots = kernel_slots(1)
         self._slots.__enter__()
         name = self.nb.metadata.get("kernelspec", {}).get("name", "python3")
-        self.kernel = start_nbval_kernel(name, str(self.path.parent), env=kernel_environment())
+        env = kernel_environment() | (narrowed_environment() if self.narrow else {})
+        self.kernel = start_nbval_kernel(name, str(self.path.parent), env=env)
         self.setup_sanitize_files()
 
     def teardown(self):
@@ -76,6 +84,26 @@ def kernel_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("GRADFLOW_")}
 
 
+NARROW = "narrow-simd"
+
+
+def widest_simd() -> list[str]:
+    """The widest of numpy's dispatch targets this processor runs (``X86_V4 AVX512_ICL`` on an AVX-512 machine).
+
+    All but the narrowest target it has; with only one, that one, so that
+    numpy falls back to its baseline. Only targets numpy dispatches and the
+    processor has: numpy warns (in the kernel, into a cell's output) about any other.
+    """
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    present = [target for target in __cpu_dispatch__ if __cpu_features__.get(target)]
+    return present[1:] if len(present) > 1 else present
+
+
+def narrowed_environment() -> dict[str, str]:
+    return {"NPY_DISABLE_CPU_FEATURES": " ".join(widest_simd()), "OPENBLAS_NUM_THREADS": "1"}
+
+
 class NotebookModule(pytest.Module):
     """test_notebooks.py: its own tests, then one collector per course notebook."""
 
@@ -90,9 +118,16 @@ class NotebookModule(pytest.Module):
 
 
 def notebook_collectors(parent) -> list[ValidatedNotebook]:
+    """One collector per notebook, and one more per strict notebook for the narrowed rerun."""
     nodes = []
     for path, lax in course_notebooks():
         node = ValidatedNotebook.from_parent(parent, path=path, name=str(path.relative_to(ROOT)))
         node.lax = lax
         nodes.append(node)
+    for path, lax in course_notebooks():
+        if not lax:
+            name = f"{path.relative_to(ROOT)}[{NARROW}]"
+            node = ValidatedNotebook.from_parent(parent, path=path, name=name, nodeid=name)
+            node.narrow = True
+            nodes.append(node)
     return nodes

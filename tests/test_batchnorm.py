@@ -548,7 +548,7 @@ def test_worked_staged_and_compact_numbers():
     np.testing.assert_allclose(printed_dx, dx, atol=5e-5)
     np.testing.assert_allclose(_numbers(text.split("dgamma =")[1].splitlines()[0]), dgamma[0], atol=5e-5)
     compact, _ = _worked("compact")
-    assert float(compact.split("staged - compact:")[1].split()[0]) < 1e-10
+    assert "staged - compact: < 1e-12" in compact  # a bound, not round-off's digits (course.compute.portable)
     assert "agree: True" in compact and "sums to [0. 0. 0.]" in compact
 
 
@@ -577,18 +577,23 @@ def test_the_network_curves_say_what_the_text_says():
     text, description = _worked("network")
     runs = {}
     for line in text.splitlines():
-        lr, name = line.split(",")[0].split("=")[1].strip(), line.split(",")[1].split("mean")[0].strip()
+        lr, rest = line.split("=", 1)[1].split(",", 1)
+        name = rest.split("mean loss")[0].split("diverged")[0].strip()
+        if "diverged" in rest:  # described, not given in digits (History.summary)
+            runs[lr.strip(), name] = rest.split(name, 1)[1].strip()
+            continue
         first, last, accuracy = (float(v) for v in
-                                 [line.split("epoch 1:")[1].split(",")[0], line.split("epoch 10:")[1].split(",")[0],
-                                  line.split("accuracy")[1]])
-        runs[lr, name] = (first, last, accuracy)
-    assert all(acc > 0.9 for (lr, _), (_, _, acc) in runs.items() if lr == "0.5")
+                                 [rest.split("epoch 1:")[1].split(",")[0], rest.split("epoch 10:")[1].split(",")[0],
+                                  rest.split("accuracy")[1]])
+        runs[lr.strip(), name] = (first, last, accuracy)
+    assert all(acc > 0.9 for (lr, _), run in runs.items() if lr == "0.5" for acc in [run[2]])
     plain, normed = runs["3.0", "without"], runs["3.0", "with batchnorm"]
-    assert plain[1] > 1e10 and plain[2] < 0.5  # it blows up ...
+    assert plain.startswith("diverged: loss > 1e3 after ")  # it blows up ...
     assert normed[1] < 0.1 and normed[2] > 0.9  # ... and with batchnorm it trains
-    next_text = description
-    for value in (runs["0.5", "without"][1], runs["0.5", "with batchnorm"][1], plain[2], normed[1], normed[2]):
-        assert f"{value:.3g}" in next_text or f"{value:.3f}" in next_text, value
+    steps = plain.split("after ")[1].split()[0]
+    assert f"passes 1000 after {steps} steps" in description
+    for value in (runs["0.5", "without"][1], runs["0.5", "with batchnorm"][1], normed[1], normed[2]):
+        assert f"{value:.3g}" in description or f"{value:.3f}" in description, value
 
 
 def test_widget_shows_the_state_of_the_values_its_readouts_show():

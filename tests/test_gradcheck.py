@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course.compute.gradcheck import compare_gradients, gradcheck, numerical_gradient, relative_error
+from course.compute.gradcheck import GradCheckResult, compare_gradients, gradcheck, numerical_gradient, relative_error
 
 
 def test_numerical_gradient_of_a_known_function():
@@ -205,3 +205,38 @@ def test_a_single_wrong_entry_is_located():
     dx = UP @ W44.T
     dx[2, 1] += 0.3
     assert check_matmul_dx(dx).diagnosis == "Only the entry at [2, 1] disagrees."
+
+
+# ----- the summary prints what every machine prints alike ----------------------------
+
+
+def test_a_passing_summary_gives_the_tolerance_as_its_bound_and_no_worst_entry():
+    x = np.array([[0.5, -1.5], [2.0, 0.25]])
+    result = gradcheck(lambda v: np.sum(v**3), x, 3 * x**2, name="dx")
+    assert result.summary() == "dx: ok, max relative error < 1e-6 (the tolerance)"
+    # the same check under another BLAS kernel: another worst entry, other digits, another decade
+    runs = [GradCheckResult("dx", True, error, 1e-6, index, 1e-4, 1e-4)
+            for error, index in [(6.6e-10, (0, 2)), (8.6e-10, (0, 6)), (1.1e-9, (0, 3))]]
+    assert {r.summary() for r in runs} == {"dx: ok, max relative error < 1e-6 (the tolerance)"}
+
+
+def test_a_clear_failure_says_where_and_how_much():
+    result = GradCheckResult("dW", False, 0.2382, 1e-6, (3, 0), -0.530888, -0.863083, "Off by a factor.")
+    assert result.summary() == ("dW: MISMATCH, max relative error 2.4e-01 (tolerance 1e-6) at [3, 0]:"
+                                " numeric -0.5309, analytic -0.8631. Off by a factor.")
+
+
+def test_a_failure_at_round_off_size_gives_only_its_band():
+    # 9.1e-06 against a tolerance of 1e-6: failed, but its digits and its worst entry are noise
+    result = GradCheckResult("fc2.w", False, 9.1e-6, 1e-6, (0, 2), 8.95373e-07, 8.95389e-07)
+    assert result.summary() == "fc2.w: MISMATCH, max relative error > 1e-6 (the tolerance), < 1e-3"
+    broken = GradCheckResult("dx", False, float("inf"), 1e-6, (1,), 0.5, float("nan"), "nan entries.")
+    assert broken.summary() == "dx: MISMATCH, max relative error inf (tolerance 1e-6) at [1]: numeric 0.5, analytic nan. nan entries."
+
+
+def test_below_and_power_of_ten():
+    from course.compute.portable import below, power_of_ten
+
+    assert [below(v, 1e-12) for v in (1.1e-15, 8.9e-16, 0.0)] == ["< 1e-12"] * 3
+    assert below(3e-12, 1e-12) == "3.0e-12"  # a surprise is shown, not hidden
+    assert [power_of_ten(v) for v in (1e-6, 1e3, 1e-3, 2e-5)] == ["1e-6", "1e3", "1e-3", "2e-05"]

@@ -219,3 +219,30 @@ def test_training_with_batchnorm_survives_a_last_batch_of_one():
     x, y = rng.normal(size=(21, 4)), rng.integers(0, 3, 21)
     history = train(net, x, y, np.random.default_rng(4), lr=0.1, epochs=3, batch_size=10)
     assert history.steps == 3 * 2 and np.all(np.isfinite(history.losses))
+
+
+def test_a_history_summary_keeps_the_digits_that_survive_another_summation_order():
+    from course.compute.network import History
+
+    run = History(losses=[2.302585093, 1.2, 0.43912345], val_accuracy=[0.9, 0.9611111])
+    assert run.summary() == "loss 2.303 at the first step, 0.4391 at step 3; validation accuracy 0.961"
+    assert run.diverged_at is None
+
+
+def test_a_diverged_run_is_described_not_given_in_digits():
+    from course.compute.network import History
+
+    # the loss passes 1e3 at step 3; what it does afterwards is round-off's
+    run = History(losses=[3.76, 554.4, 1045.7, 861108205428736.0, 2.6e10], val_accuracy=[0.822])
+    assert run.diverged_at == 3
+    assert run.summary() == "diverged: loss > 1e3 after 3 steps"
+    assert History(losses=[3.76, float("nan")]).summary() == "diverged: loss > 1e3 after 2 steps"
+
+
+def test_a_diverging_network_run_says_so():
+    x, y = spiral(20, 3, noise=0.2, rng=np.random.default_rng(0))
+    net = two_layer_network((2, 10, 3), np.random.default_rng(1))
+    with np.errstate(all="ignore"):
+        history = train(net, x, y, np.random.default_rng(2), lr=1e4, epochs=5, batch_size=20)
+    assert history.diverged_at is not None
+    assert history.summary().startswith("diverged: loss > 1e3 after ")

@@ -16,7 +16,7 @@ holds every cell of every notebook with the right verdict expected.
 
 import pytest
 from conftest import EXERCISES, LESSONS, ROOT, SOLUTIONS, code_cells, gradflow, notebooks_in, read
-from notebook_items import UNSOLVED, course_notebooks, notebook_collectors
+from notebook_items import NARROW, UNSOLVED, course_notebooks, narrowed_environment, notebook_collectors, widest_simd
 
 ALL_NOTEBOOKS = notebooks_in(LESSONS) + notebooks_in(SOLUTIONS) + notebooks_in(EXERCISES)
 
@@ -24,7 +24,12 @@ ALL_NOTEBOOKS = notebooks_in(LESSONS) + notebooks_in(SOLUTIONS) + notebooks_in(E
 def test_every_cell_of_every_notebook_is_a_test_of_this_run(request):
     module = request.node.getparent(pytest.Module)
     collectors = notebook_collectors(module)
-    assert sorted(p for p, _ in course_notebooks()) == sorted(n.path for n in collectors)
+    plain = [n for n in collectors if not n.narrow]
+    assert sorted(p for p, _ in course_notebooks()) == sorted(n.path for n in plain)
+    # every lesson and master once more, strict, with numpy's SIMD narrowed and one BLAS thread
+    narrowed = [n for n in collectors if n.narrow]
+    assert sorted(n.path for n in narrowed) == sorted(p for p, lax in course_notebooks() if not lax)
+    assert all(n.nodeid.endswith(f".ipynb[{NARROW}]") and not n.lax for n in narrowed)
     assert {p.parent for p, _ in course_notebooks()} == {LESSONS, SOLUTIONS, EXERCISES}
     for node in collectors:
         cells = code_cells(read(node.path))
@@ -61,6 +66,26 @@ def test_every_lesson_has_a_widget_worked_numbers_and_slides(path):
     for cell in nb.cells:
         assert cell.metadata.get("slideshow", {}).get("slide_type") in {"slide", "subslide", "fragment", "-", "skip"}
     assert nb.cells[0].metadata["slideshow"]["slide_type"] == "slide"
+
+
+def test_the_narrowed_rerun_switches_off_simd_numpy_really_dispatches():
+    import subprocess
+    import sys
+
+    env = narrowed_environment()
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["NPY_DISABLE_CPU_FEATURES"].split() == widest_simd()
+    # In a fresh interpreter (as the kernel is): numpy accepts the list without a warning
+    # (a warning would land in a cell's output) and really turns those targets off.
+    probe = ("import warnings; warnings.simplefilter('error'); "
+             "from numpy._core._multiarray_umath import __cpu_features__ as f; "
+             "print(' '.join(k for k, on in f.items() if on))")
+    import os
+
+    result = subprocess.run([sys.executable, "-c", probe], env=os.environ | env, capture_output=True, text=True,
+                            check=True)
+    assert result.stderr == ""
+    assert not set(widest_simd()) & set(result.stdout.split())
 
 
 def test_one_stem_per_concept_in_all_three_folders():

@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from course.compute.portable import ROUND_OFF_SIZED, power_of_ten
+
 DEFAULT_STEP = 1e-6
 DEFAULT_TOLERANCE = 1e-6
 
@@ -106,14 +108,25 @@ class GradCheckResult:
     diagnosis: str = ""
 
     def summary(self) -> str:
-        verdict = "ok" if self.passed else "MISMATCH"
-        where = "" if not self.worst_index else f" at {list(self.worst_index)}"
+        """One line, the same on every machine (``course.compute.portable``).
+
+        A pass says its worst relative error is under the tolerance: which
+        entry was worst, its digits and even its decade are round-off's. A
+        clear failure (an error of ``ROUND_OFF_SIZED`` or more) says where,
+        with both values, and how the gradient is wrong; a failure below that
+        line gives only the band it lies in, since there the worst entry is
+        round-off's choice too.
+        """
+        error, tolerance = self.max_relative_error, power_of_ten(self.tolerance)
         how = f". {self.diagnosis}" if self.diagnosis else ""
-        return (
-            f"{self.name}: {verdict}, max relative error {self.max_relative_error:.1e}"
-            f" (tolerance {self.tolerance:.0e}){where}:"
-            f" numeric {self.numeric:.6g}, analytic {self.analytic:.6g}{how}"
-        )
+        if self.passed:
+            return f"{self.name}: ok, max relative error < {tolerance} (the tolerance)"
+        if error < ROUND_OFF_SIZED:  # nan and inf are clear failures
+            return (f"{self.name}: MISMATCH, max relative error > {tolerance} (the tolerance),"
+                    f" < {power_of_ten(ROUND_OFF_SIZED)}{how}")
+        where = "" if not self.worst_index else f" at {list(self.worst_index)}"
+        return (f"{self.name}: MISMATCH, max relative error {error:.1e} (tolerance {tolerance}){where}:"
+                f" numeric {self.numeric:.4g}, analytic {self.analytic:.4g}{how}")
 
     __str__ = summary
 
