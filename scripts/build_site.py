@@ -125,20 +125,42 @@ def course_pages() -> list[Page]:
         pages.append(Page(lesson, f"{lesson.stem}.html", title, "lesson", lesson.stem))
         exercises = ROOT / "exercises" / lesson.name
         if exercises.exists():
-            ex_title = title_of(nbformat.read(exercises, as_version=4)) or f"{title}: exercises"
+            ex_title = title_of(nbformat.read(exercises, as_version=4)) or f"Exercises: {title}"
             pages.append(Page(exercises, f"{lesson.stem}.exercises.html", ex_title, "exercises", lesson.stem))
     return pages
 
 
 def summary_of(nb) -> str:
-    """The first paragraph after the lesson's title: its one-line pitch on the course map."""
+    """The first paragraph after the lesson's title, as Markdown: its pitch on the course map.
+
+    A closing sentence that only announces a list ("In this lesson you will:")
+    is left out: the list itself is not part of the pitch.
+    """
     for cell in nb.cells:
         if cell.cell_type == "markdown" and re.search(r"^# ", cell.source, flags=re.M):
             paragraphs = [p.strip() for p in re.split(r"\n\s*\n", cell.source) if p.strip()]
             for p in paragraphs:
                 if not p.startswith("#"):
-                    return " ".join(p.split())
+                    text = " ".join(p.split())
+                    if text.endswith(":"):
+                        text = re.sub(r"(?<=[.!?])\s+[^.!?]*:$", "", text)
+                    return text
     return ""
+
+
+def markdown_html(text: str) -> str:
+    """Markdown to HTML as the lesson pages get it (nbconvert's renderer); TeX is left to MathJax."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return markdown2html_mistune(text)
+
+
+def topics_sentence(pages: list[Page]) -> str:
+    """Every lesson's title in order, so the introduction names them all (and stays true when one is added)."""
+    titles = [p.title.split("·", 1)[-1].strip() for p in pages if p.kind == "lesson"]
+    titles = [t[:1].lower() + t[1:] for t in titles]
+    listed = "; ".join(titles[:-1]) + ("; and " if len(titles) > 1 else "") + titles[-1] if titles else ""
+    return f"Its {len(titles)} lessons: {listed}." if titles else ""
 
 
 def exporter():
@@ -224,7 +246,7 @@ def index_html(pages: list[Page]) -> str:
         exercises = next((p for p in pages if p.kind == "exercises" and p.stem == page.stem), None)
         ex_link = f'<a href="{exercises.href}">exercises</a>' if exercises else ""
         rows.append(f"<tr><td>{number}</td><td><a href=\"{page.href}\">{html.escape(page.title)}</a></td>"
-                    f"<td>{html.escape(summary_of(nb))}</td><td>{ex_link}</td></tr>")
+                    f"<td>{markdown_html(summary_of(nb))}</td><td>{ex_link}</td></tr>")
     first = pages[0].href if pages else "index.html"
     return "\n".join([
         "<!DOCTYPE html>",
@@ -235,10 +257,14 @@ def index_html(pages: list[Page]) -> str:
         "line-height:1.55;color:#222;background:#fff}a{color:#1a56a0}"
         "table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:8px;"
         "border-bottom:1px solid #d0d0d0}th{background:#f3f3f3}code{background:#f3f3f3;padding:0 3px}"
-        "a:focus-visible{outline:2px solid #1a56a0;outline-offset:2px}</style></head><body>",
+        "a:focus-visible{outline:2px solid #1a56a0;outline-offset:2px}td p{margin:0}</style>",
+        # TeX in the lessons' summaries is typeset by the same offline MathJax as the pages'.
+        '<script type="text/x-mathjax-config">MathJax.Hub.Config({tex2jax: {inlineMath: [["$", "$"],'
+        ' ["\\\\(", "\\\\)"]], processEscapes: true}});</script>',
+        f'<script src="{URLS["mathjax_url"]}"></script></head><body>',
         '<header><h1>Gradflow: backpropagation by hand</h1></header><main>',
-        "<p>An interactive course that teaches you to derive, compute and check gradients yourself: through "
-        "single gates, staged expressions, matrix products, softmax and dropout. These pages show every lesson "
+        "<p>An interactive course that teaches you to derive, compute and check gradients yourself, from "
+        f"single gates to a whole network. {html.escape(topics_sentence(pages))} These pages show every lesson "
         "with its saved outputs and widgets, and every exercise notebook. To run the code, move the widgets' "
         "controls and have your exercises checked, clone the course and run <code>make lab</code>.</p>",
         f'<p><a href="{first}">Start with the first lesson →</a></p>',

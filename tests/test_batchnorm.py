@@ -611,3 +611,35 @@ def test_widget_shows_the_state_of_the_values_its_readouts_show():
     spread.value = 0.6500000000000001
     expected = batchnorm_state(spread=0.65)
     assert all(f"<td>{v}</td>" in box.children[3].value for v in expected.rows()[1].split()[2:])
+
+
+def _printed_by(cell_id: str) -> str:
+    cell = next(c for c in _lesson().cells if c.get("id") == cell_id)
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
+def test_the_two_conventions_give_the_mismatches_the_text_states():
+    # x_hat's variance at test time is N/(N-1) with the course's 1/N running variance, 1 with PyTorch's
+    # 1/(N-1) one; makemore normalises training batches to (N-1)/N. The printed numbers, to their 2 decimals:
+    lines = _printed_by("c07-30d").splitlines()
+    expected = {(4, "course"): (1.0, 4 / 3), (4, "PyTorch"): (1.0, 1.0), (4, "makemore"): (0.75, 1.0),
+                (32, "course"): (1.0, 32 / 31), (32, "PyTorch"): (1.0, 1.0), (32, "makemore"): (31 / 32, 1.0)}
+    assert len(lines) == len(expected)
+    for line in lines:
+        n, name = int(line.split(",")[0].split("=")[1]), line.split(",")[1].split(":")[0].strip()
+        training, test = _numbers(line.split(":", 1)[1])
+        assert (training, test) == pytest.approx(expected[n, name], abs=0.015), line
+
+
+def test_the_running_variance_of_one_run_and_of_200():
+    one = _numbers(_worked("running")[0].splitlines()[-1].split("running variance")[1])[0]
+    printed = _numbers(_printed_by("c07-30b").split("mean")[1])
+    mean, spread, formula = printed[0], printed[1], printed[-1]
+    assert formula == 8.72 and abs(mean - formula) < 4 * spread / np.sqrt(200)  # the average agrees
+    assert 1.0 < (one - formula) / spread < 2.0  # the single run: between one and two spreads high
+
+
+def test_layer_norm_in_the_lesson_passes_its_check_and_keeps_nothing():
+    assert ": ok, max relative error" in _printed_by("c07-ln2")
+    printed = _printed_by("c07-ln4")
+    assert "same: True" in printed and printed.rstrip().endswith("nothing")

@@ -176,3 +176,18 @@ def test_every_code_cell_of_a_master_has_its_nbgrader_role(path):
             assert role["solution"] and not role["grade"] and not role["locked"]
         else:
             assert role["locked"] and not role["grade"] and not role["solution"]
+
+
+@pytest.mark.parametrize("path", notebooks_in(EXERCISES), ids=lambda p: p.stem)
+def test_an_exercise_notebook_tells_itself_apart_from_its_lesson_by_its_title(path):
+    # A lesson and its exercises share the stem (the grader, the site and nbgrader rely on it), so the
+    # file name cannot tell them apart in JupyterLab's tabs; the first heading and the title can.
+    from conftest import LESSONS
+
+    nb = read(path)
+    number = path.stem.split("_", 1)[0]
+    heading = next(line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                   if line.startswith("# "))
+    assert heading.startswith(f"# Exercises {number} · ") and nb.metadata["title"] == heading[2:]
+    lesson = read(LESSONS / path.name)
+    assert lesson.cells[0].source.startswith(f"# {number} · ") and "title" not in lesson.metadata

@@ -156,6 +156,71 @@ def test_spiral_shapes_and_classes():
     assert np.abs(x).max() <= 1.0 + 1e-12
 
 
+# ----- a check leaves the network as it found it; a last batch of one -------------------
+
+def _batchnorm_net(hidden=6):
+    from course.compute.batchnorm import BatchNorm
+    return two_layer_network((4, hidden, 3), np.random.default_rng(0), normalize=lambda width: BatchNorm(width))
+
+
+def test_gradient_check_leaves_batchnorm_running_statistics_as_it_found_them():
+    net = _batchnorm_net()
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(8, 4)) * 3 + 2, rng.integers(0, 3, 8)
+    running = net.module("norm1").running
+    mean, var = running.mean.copy(), running.var.copy()
+    results = network_gradcheck(net, x, y, np.random.default_rng(2), samples=None)
+    assert all(r.passed for r in results)
+    after = net.module("norm1").running
+    assert np.array_equal(after.mean, mean) and np.array_equal(after.var, var)
+    # ... where the same loss evaluations, left alone, would have moved them a long way.
+    for _ in range(50):
+        net.loss_and_grads(x, y)
+    assert np.abs(net.module("norm1").running.mean - mean).max() > 0.1
+
+
+def test_gradient_check_keeps_a_learners_running_attributes_too():
+    from course.compute.layers import Module
+
+    class Counting(Module):  # a module of the learner's kind: running_mean / running_var attributes
+        def __init__(self, width):
+            super().__init__()
+            self.running_mean, self.running_var = np.zeros((1, width)), np.ones((1, width))
+
+        def forward(self, x):
+            if self.training:
+                self.running_mean = self.running_mean + x.mean(axis=0, keepdims=True)
+            return x
+
+        def backward(self, dout):
+            return dout
+
+    net = two_layer_network((4, 5, 3), np.random.default_rng(0), normalize=Counting)
+    x, y = np.random.default_rng(1).normal(size=(6, 4)), np.arange(6) % 3
+    network_gradcheck(net, x, y, np.random.default_rng(2), samples=3)
+    assert np.array_equal(net.module("norm1").running_mean, np.zeros((1, 5)))
+
+
+@pytest.mark.parametrize("n, batch_size, sizes", [(101, 50, [50, 51]), (11, 5, [5, 6]), (10, 5, [5, 5]),
+                                                  (12, 5, [5, 5, 2]), (1, 5, [1])])
+def test_a_last_batch_of_one_joins_the_batch_before_it(n, batch_size, sizes):
+    from course.compute.network import minibatches
+
+    batches = list(minibatches(n, batch_size, np.random.default_rng(0), merge_single=True))
+    assert [len(b) for b in batches] == sizes
+    assert sorted(np.concatenate(batches).tolist()) == list(range(n))  # every example, once
+    plain = list(minibatches(n, batch_size, np.random.default_rng(0)))
+    assert np.array_equal(np.concatenate(plain), np.concatenate(batches))  # the same shuffle
+
+
+def test_training_with_batchnorm_survives_a_last_batch_of_one():
+    net = _batchnorm_net()
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(21, 4)), rng.integers(0, 3, 21)
+    history = train(net, x, y, np.random.default_rng(4), lr=0.1, epochs=3, batch_size=10)
+    assert history.steps == 3 * 2 and np.all(np.isfinite(history.losses))
+
+
 def test_a_history_summary_keeps_the_digits_that_survive_another_summation_order():
     from course.compute.network import History
 

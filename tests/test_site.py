@@ -116,6 +116,46 @@ def test_every_static_image_has_alt_text(site):
             assert alt and len(html.unescape(alt.group(1)).strip()) > 20, f"{name}: {tag[:160]}"
 
 
+def _visible_prose(page: str) -> str:
+    """The text a reader sees outside code: scripts, styles, code and widget state removed, TeX kept."""
+    page = re.sub(r"<(script|style|pre|code|textarea)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    page = re.sub(r'<div class="jp-InputArea.*?</div>\s*</div>\s*</div>', " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+MARKDOWN_LEFT = [
+    (r"\*\*[^*\s][^*]*\*\*", "**bold**"),
+    (r"(?<![\w*\\])\*[A-Za-z][^*\n$]*[A-Za-z.]\*(?![\w*])", "*emphasis*"),
+    (r"`[^`\n]+`", "`code`"),
+    (r"\]\([^)\s]+\)", "[link](target)"),
+    (r"(?m)^\s*#{1,6} \S", "# heading"),
+]
+
+
+def test_no_page_shows_markdown_source_and_tex_is_typeset(site):
+    """Markdown rendered everywhere (the index's summaries too), and every page with TeX loads MathJax."""
+    for name, page in pages_of(site).items():
+        prose = _visible_prose(page)
+        without_tex = re.sub(r"\$\$.*?\$\$|\$[^$\n]+\$", " ", prose, flags=re.S)
+        for pattern, what in MARKDOWN_LEFT:
+            found = re.findall(pattern, without_tex)
+            assert not found, f"{name} shows Markdown source ({what}): {found[:3]}"
+        if re.search(r"\$[^$\n]+\$|\\(?:frac|times|sum|mathrm)\b", prose):
+            assert "vendor/mathjax/MathJax.js" in page, f"{name} shows TeX but loads no MathJax to typeset it"
+
+
+def test_the_index_renders_each_lessons_summary_and_names_every_lesson(site):
+    build = load("build_site")
+    index = (site / "index.html").read_text()
+    assert "<strong>stages</strong>" in index and "<em>Backpropagation</em>" in index
+    assert "In this lesson you will" not in index  # a sentence that announces a list is not a summary
+    intro = re.search(r"<p>An interactive course.*?</p>", index, flags=re.S).group(0)
+    for page in build.course_pages():
+        if page.kind == "lesson":
+            topic = page.title.split("·", 1)[-1].strip()
+            assert html.escape(topic[:1].lower() + topic[1:]) in intro, topic
+
+
 # ----- in a browser ----------------------------------------------------------------------------
 
 def _check_pages_in_browser(out, pages: list[str]) -> dict[str, dict]:
@@ -158,18 +198,29 @@ def _check_pages_in_browser(out, pages: list[str]) -> dict[str, dict]:
                     page.wait_for_selector(selector, timeout=30_000)
                 except Exception:  # noqa: BLE001 - reported as a problem below
                     problems.append(f"widget {widget} did not render")
-            if name != "index.html":
-                # MathJax has typeset the page once its queue is empty.
-                page.wait_for_function(
-                    "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
-                    " && MathJax.Hub.queue.running === 0", timeout=60_000)
+            # MathJax has typeset the page once its queue is empty (the index too: its summaries hold TeX).
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
+                " && MathJax.Hub.queue.running === 0", timeout=60_000)
             no_alt = page.eval_on_selector_all(
                 "img", "imgs => imgs.filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.outerHTML.slice(0, 120))")
+            # TeX a reader would see as source: '$' or a backslash command left in text outside code.
+            tex_left = page.evaluate("""() => {
+                const found = [], walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                while (walker.nextNode()) {
+                    const node = walker.currentNode, parent = node.parentElement;
+                    if (!parent || parent.closest('pre, code, script, style, textarea, .jp-InputArea')) continue;
+                    if (/\\$[^$]+\\$|\\\\(frac|times|sum|hat|mathrm)\\b/.test(node.textContent))
+                        found.push(node.textContent.trim().slice(0, 80));
+                }
+                return found;
+            }""")
             violations = run_axe(page)
             results[name] = {
                 "problems": list(problems) + [f"blocked request: {u}" for u in blocked],
                 "images": page.eval_on_selector_all("img", "imgs => imgs.length"),
                 "no_alt": no_alt,
+                "tex_left": tex_left,
                 "widgets": widgets,
                 "violations": violations,
                 "blocking": blocking(violations),
@@ -214,5 +265,6 @@ def test_site_pages_in_a_browser_offline(site):
     for name, r in results.items():
         failures += [f"{name}: {p}" for p in r["problems"]]
         failures += [f"{name}: image without alt text: {t}" for t in r["no_alt"]]
+        failures += [f"{name}: TeX shown as source: {t}" for t in r["tex_left"]]
         failures += [f"{name}: axe: {v}" for v in r["blocking"]]
     assert not failures, "\n".join(failures)

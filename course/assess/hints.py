@@ -73,6 +73,7 @@ CATEGORIES: dict[str, str] = {
     "scale_sqrt_d": "the 1/√d of the scores missing from dQ or dK (on one side only, or both)",
     "qk_swapped": "the roles of Q and K swapped in S = Q·Kᵀ's backward (rows and columns of dS exchanged)",
     "no_broadcast": "the gradient of a sum (or mean) not broadcast back to the shape of what was summed",
+    "init_scale": "the initial weights' scale: relu's factor 2, the fan-in, or variance taken for spread",
 }
 
 

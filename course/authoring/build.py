@@ -79,6 +79,13 @@ def exercise_notebook(master: nbformat.NotebookNode, name: str = "notebook") -> 
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("widgets", None)
+    # A lesson and its exercises share a file name (the stem the grader, the site and nbgrader rely
+    # on), so JupyterLab's tabs read the same; the title ("Exercises 07 · ...", the master's first
+    # heading) is what tells them apart in the notebook itself and on the site.
+    title = next((line[2:].strip() for cell in nb.cells if cell.cell_type == "markdown"
+                  for line in cell.source.splitlines() if line.startswith("# ")), "")
+    if title:
+        nb.metadata["title"] = title
     return nb
 
 

@@ -297,7 +297,7 @@ def master(n: Names) -> nbformat.NotebookNode:
                        check=exercise_id)
     check_cell.metadata["tags"] = ["nbval-check-output"]
     return _notebook([
-        _cell("markdown", f"# {n.number} · {n.title}: exercises\n\nWrite each function where it says"
+        _cell("markdown", f"# Exercises {n.number} · {n.title}\n\nWrite each function where it says"
                           " `raise NotImplementedError(...)`, run that cell, then run the **check cell**"
                           " under it.", "slide"),
         only,

@@ -20,6 +20,7 @@ from course.assess.checker_runs import (CHECK_STEP, CHECK_TOLERANCE, check_cases
 from course.assess.exercise import Case, Exercise, Misconception
 from course.assess.loop_audit import WatchedNetwork, audit, same_rows
 from course.compute.data import blobs
+from course.compute.initialisation import scale_variant
 from course.compute.network import two_layer_network
 from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_losses, full_batch,
                                              loss_and_dscores, network_with_switches, rebinding_loop)
@@ -425,4 +426,30 @@ BUG_HUNT = Exercise(
     ),
 )
 
-EXERCISES = [NETWORK_LOSS, L2_TERM, TRAIN_LOOP, GRAD_CHECK, BUG_HUNT]
+
+# ----- 6. He's initial scale (added with lesson 06's initialisation section) ----------
+
+he_scales = scale_variant()  # He's rule: variance 2 / fan-in, returned as spreads sqrt(2 / fan-in)
+
+
+def _widths_case(rng: np.random.Generator, k: int) -> Case:
+    widths = [int(w) for w in rng.choice(np.arange(2, 600), size=2 + k % 5, replace=False)]  # fan-in != fan-out
+    return Case((tuple(widths),), f"widths = {tuple(widths)}")
+
+
+HE_SCALES = Exercise(
+    id="06.he_scales", title="He's initial scale for every layer of a relu stack", reference=he_scales,
+    public=(Case(((64, 128, 10),), "widths = (64, 128, 10), the digits network"),),
+    hidden=many(10, _widths_case), outputs=("spreads",), function="he_scales",
+    misconceptions=(
+        Misconception("init_scale", "Your spreads are sqrt(1 / fan-in), right for tanh. A relu zeroes about half"
+                      " of its inputs, halving the signal's mean square: which variance makes up for it?",
+                      scale_variant(factor=1.0)),
+        Misconception("init_scale", "Your spreads use each layer's outputs (fan-out). A pre-activation sums over"
+                      " the layer's inputs: its variance grows with their number, the fan-in.", scale_variant(fan="out")),
+        Misconception("init_scale", "Your numbers are variances; return the spreads (standard deviations), what"
+                      " rng.normal(0, spread, ...) takes.", scale_variant(root=False)),
+    ),
+)
+
+EXERCISES = [NETWORK_LOSS, L2_TERM, TRAIN_LOOP, GRAD_CHECK, BUG_HUNT, HE_SCALES]

@@ -25,6 +25,7 @@ from course.compute.batchnorm_mistakes import (MistakenBatchNorm, at_test_updati
                                                at_test_with_batch_statistics, compact_formula_variant, compact_variant,
                                                formula_on_wrong_statistics, normalising_with, staged_variant,
                                                training_normalising_with_running, training_with, with_wrong_branch)
+from course.compute.layernorm import LayerNorm, MistakenLayerNorm
 from course.compute.network_runs import module_in_network, module_or_run
 
 EPSILONS = (1e-5, 1e-3, 0.1)
@@ -400,4 +401,57 @@ NETWORK = Exercise(
     ),
 )
 
-EXERCISES = [STAGED, COMPACT, RUNNING, BROADCAST, NETWORK]
+
+# ----- 6. layer normalisation, a module of the network ------------------------------
+
+layernorm_layer = module_or_run(lambda width: LayerNorm(width, eps=1e-5))
+
+
+def _layernorm_case(rng: np.random.Generator, k: int) -> Case:
+    n, d, h = sizes(rng, k, count=3)  # k == 0: a batch of one (layer normalisation trains on it)
+    c = int(rng.integers(2, 5))
+    x, y = array(rng, (n, d)), rng.integers(0, c, size=n)
+    x_test = array(rng, (1 + k % 3, d))
+    zero_row = k % 4 == 3
+    if zero_row:
+        x[-1] = 0.0  # fc1 gives that example a zero hidden row (biases start at 0): its variance is 0
+    seed = int(rng.integers(1000))
+    described = (f"a batch of {n} example{'s' if n > 1 else ''} with {d} inputs, {h} hidden units, {c} classes,"
+                 f" network seed {seed}, {len(x_test)} test example{'s' if len(x_test) > 1 else ''}"
+                 + (", the last training example all zeros (its hidden row has variance 0)" if zero_row else ""))
+    return Case(((d, h, c), seed, x, y, x_test, None), described)
+
+
+def _wrong_layernorm(mistake):
+    return module_or_run(lambda width: MistakenLayerNorm(width, mistake, eps=1e-5))
+
+
+LAYERNORM = Exercise(
+    id="07.layernorm",
+    title="layer normalisation inside the network of lesson 06",
+    reference=layernorm_layer,
+    function="LayerNormLayer",
+    public=(Case(((4, 3, 2), 0, _NET_X, np.array([0, 1, 1, 0, 1]), _NET_X[:1], None),
+                 "a batch of 5 examples with 4 inputs, 3 hidden units, 2 classes, network seed 0,"
+                 " 1 test example"),),
+    hidden=many(9, _layernorm_case),
+    outputs=NETWORK.outputs,
+    run=_run_network,
+    run_in_sandbox=True,
+    misconceptions=(
+        Misconception("sum_axis", "Your statistics are taken over the batch (axis 0), as in batch normalisation:"
+                                  " each example's output then depends on the other examples. Layer"
+                                  " normalisation normalises each example over its own features: mean and"
+                                  " variance over axis 1, one per row.", _wrong_layernorm("batch_axis")),
+        Misconception("running_update", "In evaluation mode your module normalises with running averages kept"
+                                        " from training. Layer normalisation keeps none: each example is"
+                                        " normalised with its own statistics, in training and at test alike.",
+                      _wrong_layernorm("running")),
+        Misconception("stats_constant", "Your module's backward pass treats the example's mean and variance as"
+                                        " constants (only the direct path). They are computed from the row,"
+                                        " so add the paths through them, as in batch normalisation along the"
+                                        " other axis.", _wrong_layernorm("constants")),
+    ),
+)
+
+EXERCISES = [STAGED, COMPACT, RUNNING, BROADCAST, NETWORK, LAYERNORM]

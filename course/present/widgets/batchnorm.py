@@ -38,7 +38,10 @@ def _base_batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([seed, 7])
     z = rng.normal(size=(BATCH, len(MEANS)))
     z = (z - z.mean(axis=0)) / z.std(axis=0)  # exactly mean 0 and (biased) variance 1 per column
-    dout = np.round(rng.uniform(-1.0, 1.0, size=z.shape), 2)  # a fixed upstream gradient
+    # A fixed upstream gradient that leans with x (as a loss that wants the feature smaller would
+    # send) plus noise: its sum over the batch and its correlation with x̂ are both far from 0, so the
+    # paths through μ and through σ² are both large enough to see at the default settings.
+    dout = np.round(0.25 + 0.6 * z + rng.uniform(-0.6, 0.6, size=z.shape), 2)
     return z, dout
 
 
@@ -205,8 +208,11 @@ def _table_html(state: BatchNormState) -> str:
     body = "".join(
         f"<tr><td>feature {k + 1}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in state.numbers(k)) + "</tr>"
         for k in range(state.mu.size))
-    return (f"<table style='border-spacing:12px 1px;margin-left:-12px'><tr>{head}</tr>{body}</table>"
-            f"<small>{state.path_summary()}</small>")
+    from course.present.widgets.figure_view import light_panel
+
+    # A light panel like the picture above it, in JupyterLab's dark theme too (see light_panel).
+    return light_panel(f"<table style='border-spacing:12px 1px;margin-left:-12px'><tr>{head}</tr>{body}</table>"
+                       f"<small>{state.path_summary()}</small>")
 
 
 def batchnorm_widget(spread: float = 1.0, shift: float = 0.0, gamma: float = 1.0, beta: float = 0.0,
