@@ -246,3 +246,17 @@ def test_a_diverging_network_run_says_so():
         history = train(net, x, y, np.random.default_rng(2), lr=1e4, epochs=5, batch_size=20)
     assert history.diverged_at is not None
     assert history.summary().startswith("diverged: loss > 1e3 after ")
+
+
+def test_a_module_in_the_network_sees_every_input_unless_a_unit_is_made_dead():
+    # The checker of 07's network exercises zeroes one unit's weights on request; with none asked for
+    # (dead_unit None), fc1.w[:, None] would have zeroed every weight and made every example look alike.
+    from course.compute.batchnorm import BatchNorm
+    from course.compute.network_runs import module_in_network
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 4)), np.array([0, 1, 1, 0, 1])
+    scores = module_in_network(BatchNorm, (4, 3, 2), 0, x, y, x[:2], None)[-1]
+    assert not np.allclose(scores[0], scores[1])
+    loss, dW1 = module_in_network(BatchNorm, (4, 3, 2), 0, x, y, x[:2], 1)[:2]
+    assert np.isfinite(loss) and dW1.shape == (4, 3)

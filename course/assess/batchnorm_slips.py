@@ -1,5 +1,5 @@
-"""More slips of lesson 07's exercises (and of its broadcasting rule), each with a hint that names it (the knobs of
-``course.compute.batchnorm_mistakes``). The concept module keeps its first tables; these name what a
+"""The slips of lesson 07's exercises (and of its broadcasting rule), each with a hint that names it (the knobs of
+``course.compute.batchnorm_mistakes``): the forward mistakes and the missing paths first, then what a
 wrong ``dx`` got wrong beyond a missing path: the factor γ or 1/N, the axis of the backward's sums, a
 sign, and, judged on the forward output alone, a forward mistake whatever its backward then did.
 """
@@ -9,6 +9,44 @@ from __future__ import annotations
 import numpy as np
 
 from course.assess.exercise import Misconception
+
+CONSTANTS_HINT = ("Your dx has only the direct path, as if μ and σ² were constants. They are computed from"
+                   " the batch, so every x also moves the mean and the variance of its column: add the"
+                   " gradients along the paths through μ and through σ² (three paths meet at x).")
+NO_MEAN_HINT = ("Your dx has the direct path and the path through σ², but not the path through μ: x also moves"
+                 " the mean of its column, which every example subtracts.")
+NO_VAR_HINT = ("Your dx has the direct path and the path through μ, but not the path through σ²: x also"
+                " changes the variance of its column, which divides every example.")
+AXIS_HINT = ("Your statistics are taken per example (over axis 1, the features). Batch normalisation"
+              " normalises each feature over the batch: mean and variance over axis 0, one per column.")
+UNBIASED_HINT = ("Your variance divides by N − 1. Batch normalisation describes this batch and uses the"
+                  " biased variance, which divides by N (np.var's default, ddof=0).")
+EPS_OUTSIDE_HINT = ("You added ε outside the square root, sqrt(σ²) + ε. It belongs inside: sqrt(σ² + ε)."
+                     " The two differ most where it matters, on a feature with (almost) no variance.")
+EPS_MISSING_HINT = ("Your ε is missing: you divide by sqrt(σ²). Use sqrt(σ² + ε); on a feature that is constant"
+                     " over the batch σ² is 0, and without ε the division is 0 / 0.")
+FORK_HINT = ("At the fork where x − μ feeds both x̂ and the square, your backward pass keeps only the gradient"
+              " from the square: the two gradients must be added (+=), not overwritten (=).")
+
+FORWARD_MISTAKES = (
+    Misconception("sum_axis", AXIS_HINT, {"axis": 1}),
+    Misconception("unbiased_variance", UNBIASED_HINT, {"ddof": 1}),
+    Misconception("epsilon", EPS_OUTSIDE_HINT, {"eps_at": "outside"}),
+    Misconception("epsilon", EPS_OUTSIDE_HINT, {"eps_at": "outside", "dvar_by": "std"}),
+    Misconception("epsilon", EPS_MISSING_HINT, {"eps_at": "missing"}),
+)
+PATH_MISTAKES = (
+    Misconception("stats_constant", CONSTANTS_HINT, {"paths": ("direct",)}),
+    Misconception("stats_constant", NO_MEAN_HINT, {"paths": ("direct", "variance")}),
+    Misconception("stats_constant", NO_VAR_HINT, {"paths": ("direct", "mean")}),
+    Misconception("fork_overwrite", FORK_HINT, {"overwrite": True}),
+)
+
+
+def with_knobs(make, mistakes):
+    # The tables above hold knobs; each exercise turns them into wrong answers of its own signature.
+    return tuple(Misconception(m.code, m.hint, make(**m.wrong)) for m in mistakes)
+
 
 NO_GAMMA_HINT = ("Your dx leaves out γ: the output is γ·x̂ + β, so the gradient that reaches x̂ is dout · γ, and"
                  " every path from x̂ back to x carries that factor γ.")

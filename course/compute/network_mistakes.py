@@ -122,3 +122,38 @@ def full_batch(loop: Callable) -> Callable:
     def wrong(net, x, y, lr, epochs, batch_size, rng):
         return loop(net, x, y, lr, epochs, len(y), rng)
     return wrong
+
+
+# ----- lesson 06's bug hunt: the given backward pass and its fixes ------------------------
+
+def buggy_backward(x, y, W1, b1, W2, b2, l2):
+    """The given backward pass (shown in the notebook) whose loss curve levels off too high."""
+    z = x @ W1 + b1
+    h = np.maximum(0.0, z)
+    _, dscores = loss_and_dscores(h @ W2 + b2, y)
+    dW2 = h.T @ dscores
+    db2 = dscores.sum(axis=0, keepdims=True)
+    dh = dscores @ W2.T
+    dz = dh * (h >= 0)
+    dW1 = x.T @ dz + l2 * W1
+    db1 = dz.sum(axis=0, keepdims=True)
+    return dW1, db1, dW2, db2
+
+
+def fixed_backward(x, y, W1, b1, W2, b2, l2):
+    """The bug hunt's answer: ``buggy_backward`` with relu's gradient and dW2's L2 term put right."""
+    return partly_fixed(x, y, W1, b1, W2, b2, l2)
+
+
+def partly_fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True, l2_w1=True):
+    """The bug hunt with each fix made or not (and dW1's L2 term dropped): the hints' wrong answers."""
+    ones = np.ones((x.shape[0], W1.shape[1]))
+    _, dW1, db1, dW2, db2 = network_with_switches(x, y, W1, b1, W2, b2, l2, ones, 1.0, tie=tie)
+    if not l2_fixed:
+        dW2 = dW2 - l2 * W2
+    if not relu_fixed:
+        dW1, db1 = buggy_backward(x, y, W1, b1, W2, b2, 0.0)[:2]
+        dW1 = dW1 + l2 * W1
+    if not l2_w1:
+        dW1 = dW1 - l2 * W1
+    return dW1, db1, dW2, db2

@@ -85,6 +85,7 @@ def module_in_network(make_module: Callable, sizes: tuple[int, int, int], seed: 
             drawn = np.round(scale_rng.uniform(low, high, size=param.shape), 2)
             param[...] = drawn * (np.where(scale_rng.random(param.shape) < 0.3, -1.0, 1.0) if key.endswith("gamma")
                                   else 1.0)
+    if dead_unit is not None:  # (fc1.w[:, None] would be every column: the whole layer zeroed)
         net.params["fc1.w"][:, dead_unit] = 0.0
     loss, grads = net.loss_and_grads(x, y, train=True)
     grads = {k: np.array(g, dtype=np.float64, copy=True) if isinstance(g, np.ndarray) else g

@@ -22,10 +22,10 @@ from course.assess.loop_audit import WatchedNetwork, audit, same_rows
 from course.compute.data import blobs
 from course.compute.initialisation import scale_variant
 from course.compute.network import two_layer_network
-from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_losses, full_batch,
-                                             loss_and_dscores, network_with_switches, rebinding_loop)
+from course.compute.network_mistakes import (TIE_SHARES, ascent_loop, epoch_losses, fixed_backward, full_batch,
+                                             network_with_switches, partly_fixed,
+                                             rebinding_loop)
 from course.compute.network_runs import GOOD_RUN, Behaviour, run_and_report
-from course.compute.softmax import softmax_loss
 
 
 # The course's own network (its modules and the network itself): what 06.network_loss and 06.bug_hunt ask for.
@@ -358,37 +358,6 @@ GRAD_CHECK = Exercise(
 
 # ----- 5. bug hunt: fix the backward pass ---------------------------------------------------------
 
-def buggy_backward(x, y, W1, b1, W2, b2, l2):
-    """The given backward pass (shown in the notebook) whose loss curve levels off too high."""
-    z = x @ W1 + b1
-    h = np.maximum(0.0, z)
-    _, dscores = loss_and_dscores(h @ W2 + b2, y)
-    dW2 = h.T @ dscores
-    db2 = dscores.sum(axis=0, keepdims=True)
-    dh = dscores @ W2.T
-    dz = dh * (h >= 0)
-    dW1 = x.T @ dz + l2 * W1
-    db1 = dz.sum(axis=0, keepdims=True)
-    return dW1, db1, dW2, db2
-
-
-def fixed_backward(x, y, W1, b1, W2, b2, l2):
-    return _fixed(x, y, W1, b1, W2, b2, l2)
-
-
-def _fixed(x, y, W1, b1, W2, b2, l2, tie=0.5, relu_fixed=True, l2_fixed=True, l2_w1=True):
-    ones = np.ones((x.shape[0], W1.shape[1]))
-    _, dW1, db1, dW2, db2 = network_with_switches(x, y, W1, b1, W2, b2, l2, ones, 1.0, tie=tie)
-    if not l2_fixed:
-        dW2 = dW2 - l2 * W2
-    if not relu_fixed:
-        dW1, db1 = buggy_backward(x, y, W1, b1, W2, b2, 0.0)[:2]
-        dW1 = dW1 + l2 * W1
-    if not l2_w1:
-        dW1 = dW1 - l2 * W1
-    return dW1, db1, dW2, db2
-
-
 def _hunt_case(rng: np.random.Generator, k: int) -> Case:
     n, d, h, c = sizes(rng, k, 4)
     base = _network_args(rng, n, d, h, c, 1.0, [0.1, 0.3, 0.05][k % 3])
@@ -408,21 +377,22 @@ BUG_HUNT = Exercise(
     public=(case(**_W, l2=0.1),),
     hidden=many(10, _hunt_case, edges=(_hunt_tie_case(),)),
     outputs=("dW1", "db1", "dW2", "db2"),
-    agree=lambda got, expected, c: any(_close_all(got, _fixed(*c.args, tie=t)) for t in TIE_SHARES),
-    answer_of=NETWORK_ANSWER + ("course.compute.network_mistakes.network_with_switches",),
+    agree=lambda got, expected, c: any(_close_all(got, partly_fixed(*c.args, tie=t)) for t in TIE_SHARES),
+    answer_of=NETWORK_ANSWER + ("course.compute.network_mistakes.network_with_switches",
+                                 "course.compute.network_mistakes.fixed_backward"),
     misconceptions=(
         Misconception("l2_gradient", "Your relu backward is fixed, but dW2 still misses its L2 term λ·W2:"
                                      " the penalty covers both weight matrices.",
-                      lambda *a: _fixed(*a, l2_fixed=False)),
+                      lambda *a: partly_fixed(*a, l2_fixed=False)),
         Misconception("wrong_value", "Your dW2 has its L2 term now, but relu's backward still lets"
                                      " everything through: `h >= 0` is true for every unit, because relu's output is"
                                      " never negative. The gradient passes where the input z was positive.",
-                      lambda *a: _fixed(*a, relu_fixed=False)),
+                      lambda *a: partly_fixed(*a, relu_fixed=False)),
         Misconception("wrong_value", "Both bugs are still there: the given backward pass returned unchanged.",
-                      lambda *a: _fixed(*a, relu_fixed=False, l2_fixed=False)),
+                      lambda *a: partly_fixed(*a, relu_fixed=False, l2_fixed=False)),
         Misconception("l2_gradient", "Your dW2 has its L2 term now, but dW1 lost its own: the penalty covers both"
                                      " weight matrices, so each gradient gets its λ·W.",
-                      lambda *a: _fixed(*a, l2_w1=False)),
+                      lambda *a: partly_fixed(*a, l2_w1=False)),
     ),
 )
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from course.assess.batchnorm_slips import (BACKWARD_SLIPS, FORMULA_SLIPS, broadcast_slips, forward_only,
-                                          layer_forward_slips)
+from course.assess.batchnorm_slips import (BACKWARD_SLIPS, FORMULA_SLIPS, FORWARD_MISTAKES, PATH_MISTAKES,
+                                          broadcast_slips, forward_only, layer_forward_slips, with_knobs)
 from course.assess.cases import array, case, many, remark, sizes
 from course.assess.exercise import Case, Exercise, Misconception
 from course.assess.fresh_outputs import fresh_outputs
@@ -82,44 +82,6 @@ _BETA2 = np.array([[0.5, 0.0, 1.0, -2.0, 0.25]])
 _DOUT2 = np.array([[1.0, -0.5, 2.0, 0.5, -1.0], [0.0, 1.5, -1.0, 1.0, 2.0], [-2.0, 0.5, 0.5, -1.5, 1.0]])
 
 
-_CONSTANTS_HINT = ("Your dx has only the direct path, as if μ and σ² were constants. They are computed from"
-                   " the batch, so every x also moves the mean and the variance of its column: add the"
-                   " gradients along the paths through μ and through σ² (three paths meet at x).")
-_NO_MEAN_HINT = ("Your dx has the direct path and the path through σ², but not the path through μ: x also moves"
-                 " the mean of its column, which every example subtracts.")
-_NO_VAR_HINT = ("Your dx has the direct path and the path through μ, but not the path through σ²: x also"
-                " changes the variance of its column, which divides every example.")
-_AXIS_HINT = ("Your statistics are taken per example (over axis 1, the features). Batch normalisation"
-              " normalises each feature over the batch: mean and variance over axis 0, one per column.")
-_UNBIASED_HINT = ("Your variance divides by N − 1. Batch normalisation describes this batch and uses the"
-                  " biased variance, which divides by N (np.var's default, ddof=0).")
-_EPS_OUTSIDE_HINT = ("You added ε outside the square root, sqrt(σ²) + ε. It belongs inside: sqrt(σ² + ε)."
-                     " The two differ most where it matters, on a feature with (almost) no variance.")
-_EPS_MISSING_HINT = ("Your ε is missing: you divide by sqrt(σ²). Use sqrt(σ² + ε); on a feature that is constant"
-                     " over the batch σ² is 0, and without ε the division is 0 / 0.")
-_FORK_HINT = ("At the fork where x − μ feeds both x̂ and the square, your backward pass keeps only the gradient"
-              " from the square: the two gradients must be added (+=), not overwritten (=).")
-
-_FORWARD_MISTAKES = (
-    Misconception("sum_axis", _AXIS_HINT, {"axis": 1}),
-    Misconception("unbiased_variance", _UNBIASED_HINT, {"ddof": 1}),
-    Misconception("epsilon", _EPS_OUTSIDE_HINT, {"eps_at": "outside"}),
-    Misconception("epsilon", _EPS_OUTSIDE_HINT, {"eps_at": "outside", "dvar_by": "std"}),
-    Misconception("epsilon", _EPS_MISSING_HINT, {"eps_at": "missing"}),
-)
-_PATH_MISTAKES = (
-    Misconception("stats_constant", _CONSTANTS_HINT, {"paths": ("direct",)}),
-    Misconception("stats_constant", _NO_MEAN_HINT, {"paths": ("direct", "variance")}),
-    Misconception("stats_constant", _NO_VAR_HINT, {"paths": ("direct", "mean")}),
-    Misconception("fork_overwrite", _FORK_HINT, {"overwrite": True}),
-)
-
-
-def _with(make, mistakes):
-    # The tables above hold knobs; each exercise turns them into wrong answers of its own signature.
-    return tuple(Misconception(m.code, m.hint, make(**m.wrong)) for m in mistakes)
-
-
 # ----- 1. the staged forward and backward -----------------------------------------
 
 def batchnorm_staged(x, gamma, beta, eps, dout):
@@ -157,8 +119,8 @@ STAGED = Exercise(
     outputs=("out", "dx", "dgamma", "dbeta"),
     upstream=4,
     answer_of=BATCHNORM_ANSWER,
-    misconceptions=(*_with(staged_variant, _PATH_MISTAKES + _FORWARD_MISTAKES + BACKWARD_SLIPS),
-                    *forward_only(_FORWARD_MISTAKES, staged_variant)),
+    misconceptions=(*with_knobs(staged_variant, PATH_MISTAKES + FORWARD_MISTAKES + BACKWARD_SLIPS),
+                    *forward_only(FORWARD_MISTAKES, staged_variant)),
 )
 
 
@@ -193,14 +155,14 @@ COMPACT = Exercise(
     answer_of=BATCHNORM_ANSWER,
     misconceptions=(
         # Someone who derives the backward themselves makes the mistakes of exercise 1 ...
-        *_with(compact_variant, _PATH_MISTAKES[:3] + _FORWARD_MISTAKES[:2]),
+        *with_knobs(compact_variant, PATH_MISTAKES[:3] + FORWARD_MISTAKES[:2]),
         # ... someone who uses the lesson's formula slips in the statistics it is fed.
-        *_with(formula_on_wrong_statistics, tuple(m for m in _FORWARD_MISTAKES if "dvar_by" not in m.wrong)),
+        *with_knobs(formula_on_wrong_statistics, tuple(m for m in FORWARD_MISTAKES if "dvar_by" not in m.wrong)),
         Misconception("one_over_n", "Your dx is N times too large: the formula has the factor"
                                     " γ / (N · sqrt(σ² + ε)) in front of (N·dy − Σdy − x̂·Σ(dy·x̂)).",
                       _compact_without_one_over_n),
-        *_with(compact_formula_variant, FORMULA_SLIPS),
-        *_with(compact_variant, BACKWARD_SLIPS[2:5]),
+        *with_knobs(compact_formula_variant, FORMULA_SLIPS),
+        *with_knobs(compact_variant, BACKWARD_SLIPS[2:5]),
     ),
 )
 
@@ -280,7 +242,7 @@ RUNNING = Exercise(
                                           " statistics. Training normalises each batch with its own mean and"
                                           " variance; the running ones are kept for test time.",
                       _layer(train_step=training_normalising_with_running)),
-        *layer_forward_slips(normalising_with, _FORWARD_MISTAKES),
+        *layer_forward_slips(normalising_with, FORWARD_MISTAKES),
     ),
 )
 
