@@ -33,11 +33,11 @@ test: setup
 # it is what CI runs. Spread test by test over the workers (--dist load): a few files hold most of
 # the work. Measured in docs/performance.md, "The test suite".
 CHECK_TESTS := $(addprefix tests/test_,$(addsuffix .py,\
-	graph layers gradcheck softmax dropout batchnorm network \
+	graph layers gradcheck softmax dropout batchnorm network layernorm initialisation attention \
 	chain_rule_exercises staged_computation matmul_gradients two_layer_net \
-	cases diagnose check_edges exercises points \
+	cases diagnose check_edges exercises points wrong_answers_06_07 hint_specificity own_work \
 	grading_units architecture \
-	build lesson_truths chain_rule_lesson readme instructor_guide environment))
+	build lesson_truths chain_rule_lesson readme instructor_guide environment portable_outputs))
 
 check: setup
 	$(BIN)/python -m pytest -n auto --dist load $(CHECK_TESTS) $(PYTEST_ARGS)
