@@ -471,20 +471,25 @@ def _judged_remotely(judge, ident: str, answer, monkeypatch, under) -> dict:
     return judge.verdicts[key][ident]
 
 
-@pytest.mark.parametrize("ident,name", [(e, n) for e, answers in GRAPH_ANSWERS.items() for n in answers])
-def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, socket_dir, ident, name):
+def judged_alike_on_both_sides(ident: str, answer, monkeypatch, under):
+    """The local check's verdict of ``answer``, asserted equal to the judge's across the wall."""
     from course.assess.diagnose import evaluate
     from course.assess.registry import get_exercise
     from course.safe_run.judge import JudgeService
 
-    answer = GRAPH_ANSWERS[ident][name]
     judge = JudgeService(31337)
     try:
-        remote = _judged_remotely(judge, ident, answer, monkeypatch, socket_dir)
+        remote = _judged_remotely(judge, ident, answer, monkeypatch, under)
     finally:
         judge.close()
     local = evaluate(get_exercise(ident), answer, 31337)
     assert (remote["passed"], remote["code"], remote["message"]) == (local.passed, local.code, local.message)
+    return local
+
+
+@pytest.mark.parametrize("ident,name", [(e, n) for e, answers in GRAPH_ANSWERS.items() for n in answers])
+def test_graph_answers_get_the_local_checks_verdict_across_the_wall(monkeypatch, socket_dir, ident, name):
+    local = judged_alike_on_both_sides(ident, GRAPH_ANSWERS[ident][name], monkeypatch, socket_dir)
     assert not local.passed and local.code in ("recursion", "topo_order", "fork_overwrite")
 
 

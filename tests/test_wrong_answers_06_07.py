@@ -297,17 +297,9 @@ def test_test_mode_returning_its_input_arrays_is_refused():
     ("07.running_stats", test_mode_returning_its_running_arrays),
 ], ids=lambda v: getattr(v, "__name__", v))
 def test_the_judge_gives_the_local_verdict_of_a_watched_answer(monkeypatch, socket_dir, ident, answer):
-    from test_grading_units import _judged_remotely
+    from test_grading_units import judged_alike_on_both_sides
 
-    from course.safe_run.judge import JudgeService
-
-    judge = JudgeService(31337)
-    try:
-        remote = _judged_remotely(judge, ident, answer, monkeypatch, socket_dir)
-    finally:
-        judge.close()
-    local = evaluate(get_exercise(ident), answer, 31337)
-    assert (remote["passed"], remote["code"], remote["message"]) == (local.passed, local.code, local.message)
+    judged_alike_on_both_sides(ident, answer, monkeypatch, socket_dir)
 
 
 # ----- 05.catch_the_swap: a test of the kept units' value alone ------------------------------------
